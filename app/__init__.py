@@ -1,0 +1,1 @@
+"""LayerDeck's PySide6 GUI: a thin view over the engine."""

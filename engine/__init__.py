@@ -1,0 +1,1 @@
+"""LayerDeck's engine: specs, blocks, data, training, store. Never imports Qt."""

@@ -1,0 +1,343 @@
+"""The run spec: one JSON document that fully describes a run.
+
+The GUI edits it, `layerdeck train SPEC.json` runs it, the store keeps it
+verbatim. Every error names its JSON path (`model.blocks[3].kernel_size:
+must be > 0`) and all errors are reported at once.
+
+Blocks are checked against the catalogue in engine.blocks after pydantic has
+checked the structure, so one pass of `parse_spec` reports both kinds.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+SPEC_VERSION = 1
+
+
+class SpecError(ValueError):
+    """A spec that cannot be used; `errors` holds one "path: message" per problem."""
+
+    def __init__(self, errors: list[str], source: str | None = None):
+        self.errors = list(errors)
+        self.source = source
+        head = f"{source}: " if source else ""
+        super().__init__(head + "; ".join(self.errors))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# --- data ---------------------------------------------------------------------
+
+class DataSpec(_Strict):
+    name: str = Field("digits", description="Dataset name from the registry (digits, iris, mnist1d, csv, npz, image_folder, ...).")
+    path: Optional[str] = Field(None, description="File or folder for csv / npz / image_folder datasets, stored as given.")
+    target: Optional[str] = Field(None, description="CSV: the column to predict.")
+    val_fraction: float = Field(0.2, ge=0.0, lt=1.0, description="Share of the training data held out for validation (0 = no validation).")
+    test_fraction: float = Field(0.0, ge=0.0, lt=1.0, description="Share held out for the final test (ignored when the dataset has its own test split).")
+    normalize: Literal["none", "standard", "minmax"] = Field("standard", description="Feature scaling, fitted on the training split only.")
+    image_size: Optional[int] = Field(None, gt=0, description="Image folder: resize images to this many pixels per side.")
+    options: dict[str, Union[int, float, str, bool]] = Field(default_factory=dict, description="Dataset-specific options (n_samples, noise, ...).")
+
+    @field_validator("test_fraction")
+    @classmethod
+    def _fractions_leave_training_data(cls, v: float, info) -> float:
+        val = info.data.get("val_fraction", 0.0) or 0.0
+        if v + val >= 1.0:
+            raise ValueError(f"val_fraction + test_fraction must be < 1 (got {val} + {v})")
+        return v
+
+
+# --- model --------------------------------------------------------------------
+
+class BlockSpec(BaseModel):
+    """One block: `type` is the torch.nn class name, the rest are its arguments.
+
+    Parameters are kept as extra fields and checked against the catalogue by
+    `parse_spec`; containers (Residual) hold child `blocks`.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    blocks: Optional[list["BlockSpec"]] = None
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type, **self.params}
+        if self.blocks is not None:
+            out["blocks"] = [b.to_dict() for b in self.blocks]
+        return out
+
+
+class ModelSpec(_Strict):
+    blocks: list[BlockSpec] = Field(default_factory=list)
+
+
+# --- optimizers ----------------------------------------------------------------
+
+class _Optim(_Strict):
+    lr: float = Field(1e-3, gt=0, description="Learning rate.")
+    weight_decay: float = Field(0.0, ge=0, description="L2 penalty (decoupled for AdamW).")
+
+
+class SGDSpec(_Optim):
+    type: Literal["SGD"] = "SGD"
+    lr: float = Field(0.01, gt=0, description="Learning rate.")
+    momentum: float = Field(0.0, ge=0, lt=1, description="Momentum factor (0.9 is a common choice).")
+    nesterov: bool = Field(False, description="Nesterov momentum (needs momentum > 0).")
+    dampening: float = Field(0.0, ge=0, lt=1, description="Dampening for momentum.")
+
+
+class AdamSpec(_Optim):
+    type: Literal["Adam"] = "Adam"
+    beta1: float = Field(0.9, ge=0, lt=1, description="Decay of the running mean of gradients.")
+    beta2: float = Field(0.999, ge=0, lt=1, description="Decay of the running mean of squared gradients.")
+    eps: float = Field(1e-8, gt=0, description="Term added to the denominator for stability.")
+    amsgrad: bool = Field(False, description="Use the AMSGrad variant.")
+
+
+class AdamWSpec(AdamSpec):
+    type: Literal["AdamW"] = "AdamW"  # type: ignore[assignment]
+    weight_decay: float = Field(0.01, ge=0, description="Decoupled weight decay.")
+
+
+class RMSpropSpec(_Optim):
+    type: Literal["RMSprop"] = "RMSprop"
+    alpha: float = Field(0.99, ge=0, lt=1, description="Smoothing constant.")
+    eps: float = Field(1e-8, gt=0, description="Term added to the denominator for stability.")
+    momentum: float = Field(0.0, ge=0, lt=1, description="Momentum factor.")
+    centered: bool = Field(False, description="Normalize by the estimated variance of the gradient.")
+
+
+class AdagradSpec(_Optim):
+    type: Literal["Adagrad"] = "Adagrad"
+    lr: float = Field(0.01, gt=0, description="Learning rate.")
+    lr_decay: float = Field(0.0, ge=0, description="Learning-rate decay.")
+    eps: float = Field(1e-10, gt=0, description="Term added to the denominator for stability.")
+
+
+OptimizerSpec = Annotated[
+    Union[SGDSpec, AdamSpec, AdamWSpec, RMSpropSpec, AdagradSpec], Field(discriminator="type")
+]
+OPTIMIZERS: dict[str, type[_Optim]] = {
+    m.model_fields["type"].default: m for m in (SGDSpec, AdamSpec, AdamWSpec, RMSpropSpec, AdagradSpec)
+}
+
+
+# --- schedulers ----------------------------------------------------------------
+
+class _Sched(_Strict):
+    warmup_epochs: int = Field(0, ge=0, description="Epochs of linear warm-up from lr/10 before this schedule starts.")
+
+
+class NoSchedulerSpec(_Sched):
+    type: Literal["none"] = "none"
+
+
+class StepLRSpec(_Sched):
+    type: Literal["StepLR"] = "StepLR"
+    step_size: int = Field(10, gt=0, description="Epochs between learning-rate drops.")
+    gamma: float = Field(0.1, gt=0, le=1, description="Factor applied at each drop.")
+
+
+class MultiStepLRSpec(_Sched):
+    type: Literal["MultiStepLR"] = "MultiStepLR"
+    milestones: list[int] = Field(default_factory=lambda: [30, 60], description="Epochs at which the learning rate drops.")
+    gamma: float = Field(0.1, gt=0, le=1, description="Factor applied at each milestone.")
+
+
+class ExponentialLRSpec(_Sched):
+    type: Literal["ExponentialLR"] = "ExponentialLR"
+    gamma: float = Field(0.95, gt=0, le=1, description="Factor applied every epoch.")
+
+
+class CosineAnnealingLRSpec(_Sched):
+    type: Literal["CosineAnnealingLR"] = "CosineAnnealingLR"
+    T_max: Optional[int] = Field(None, gt=0, description="Epochs of one cosine half-period (default: all epochs after warm-up).")
+    eta_min: float = Field(0.0, ge=0, description="Lowest learning rate.")
+
+
+class OneCycleLRSpec(_Sched):
+    type: Literal["OneCycleLR"] = "OneCycleLR"
+    max_lr: Optional[float] = Field(None, gt=0, description="Peak learning rate (default: 10 × the optimizer's lr).")
+    pct_start: float = Field(0.3, gt=0, lt=1, description="Share of the cycle spent increasing the learning rate.")
+    anneal_strategy: Literal["cos", "linear"] = Field("cos", description="How the learning rate falls after the peak.")
+
+
+class ReduceLROnPlateauSpec(_Sched):
+    type: Literal["ReduceLROnPlateau"] = "ReduceLROnPlateau"
+    monitor: str = Field("val/loss", description="Metric watched for a plateau.")
+    mode: Literal["min", "max"] = Field("min", description="Whether the monitored metric should go down or up.")
+    factor: float = Field(0.1, gt=0, lt=1, description="Factor applied when the metric stops improving.")
+    patience: int = Field(10, ge=0, description="Epochs without improvement before the drop.")
+    min_lr: float = Field(0.0, ge=0, description="Lower bound on the learning rate.")
+
+
+SchedulerSpec = Annotated[
+    Union[NoSchedulerSpec, StepLRSpec, MultiStepLRSpec, ExponentialLRSpec,
+          CosineAnnealingLRSpec, OneCycleLRSpec, ReduceLROnPlateauSpec],
+    Field(discriminator="type"),
+]
+SCHEDULERS: dict[str, type[_Sched]] = {
+    m.model_fields["type"].default: m
+    for m in (NoSchedulerSpec, StepLRSpec, MultiStepLRSpec, ExponentialLRSpec,
+              CosineAnnealingLRSpec, OneCycleLRSpec, ReduceLROnPlateauSpec)
+}
+
+
+# --- regularization and training -------------------------------------------------
+
+class EarlyStoppingSpec(_Strict):
+    monitor: str = Field("val/loss", description="Metric watched for improvement.")
+    patience: int = Field(5, ge=1, description="Epochs without improvement before training stops.")
+    min_delta: float = Field(0.0, ge=0, description="Smallest change that counts as an improvement.")
+    mode: Literal["auto", "min", "max"] = Field("auto", description="auto: max for accuracy/r2, min otherwise.")
+
+
+class RegularizationSpec(_Strict):
+    l1: float = Field(0.0, ge=0, description="L1 penalty on all weights, added to the loss.")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="Cross-entropy label smoothing (classification only).")
+    grad_clip_norm: Optional[float] = Field(None, gt=0, description="Clip the gradient norm to this value (empty = no clipping).")
+    early_stopping: Optional[EarlyStoppingSpec] = Field(None, description="Stop when a metric stops improving.")
+
+
+LossName = Literal["cross_entropy", "mse", "l1", "huber", "bce_with_logits"]
+
+
+class TrainingSpec(_Strict):
+    epochs: int = Field(10, ge=1, le=100_000, description="Passes over the training data.")
+    batch_size: int = Field(64, ge=1, le=1_000_000, description="Samples per optimizer step.")
+    device: str = Field("auto", description="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps.")
+    precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="fp16 uses a GradScaler; bf16 and fp16 need a GPU to be fast.")
+    loss: Optional[LossName] = Field(None, description="Loss function (default: cross-entropy for classification, MSE for regression).")
+    log_every_n_steps: int = Field(20, ge=1, description="Steps between per-step metric points (train/loss_step).")
+    compile: bool = Field(False, description="torch.compile the model (slower start, faster steps on GPU).")
+    channels_last: bool = Field(False, description="Use channels-last memory format for conv nets on GPU.")
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, v: str) -> str:
+        if v in ("auto", "cpu", "cuda", "mps"):
+            return v
+        if v.startswith("cuda:") and v[5:].isdigit():
+            return v
+        raise ValueError("must be auto, cpu, cuda, cuda:N or mps")
+
+
+class RunSpec(_Strict):
+    name: str = Field("run", min_length=1, max_length=200, description="A name for the run in the history.")
+    seed: int = Field(0, ge=0, description="Seed for data splits, initialization and shuffling.")
+    data: DataSpec = Field(default_factory=DataSpec)
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    optimizer: OptimizerSpec = Field(default_factory=AdamWSpec)
+    scheduler: SchedulerSpec = Field(default_factory=NoSchedulerSpec)
+    regularization: RegularizationSpec = Field(default_factory=RegularizationSpec)
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.model_dump(mode="json", exclude={"model"})
+        out["model"] = {"blocks": [b.to_dict() for b in self.model.blocks]}
+        order = ["name", "seed", "data", "model", "optimizer", "scheduler", "regularization", "training"]
+        return {k: out[k] for k in order}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def copy_with(self, **changes: Any) -> "RunSpec":
+        """A new spec with top-level sections replaced (validated again)."""
+        d = self.to_dict()
+        d.update({k: (v.model_dump(mode="json") if isinstance(v, BaseModel) and k != "model" else v) for k, v in changes.items()})
+        if isinstance(changes.get("model"), ModelSpec):
+            d["model"] = {"blocks": [b.to_dict() for b in changes["model"].blocks]}
+        return parse_spec(d)
+
+
+# --- parsing --------------------------------------------------------------------
+
+def format_loc(loc: tuple[Any, ...]) -> str:
+    """('model', 'blocks', 3, 'kernel_size') -> 'model.blocks[3].kernel_size'."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(spec)"
+
+
+def _pydantic_messages(err: ValidationError) -> list[str]:
+    msgs: list[str] = []
+    for e in err.errors():
+        # Discriminated unions put the tag in the location ("optimizer.SGD.lr"); drop it.
+        loc = [p for p in e["loc"] if not (isinstance(p, str) and (p in OPTIMIZERS or p in SCHEDULERS))]
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (remove it or check its spelling)"
+        elif e["type"] == "union_tag_invalid":
+            expected = e.get("ctx", {}).get("expected_tags", "")
+            msg = f"unknown type {e.get('ctx', {}).get('tag')!r}; expected one of {expected}"
+        elif e["type"] == "union_tag_not_found":
+            msg = "needs a 'type'"
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        msg = (msg.replace("Input should be greater than or equal to", "must be >=")
+                  .replace("Input should be greater than", "must be >")
+                  .replace("Input should be less than or equal to", "must be <=")
+                  .replace("Input should be less than", "must be <")
+                  .replace("Input should be", "must be"))
+        msgs.append(f"{format_loc(tuple(loc))}: {msg}")
+    return msgs
+
+
+def parse_spec(data: Any, source: str | None = None) -> RunSpec:
+    """Validate a spec dict; raise SpecError listing every problem with its path."""
+    from engine import blocks  # the catalogue is data; it imports torch lazily
+
+    if not isinstance(data, dict):
+        raise SpecError(["(spec): must be a JSON object"], source)
+    errors: list[str] = []
+    spec: RunSpec | None = None
+    try:
+        spec = RunSpec.model_validate(data)
+    except ValidationError as e:
+        errors.extend(_pydantic_messages(e))
+    raw_blocks = (data.get("model") or {}).get("blocks") if isinstance(data.get("model"), dict) else None
+    if isinstance(raw_blocks, list):
+        errors.extend(blocks.check_blocks(raw_blocks, "model.blocks"))
+    if errors:
+        # One message per path, in document order (pydantic and the catalogue may both see a block).
+        raise SpecError(list(dict.fromkeys(errors)), source)
+    assert spec is not None
+    return spec
+
+
+def load_spec(path: str | Path) -> RunSpec:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError([f"file not found: {p}"], str(p)) from None
+    except OSError as e:
+        raise SpecError([f"cannot read {p}: {e.strerror}"], str(p)) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise SpecError([f"line {e.lineno} column {e.colno}: invalid JSON ({e.msg})"], str(p)) from None
+    return parse_spec(data, str(p))
+
+
+def save_spec(spec: RunSpec, path: str | Path) -> None:
+    """Write atomically so a crash never leaves half a spec on disk."""
+    p = Path(path)
+    tmp = p.with_suffix(p.suffix + ".tmp")
+    tmp.write_text(spec.to_json() + "\n", encoding="utf-8")
+    tmp.replace(p)

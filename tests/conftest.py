@@ -1,0 +1,26 @@
+"""Test setup shared by every test: Qt offscreen, and no test ever touches
+the user's settings, data dir or database."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.setenv("LAYERDECK_DB", f"sqlite:///{home / 'runs.db'}")
+    yield
+
+
+@pytest.fixture
+def db_url(tmp_path) -> str:
+    """A fresh SQLite store in the test's own folder."""
+    return f"sqlite:///{tmp_path / 'runs.db'}"
