@@ -20,6 +20,14 @@ class AppState(QObject):
     """The run ids selected on the Runs page (payload: list[int])."""
     status_message = Signal(str)
     """A short message for the status bar."""
+    page_requested = Signal(str)
+    """Ask the shell to show a page by key ("build", "data", "train", "runs", "monitor")."""
+    launch_requested = Signal()
+    """Run > Launch (Ctrl+Enter) was chosen; the Train page launches the current spec."""
+    stop_requested = Signal()
+    """Run > Stop was chosen; the Train page stops the selected run."""
+    runs_changed = Signal()
+    """Runs were added, finished, renamed or deleted; history views re-read the store."""
 
     def __init__(self, store_url: str, spec: RunSpec | None = None, parent: QObject | None = None):
         super().__init__(parent)
