@@ -1,0 +1,199 @@
+"""The dataset registry: name -> entry (what a picker shows) and loader.
+
+Listing imports nothing heavy; sklearn, mnist1d and Pillow load only when a
+dataset of theirs is loaded.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Union
+
+from engine.data import bundled, cache, files, synthetic
+from engine.data.dataset import DataError, Dataset, DatasetEntry, DatasetInfo
+from engine.data.splits import RawData, build_dataset
+from engine.spec import DataSpec
+
+Scalar = Union[int, float, str, bool]
+
+
+@dataclass(frozen=True)
+class Option:
+    default: Scalar
+    help: str
+    low: Optional[float] = None
+    high: Optional[float] = None
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Registered:
+    entry: DatasetEntry
+    options: dict[str, Option]
+    # Bundled and synthetic loaders take the options; file loaders also need the spec.
+    load: Callable[[DataSpec, dict[str, Any]], RawData]
+
+
+def _n(default: int) -> Option:
+    return Option(default, "Number of samples to generate.", 20, 1_000_000)
+
+
+def _noise(default: float, what: str = "Standard deviation of the noise added to each point.") -> Option:
+    return Option(default, what, 0.0, 100.0)
+
+
+_DATA_SEED = Option(0, "Seed of the generator (the run seed only changes splits and training).", 0, 2**31 - 1)
+_TASK = Option("auto", "classification or regression; auto decides from the target values.",
+               choices=("auto", "classification", "regression"))
+
+_REGISTRY: dict[str, _Registered] = {}
+
+
+def _add(name: str, title: str, task: str, kind: str, source: str, description: str,
+         load: Callable[..., RawData], options: Optional[dict[str, Option]] = None,
+         needs: tuple[str, ...] = (), takes_spec: bool = False) -> None:
+    opts = options or {}
+    entry = DatasetEntry(name, title, task, kind, source, description,  # type: ignore[arg-type]
+                         {k: o.default for k, o in opts.items()}, needs,
+                         {k: o.help for k, o in opts.items()})
+    loader = load if takes_spec else (lambda spec, o, _f=load: _f(o))
+    _REGISTRY[name] = _Registered(entry, opts, loader)
+
+
+_add("digits", "Digits (8x8)", "classification", "image", "bundled",
+     "1,797 handwritten digits as 8x8 grey images (values 0-16), 10 classes; scikit-learn.",
+     bundled.load_digits)
+_add("mnist1d", "MNIST-1D", "classification", "signal", "bundled",
+     "10 digit templates as 40-point 1-D signals, shifted, scaled and noised; 4,000 train / "
+     "1,000 test (its own test set). Generated locally by the mnist1d package, cached.",
+     bundled.load_mnist1d,
+     {"data_seed": Option(42, "Generator seed (42 is the published dataset).", 0, 2**31 - 1)})
+_add("iris", "Iris", "classification", "tabular", "bundled",
+     "150 iris flowers, 4 measurements, 3 species; scikit-learn.", bundled.load_iris)
+_add("wine", "Wine", "classification", "tabular", "bundled",
+     "178 wines, 13 chemical measurements, 3 cultivars; scikit-learn.", bundled.load_wine)
+_add("breast_cancer", "Breast cancer (Wisconsin)", "classification", "tabular", "bundled",
+     "569 tumours, 30 cell-nucleus features, malignant or benign; scikit-learn.",
+     bundled.load_breast_cancer)
+_add("diabetes", "Diabetes", "regression", "tabular", "bundled",
+     "442 patients, 10 baseline variables; target: disease progression after one year; scikit-learn.",
+     bundled.load_diabetes)
+
+_add("moons", "Two moons", "classification", "points", "synthetic",
+     "Two interleaving half circles in 2-D.", synthetic.load_moons,
+     {"n_samples": _n(1000), "noise": _noise(0.1), "data_seed": _DATA_SEED})
+_add("circles", "Circles", "classification", "points", "synthetic",
+     "A small circle inside a large one in 2-D.", synthetic.load_circles,
+     {"n_samples": _n(1000), "noise": _noise(0.05),
+      "factor": Option(0.5, "Inner radius as a share of the outer one.", 0.01, 0.99),
+      "data_seed": _DATA_SEED})
+_add("spirals", "Spirals", "classification", "points", "synthetic",
+     "Interleaved spiral arms in 2-D, one class per arm; needs a non-linear model.",
+     synthetic.load_spirals,
+     {"n_samples": _n(1000), "noise": _noise(0.2, "Noise, as a share of a tenth of the spiral radius."),
+      "arms": Option(2, "Number of arms (classes).", 2, 10), "data_seed": _DATA_SEED})
+_add("blobs", "Blobs", "classification", "points", "synthetic",
+     "Gaussian clusters in 2-D, one class per cluster.", synthetic.load_blobs,
+     {"n_samples": _n(1000), "noise": _noise(1.0, "Standard deviation of each cluster."),
+      "centers": Option(3, "Number of clusters (classes).", 2, 50), "data_seed": _DATA_SEED})
+_add("curve", "Sine curve", "regression", "points", "synthetic",
+     "y = sin(x) + noise for x in [-3, 3]: one input, one target.", synthetic.load_curve,
+     {"n_samples": _n(500), "noise": _noise(0.1), "data_seed": _DATA_SEED})
+_add("sequence", "Running sum", "classification", "sequence", "synthetic",
+     "Sequences of noisy random steps, shaped (steps, 1); class: does the running sum end "
+     "above zero? A task for RNN, LSTM and GRU blocks.", synthetic.load_sequence,
+     {"n_samples": _n(2000), "noise": _noise(0.1, "Noise on each observed step (steps have std 1)."),
+      "length": Option(20, "Steps per sequence.", 2, 10_000), "data_seed": _DATA_SEED})
+
+_add("csv", "CSV file", "classification", "tabular", "file",
+     "A table with a header line. Choose the target column; numeric columns are used as they are, "
+     "text columns are one-hot encoded. The task is detected from the target (text or a few "
+     "integers: classification; other numbers: regression).", files.load_csv,
+     {"task": _TASK,
+      "delimiter": Option("auto", "Field separator (auto detects , ; tab |).", choices=("auto", ",", ";", "\t", "|")),
+      "drop": Option("", "Comma-separated columns to ignore (identifiers, free text).")},
+     needs=("path", "target"), takes_spec=True)
+_add("npz", "NPZ arrays", "classification", "tabular", "file",
+     "A numpy .npz file with arrays x (N, ...) and y (N,) or (N, targets). Integer or text y: "
+     "classification (an optional class_names array names them); float y: regression. "
+     "x of shape (N, C, H, W) is an image set, (N, T, F) a sequence set.", files.load_npz,
+     {"task": _TASK}, needs=("path",), takes_spec=True)
+_add("image_folder", "Image folder", "classification", "image", "file",
+     "A folder with one subfolder of images per class; images are resized to data.image_size "
+     f"(default {files.DEFAULT_IMAGE_SIZE}) and scaled to 0-1, as (channels, height, width).",
+     files.load_image_folder,
+     {"color": Option("auto", "grayscale, rgb, or auto (grayscale when every image is).",
+                      choices=("auto", "grayscale", "rgb"))},
+     needs=("path",), takes_spec=True)
+
+
+def list_datasets() -> list[DatasetEntry]:
+    return [r.entry for r in _REGISTRY.values()]
+
+
+def get_entry(name: str) -> DatasetEntry:
+    return _lookup(name).entry
+
+
+def load_dataset(data: DataSpec, seed: int = 0) -> Dataset:
+    """Load, split and normalize; cached, so a second load is a memory copy."""
+    reg = _lookup(data.name)
+    options = resolve_options(data.name, data.options)
+    key = (data.model_dump_json(exclude={"options"}), tuple(sorted(options.items())), seed, files.fingerprint(data) if reg.entry.source == "file" else ())
+
+    def load() -> Dataset:
+        raw = reg.load(data, options)
+        return build_dataset(raw, data, seed, data.name, reg.entry.title)
+
+    return cache.cached(key, load)
+
+
+def dataset_info(data: DataSpec, seed: int = 0) -> DatasetInfo:
+    return load_dataset(data, seed).info
+
+
+def resolve_options(name: str, given: dict[str, Any]) -> dict[str, Any]:
+    """Defaults filled in, each value checked against its type and range."""
+    reg = _lookup(name)
+    unknown = sorted(set(given) - set(reg.options))
+    if unknown:
+        known = ", ".join(reg.options) or "none"
+        raise DataError(f"data.options.{unknown[0]}: {name} has no such option (its options: {known})")
+    out: dict[str, Any] = {}
+    for key, opt in reg.options.items():
+        value = given.get(key, opt.default)
+        out[key] = _check_option(f"data.options.{key}", value, opt)
+    return out
+
+
+def _check_option(path: str, value: Any, opt: Option) -> Any:
+    d = opt.default
+    if isinstance(d, bool) or isinstance(d, str):
+        if type(value) is not type(d):
+            raise DataError(f"{path}: must be {'true or false' if isinstance(d, bool) else 'text'}, got {value!r}")
+        if opt.choices and value not in opt.choices:
+            raise DataError(f"{path}: must be one of {', '.join(map(repr, opt.choices))}, got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise DataError(f"{path}: must be a number, got {value!r}")
+    if isinstance(d, int):
+        if float(value) != int(value):
+            raise DataError(f"{path}: must be a whole number, got {value!r}")
+        value = int(value)
+    else:
+        value = float(value)
+    if opt.low is not None and value < opt.low or opt.high is not None and value > opt.high:
+        raise DataError(f"{path}: must be between {_num(opt.low)} and {_num(opt.high)}, got {value!r}")
+    return value
+
+
+def _num(v: Optional[float]) -> str:
+    return "any" if v is None else f"{int(v):,}" if float(v).is_integer() else f"{v:g}"
+
+
+def _lookup(name: str) -> _Registered:
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    close = difflib.get_close_matches(name, list(_REGISTRY), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise DataError(f"data.name: unknown dataset {name!r}; {hint}known: {', '.join(_REGISTRY)}")
