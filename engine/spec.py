@@ -274,17 +274,43 @@ def format_loc(loc: tuple[Any, ...]) -> str:
     return out or "(spec)"
 
 
-def _pydantic_messages(err: ValidationError) -> list[str]:
-    msgs: list[str] = []
+def _closest_field(loc: tuple[Any, ...], key: str) -> str | None:
+    """The known key nearest to a misspelt one at `loc` ("trainng" -> "training")."""
+    import difflib
+
+    cls: Any = RunSpec
+    for part in loc:
+        field = cls.model_fields.get(part) if isinstance(part, str) else None
+        ann = getattr(field, "annotation", None)
+        args = [a for a in getattr(ann, "__args__", ()) if isinstance(a, type) and issubclass(a, BaseModel)]
+        ann = args[0] if args and len(args) == 1 else ann
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            return None
+        cls = ann
+    hits = difflib.get_close_matches(key, list(cls.model_fields), n=1, cutoff=0.6)
+    return hits[0] if hits else None
+
+
+def _pydantic_messages(err: ValidationError) -> list[tuple[tuple[Any, ...], str]]:
+    msgs: list[tuple[tuple[Any, ...], str]] = []
     for e in err.errors():
         # Discriminated unions put the tag in the location ("optimizer.SGD.lr"); drop it.
-        loc = [p for p in e["loc"] if not (isinstance(p, str) and (p in OPTIMIZERS or p in SCHEDULERS))]
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and (p in OPTIMIZERS or p in SCHEDULERS)))
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
-            msg = "unknown key (remove it or check its spelling)"
+            near = _closest_field(loc[:-1], str(loc[-1])) if loc else None
+            msg = f"unknown key; did you mean {near}?" if near else "unknown key (remove it or check its spelling)"
         elif e["type"] == "union_tag_invalid":
-            expected = e.get("ctx", {}).get("expected_tags", "")
-            msg = f"unknown type {e.get('ctx', {}).get('tag')!r}; expected one of {expected}"
+            import difflib
+
+            ctx = e.get("ctx", {})
+            known = list(OPTIMIZERS if loc and loc[0] == "optimizer" else SCHEDULERS)
+            tag = str(ctx.get("tag"))
+            near = ([k for k in known if k.lower() == tag.lower()]
+                    or [k for k in known if len(tag) > 3 and tag.lower() in k.lower()]  # "cosine"
+                    or difflib.get_close_matches(tag, known, n=1, cutoff=0.7))
+            msg = f"unknown type {ctx.get('tag')!r}; " + (
+                f"did you mean {near[0]}?" if near else f"expected one of {ctx.get('expected_tags', '')}")
         elif e["type"] == "union_tag_not_found":
             msg = "needs a 'type'"
         elif msg.startswith("Value error, "):
@@ -294,7 +320,7 @@ def _pydantic_messages(err: ValidationError) -> list[str]:
                   .replace("Input should be less than or equal to", "must be <=")
                   .replace("Input should be less than", "must be <")
                   .replace("Input should be", "must be"))
-        msgs.append(f"{format_loc(tuple(loc))}: {msg}")
+        msgs.append((loc, f"{format_loc(loc)}: {msg}"))
     return msgs
 
 
@@ -304,18 +330,23 @@ def parse_spec(data: Any, source: str | None = None) -> RunSpec:
 
     if not isinstance(data, dict):
         raise SpecError(["(spec): must be a JSON object"], source)
-    errors: list[str] = []
+    found: list[tuple[tuple[Any, ...], str]] = []
     spec: RunSpec | None = None
     try:
         spec = RunSpec.model_validate(data)
     except ValidationError as e:
-        errors.extend(_pydantic_messages(e))
+        found.extend(_pydantic_messages(e))
     raw_blocks = (data.get("model") or {}).get("blocks") if isinstance(data.get("model"), dict) else None
     if isinstance(raw_blocks, list):
-        errors.extend(blocks.check_blocks(raw_blocks, "model.blocks"))
-    if errors:
-        # One message per path, in document order (pydantic and the catalogue may both see a block).
-        raise SpecError(list(dict.fromkeys(errors)), source)
+        # The catalogue checks each block (type, parameters, children) with better words than
+        # pydantic's generic ones, so pydantic's messages inside a block are dropped.
+        found = [(loc, m) for loc, m in found if not (loc[:2] == ("model", "blocks") and len(loc) > 2)]
+        found.extend((("model", "blocks"), m) for m in blocks.check_blocks(raw_blocks, "model.blocks"))
+    if found:
+        # In document order: by top-level key as written, then as found.
+        order = {k: i for i, k in enumerate(data)}
+        found.sort(key=lambda f: order.get(f[0][0], len(order)) if f[0] else -1)
+        raise SpecError(list(dict.fromkeys(m for _, m in found)), source)
     assert spec is not None
     return spec
 

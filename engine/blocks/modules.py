@@ -1,0 +1,47 @@
+"""Small nn.Modules for blocks that torch.nn has no single class for.
+
+The Python export copies these classes verbatim into the generated file
+(inspect.getsource), so keep them self-contained: only `torch` and `nn`.
+Imported lazily, only when a model is built.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Recurrent(nn.Module):
+    """A batch-first RNN/LSTM/GRU that returns the output sequence or only the last state."""
+
+    def __init__(self, rnn: nn.RNNBase, last: bool):
+        super().__init__()
+        self.rnn = rnn
+        self.last = last
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, h = self.rnn(x)
+        if not self.last:
+            return out  # (batch, time, hidden * directions)
+        if isinstance(h, tuple):  # LSTM: (h_n, c_n)
+            h = h[0]
+        # h: (layers * directions, batch, hidden); keep the top layer, both directions.
+        directions = 2 if self.rnn.bidirectional else 1
+        return torch.cat(list(h[-directions:]), dim=-1)
+
+
+class SelfAttention(nn.MultiheadAttention):
+    """Multi-head self-attention on (batch, time, embed): query = key = value = x."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return super().forward(x, x, x, need_weights=False)[0]
+
+
+class Residual(nn.Module):
+    """x + blocks(x): the blocks must keep the shape of their input."""
+
+    def __init__(self, *blocks: nn.Module):
+        super().__init__()
+        self.blocks = nn.Sequential(*blocks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.blocks(x)

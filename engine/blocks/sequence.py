@@ -1,0 +1,173 @@
+"""Recurrent and attention blocks (batch-first, on (sequence, features)) and
+the Residual container."""
+from __future__ import annotations
+
+from engine.blocks.base import BlockType, Call, Param, Shape, ShapeError, fmt_shape, prod
+from engine.blocks.layers import kwargs_changed, need_rank
+
+_SEQ = "(sequence, features)"
+
+
+def _seq_fix(s: Shape) -> str | None:
+    if len(s) == 1:
+        return f"insert Unflatten with unflattened_size [{s[0]}, 1] before block {{block}} (one feature per step)"
+    if len(s) == 3:
+        return "insert Flatten with start_dim 2 before block {block} to make (channels, height·width)"
+    return None
+
+
+# --- Recurrent ------------------------------------------------------------------
+
+_GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
+
+
+def _recurrent_type(name: str) -> BlockType:
+    params = [
+        Param("hidden_size", "int", 64, "Size of the hidden state.", min=1, required=True),
+        Param("num_layers", "int", 1, "Stacked recurrent layers.", min=1),
+        Param("bidirectional", "bool", False, "Also read the sequence backwards (doubles the output size)."),
+        Param("dropout", "float", 0.0, "Dropout between stacked layers (needs num_layers >= 2).", min=0, max=1),
+        Param("bias", "bool", True, "Learn biases."),
+        Param("output", "choice", "last", "'last': the final state (hidden·directions); "
+              "'sequence': every step (sequence, hidden·directions).", choices=("last", "sequence")),
+    ]
+    if name == "RNN":
+        params.insert(1, Param("nonlinearity", "choice", "tanh", "Activation of the hidden state.",
+                               choices=("tanh", "relu")))
+    params_t = tuple(params)
+    ctor_names = tuple(q.name for q in params_t if q.name not in ("hidden_size", "output"))
+
+    def infer(s: Shape, p: dict) -> Shape:
+        need_rank(s, (2,), _SEQ, _seq_fix(s))
+        if p["dropout"] > 0 and p["num_layers"] < 2:
+            raise ShapeError("dropout only acts between stacked layers", "set num_layers to 2 or more, or dropout to 0")
+        width = p["hidden_size"] * (2 if p["bidirectional"] else 1)
+        return (width,) if p["output"] == "last" else (s[0], width)
+
+    def call(s: Shape, p: dict) -> Call:
+        rnn = Call(f"nn.{name}", (s[1], p["hidden_size"]), {**kwargs_changed(params_t, p, ctor_names),
+                                                          "batch_first": True})
+        return Call("Recurrent", (rnn,), {"last": p["output"] == "last"})
+
+    def macs(s: Shape, o: Shape, p: dict) -> int:
+        h, dirs, g = p["hidden_size"], 2 if p["bidirectional"] else 1, _GATES[name]
+        per_step = g * h * (s[1] + h) + g * h * (h * dirs + h) * (p["num_layers"] - 1)
+        return s[0] * dirs * per_step
+
+    def label(p: dict) -> str:
+        out = f"{p['hidden_size']}, {p['output']}"
+        if p["num_layers"] > 1:
+            out += f", {p['num_layers']} layers"
+        return out + (", bidirectional" if p["bidirectional"] else "")
+
+    doc = {"RNN": "Elman recurrent layer", "GRU": "Gated recurrent unit", "LSTM": "Long short-term memory"}[name]
+    return BlockType(name, "Recurrent", f"{doc} over {_SEQ}, batch-first.", params_t,
+                     infer_fn=infer, call_fn=call, macs_fn=macs, label_fn=label)
+
+
+# --- Attention ------------------------------------------------------------------
+
+def _heads_check(s: Shape, heads: int, name: str) -> None:
+    need_rank(s, (2,), _SEQ, _seq_fix(s))
+    if s[1] % heads:
+        raise ShapeError(f"the {s[1]} features are not divisible by {name}={heads}",
+                         f"set {name} to a divisor of {s[1]}, or change the layer before")
+
+
+def _attention_macs(t: int, e: int) -> int:
+    return 4 * t * e * e + 2 * t * t * e  # q, k, v and output projections + scores and weighted sum
+
+
+MHA_PARAMS = (
+    Param("num_heads", "int", 4, "Attention heads; must divide the feature size.", min=1, required=True),
+    Param("dropout", "float", 0.0, "Dropout on the attention weights.", min=0, max=1),
+    Param("bias", "bool", True, "Learn biases in the projections."),
+)
+
+
+def _mha_infer(s: Shape, p: dict) -> Shape:
+    _heads_check(s, p["num_heads"], "num_heads")
+    return s
+
+
+MHA = BlockType(
+    "MultiheadAttention", "Attention", f"Multi-head self-attention over {_SEQ} (query = key = value).", MHA_PARAMS,
+    infer_fn=_mha_infer,
+    call_fn=lambda s, p: Call("SelfAttention", (s[1], p["num_heads"]),
+                              {**kwargs_changed(MHA_PARAMS, p, ("dropout", "bias")), "batch_first": True}),
+    macs_fn=lambda s, o, p: _attention_macs(*s), label_fn=lambda p: f"{p['num_heads']} heads",
+)
+
+TEL_PARAMS = (
+    Param("nhead", "int", 4, "Attention heads; must divide the feature size.", min=1, required=True),
+    Param("dim_feedforward", "int", 2048, "Hidden size of the feed-forward part.", min=1),
+    Param("dropout", "float", 0.1, "Dropout after attention and inside the feed-forward part.", min=0, max=1),
+    Param("activation", "choice", "relu", "Activation of the feed-forward part.", choices=("relu", "gelu")),
+    Param("layer_norm_eps", "float", 1e-5, "LayerNorm epsilon.", min=0),
+    Param("norm_first", "bool", False, "Normalize before attention and feed-forward (pre-LN, trains more stably)."),
+    Param("bias", "bool", True, "Learn biases in linear and norm layers."),
+)
+
+
+def _tel_infer(s: Shape, p: dict) -> Shape:
+    _heads_check(s, p["nhead"], "nhead")
+    return s
+
+
+TRANSFORMER = BlockType(
+    "TransformerEncoderLayer", "Attention",
+    f"Self-attention plus a feed-forward network, each with a residual connection, over {_SEQ}.", TEL_PARAMS,
+    infer_fn=_tel_infer,
+    call_fn=lambda s, p: Call("nn.TransformerEncoderLayer", (s[1], p["nhead"]), {
+        **kwargs_changed(TEL_PARAMS, p, tuple(q.name for q in TEL_PARAMS[1:])), "batch_first": True}),
+    macs_fn=lambda s, o, p: _attention_macs(*s) + 2 * s[0] * s[1] * p["dim_feedforward"],
+    label_fn=lambda p: f"{p['nhead']} heads, ff {p['dim_feedforward']}",
+)
+
+
+# --- Containers -----------------------------------------------------------------
+
+def _children(p: dict) -> list[tuple[BlockType, dict]]:
+    from engine.blocks import get_block_type
+
+    out = []
+    for child in p.get("blocks") or []:
+        d = child.to_dict() if hasattr(child, "to_dict") else dict(child)
+        out.append((get_block_type(d["type"]), {k: v for k, v in d.items() if k != "type"}))
+    return out
+
+
+def _residual_infer(s: Shape, p: dict) -> Shape:
+    shape = s
+    for bt, params in _children(p):
+        shape = bt.infer(shape, params)
+    if shape != s:
+        raise ShapeError(f"its blocks turn {fmt_shape(s)} into {fmt_shape(shape)}, but a residual adds them to its "
+                         "input, so the shapes must match", "make the last block inside output the input's shape")
+    return s
+
+
+def _residual_call(s: Shape, p: dict) -> Call:
+    calls, shape = [], s
+    for bt, params in _children(p):
+        calls.append(bt.call(shape, params))
+        shape = bt.infer(shape, params)
+    return Call("Residual", tuple(calls))
+
+
+def _residual_macs(s: Shape, o: Shape, p: dict) -> int:
+    total, shape = prod(s), s  # the addition
+    for bt, params in _children(p):
+        out = bt.infer(shape, params)
+        total += bt.macs(shape, out, params)
+        shape = out
+    return total
+
+
+RESIDUAL = BlockType(
+    "Residual", "Containers", "Adds its input to the output of the blocks inside (x + f(x)); shapes must match.",
+    (), container=True, infer_fn=_residual_infer, call_fn=_residual_call, macs_fn=_residual_macs,
+    label_fn=lambda p: f"{len(p.get('blocks') or [])} block" + ("" if len(p.get("blocks") or []) == 1 else "s"),
+)
+
+BLOCKS = [_recurrent_type("RNN"), _recurrent_type("LSTM"), _recurrent_type("GRU"), MHA, TRANSFORMER, RESIDUAL]

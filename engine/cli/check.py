@@ -1,0 +1,105 @@
+"""`layerdeck check SPEC.json`: validate a run spec against its dataset and
+print the model's per-block table and totals.
+
+Exit 0 when the spec is valid; exit 1 with every problem, one per line and
+never a traceback, when it is not (missing file, bad JSON, bad spec, a block
+that cannot take its input, a last layer that does not fit the dataset).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from typing import TextIO
+
+from engine.blocks import fmt_shape
+from engine.spec import RunSpec, SpecError, load_spec
+
+
+def add_parser(sub: "argparse._SubParsersAction") -> None:
+    p = sub.add_parser("check", help="Validate a run spec and print its model summary.",
+                       description="Validate a run spec: print each block's output shape and parameters, "
+                                   "the totals, and every error. Exit 1 when the spec is not valid.")
+    p.add_argument("spec", help="Run spec JSON file.")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="Batch size for the memory estimate (default: the spec's training.batch_size).")
+
+
+@dataclass
+class Loaded:
+    """A spec and what its dataset says about the model's input and output."""
+
+    spec: RunSpec
+    input_shape: tuple[int, ...]
+    num_outputs: int
+    task: str
+    dataset: str
+
+
+def load(path: str) -> Loaded:
+    """The spec and its dataset's shapes; raises SpecError with every problem found."""
+    spec = load_spec(path)
+    from engine.data import DataError, dataset_info
+
+    try:
+        info = dataset_info(spec.data, spec.seed)
+    except DataError as e:
+        raise SpecError([str(e)], path) from None
+    outputs = info.num_classes if info.task == "classification" and info.num_classes else info.num_targets
+    desc = (f"{info.num_classes} classes" if info.task == "classification"
+            else f"{info.num_targets} target{'s' if info.num_targets != 1 else ''}")
+    return Loaded(spec, tuple(info.input_shape), int(outputs), info.task, f"{info.name}: {desc}")
+
+
+def human(n: float, unit: str = "") -> str:
+    """1234567 -> '1.23 M'."""
+    for div, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(n) >= div:
+            return f"{n / div:.3g} {suffix}{unit}"
+    return f"{n:g} {unit}".rstrip()
+
+
+def human_bytes(n: int) -> str:
+    for div, suffix in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+        if n >= div:
+            return f"{n / div:.3g} {suffix}"
+    return f"{n} B"
+
+
+def print_table(summary, out: TextIO) -> None:
+    rows = [("#", "block", "output shape", "params")]
+    rows.append(("", "input", fmt_shape(summary.input_shape), ""))
+    for r in summary.rows:
+        name = "  " * r.depth + r.type + (f"  {r.label}" if r.label else "")
+        shape = fmt_shape(r.out_shape) if r.out_shape is not None else ("error" if r.error else "?")
+        rows.append((r.number, name, shape, f"{r.params:,}" if r.params is not None else ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        out.write(f"{row[0]:>{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]:>{widths[3]}}"
+                  .rstrip() + "\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        loaded = load(args.spec)
+    except SpecError as e:
+        for msg in e.errors:
+            print(f"{args.spec}: {msg}", file=sys.stderr)
+        return 1
+    from engine.model import summarize
+
+    spec = loaded.spec
+    batch = args.batch_size or spec.training.batch_size
+    summary = summarize(spec.model, loaded.input_shape, batch_size=batch, num_outputs=loaded.num_outputs,
+                        optimizer=spec.optimizer.type, task=loaded.task)
+    print(f"{spec.name} · {loaded.dataset}")
+    print_table(summary, sys.stdout)
+    print(f"params {summary.total_params:,} (trainable {summary.trainable_params:,}) · "
+          f"MACs {human(summary.total_macs)} per sample · "
+          f"training memory at batch {batch} ≈ {human_bytes(summary.memory_bytes)}")
+    if not summary.valid:
+        sys.stdout.flush()
+        for msg in summary.errors:
+            print(f"{args.spec}: {msg}", file=sys.stderr)
+        return 1
+    return 0

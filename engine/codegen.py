@@ -1,0 +1,120 @@
+"""Python source for a model: one nn.Module class a person could have written.
+
+The class is an nn.Sequential built from the same `Call`s as engine.model's
+build_model, so parameter names ("0.weight", "3.rnn.weight_ih_l0") match and
+a LayerDeck checkpoint's state_dict loads into it. Helper modules (Recurrent,
+SelfAttention, Residual) are copied from engine.blocks.modules when used.
+"""
+from __future__ import annotations
+
+import inspect
+import keyword
+
+from engine.blocks import CATALOGUE, Call, fmt_shape
+from engine.model import BlockRow, ModelSummary, _parts
+
+INDENT = "    "
+HELPERS = ("Recurrent", "SelfAttention", "Residual")  # in the order they are defined in the file
+
+
+def _value(v) -> str:
+    if isinstance(v, tuple):
+        return "(" + ", ".join(_value(x) for x in v) + ("," if len(v) == 1 else "") + ")"
+    return repr(v)
+
+
+def render(call: Call, depth: int = 0) -> str:
+    """`nn.Conv2d(1, 16, kernel_size=3)`; containers put their children one per line."""
+    args = [render(a, depth + 1) if isinstance(a, Call) else _value(a) for a in call.args]
+    args += [f"{k}={_value(v)}" for k, v in call.kwargs.items()]
+    one_line = f"{call.func}({', '.join(args)})"
+    if "\n" not in one_line and len(one_line) + len(INDENT) * (depth + 3) <= 100:
+        return one_line
+    pad = INDENT * (depth + 3)
+    return f"{call.func}(\n" + "".join(f"{pad}{a},\n" for a in args) + INDENT * (depth + 2) + ")"
+
+
+def _used_helpers(call: Call, found: set[str]) -> set[str]:
+    if call.func in HELPERS:
+        found.add(call.func)
+    for a in call.args:
+        if isinstance(a, Call):
+            _used_helpers(a, found)
+    return found
+
+
+def _class_name(name: str) -> str:
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise ValueError(f"{name!r} is not a valid Python class name")
+    return name
+
+
+def python_source(blocks: list, summary: ModelSummary, class_name: str = "Net") -> str:
+    from engine.blocks import modules
+
+    class_name = _class_name(class_name)
+    top: list[BlockRow] = [r for r in summary.rows if r.depth == 0]
+    calls: list[Call] = []
+    for block, row in zip(blocks, top):
+        type_, params, children = _parts(block)
+        if children is not None:
+            params = {**params, "blocks": children}
+        calls.append(CATALOGUE[type_].call(row.in_shape, params))
+    helpers: set[str] = set()
+    for c in calls:
+        _used_helpers(c, helpers)
+
+    lines = [
+        f'"""{class_name}: a PyTorch model exported by LayerDeck.',
+        "",
+        f"Input: a batch of {fmt_shape(summary.input_shape)} tensors; output: {fmt_shape(summary.output_shape)} "
+        "per sample.",
+        f"Parameters: {summary.total_params:,}. To load trained weights:",
+        "",
+        f"    model = {class_name}()",
+        '    model.load_state_dict(torch.load("weights.pt", weights_only=True))',
+        '"""',
+        "import torch",
+        "from torch import nn",
+        "",
+    ]
+    for name in HELPERS:
+        if name in helpers:
+            lines += ["", inspect.getsource(getattr(modules, name)).rstrip(), ""]
+    body = []
+    for call, row in zip(calls, top):
+        code = render(call)
+        comment = f"  # {row.number}: -> {fmt_shape(row.out_shape)}"
+        if "\n" in code:
+            first, rest = code.split("\n", 1)
+            body.append(f"{INDENT * 3}{first}{comment}\n{rest},")
+        else:
+            body.append(f"{INDENT * 3}{code},{comment}")
+    lines += [
+        "",
+        f"class {class_name}(nn.Sequential):",
+        f'    """{fmt_shape(summary.input_shape)} -> {fmt_shape(summary.output_shape)}; '
+        f'{summary.total_params:,} parameters."""',
+        "",
+        "    def __init__(self) -> None:",
+        "        super().__init__(",
+        *body,
+        "        )",
+        "",
+        "",
+        'if __name__ == "__main__":',
+        f"    model = {class_name}()",
+        f"    x = {_example_input(blocks, summary)}",
+        "    print(model(x).shape)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _example_input(blocks: list, summary: ModelSummary) -> str:
+    dims = ", ".join(str(d) for d in (2,) + tuple(summary.input_shape))
+    type_, params, _ = _parts(blocks[0])
+    if type_ == "Embedding":  # ids, not floats
+        return f"torch.randint(0, {params['num_embeddings']}, ({dims}))"
+    return f"torch.randn({dims})"
+

@@ -1,0 +1,250 @@
+"""From a ModelSpec to a model: the summary (shapes, parameters, MACs, memory,
+errors) and the nn.Module itself.
+
+The summary never runs a forward pass: shapes come from each block's rule and
+parameter counts from modules built on the `meta` device, cached per
+(type, input shape, parameters) because the builder re-summarizes on every
+keystroke (DESIGN.md §2). torch is imported lazily.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Iterable, Union
+
+from engine.blocks import CATALOGUE, BlockType, Shape, ShapeError, fmt_shape, param_problems, suggest
+from engine.blocks.base import prod
+from engine.spec import BlockSpec, ModelSpec
+
+if TYPE_CHECKING:
+    from torch import nn
+
+BYTES_PER_VALUE = 4  # fp32
+# Values of optimizer state kept per parameter (SGD: the momentum buffer, assumed on).
+OPTIMIZER_STATE = {"SGD": 1, "Adam": 2, "AdamW": 2, "RMSprop": 1, "Adagrad": 1}
+
+
+class ModelError(ValueError):
+    """A model that cannot be built; `errors` holds one message per problem."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = list(errors)
+        super().__init__("; ".join(self.errors))
+
+
+@dataclass
+class BlockRow:
+    path: tuple[int, ...]  # index path; (6, 1) is the 2nd block inside the 7th
+    number: str  # 1-based for display: "7", "7.2"
+    type: str
+    label: str
+    depth: int
+    in_shape: Shape | None
+    out_shape: Shape | None
+    params: int | None
+    macs: int | None
+    error: str | None = None
+    fix: str | None = None
+
+
+@dataclass
+class ModelSummary:
+    input_shape: Shape
+    rows: list[BlockRow]
+    output_shape: Shape | None
+    total_params: int
+    trainable_params: int
+    total_macs: int
+    memory_bytes: int  # training estimate at batch_size: weights, grads, optimizer state, activations
+    batch_size: int
+    errors: list[str] = field(default_factory=list)
+    valid: bool = True
+
+
+BlockLike = Union[BlockSpec, dict]
+
+
+def _parts(block: BlockLike) -> tuple[str, dict[str, Any], list | None]:
+    """(type, parameters, children or None) of a BlockSpec or a raw dict."""
+    if isinstance(block, BlockSpec):
+        return block.type, block.params, block.blocks
+    d = dict(block)
+    children = d.pop("blocks", None)
+    return str(d.pop("type", "")), d, children
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    return value
+
+
+@lru_cache(maxsize=4096)
+def _param_count(type_: str, in_shape: Shape, frozen: tuple) -> int:
+    import torch
+
+    bt = CATALOGUE[type_]
+    with torch.device("meta"):  # no memory is allocated, even for huge layers
+        module = bt.call(in_shape, dict(frozen)).instantiate()
+    return sum(p.numel() for p in module.parameters())
+
+
+class _Walker:
+    """Walks the blocks once, filling rows and errors."""
+
+    def __init__(self) -> None:
+        self.rows: list[BlockRow] = []
+        self.errors: list[str] = []
+
+    def fail(self, row: BlockRow, message: str, fix: str | None) -> None:
+        fix = fix.replace("{block}", row.number) if fix else None
+        row.error, row.fix = message, fix
+        self.errors.append(message + (f" — {fix}" if fix else ""))
+
+    def walk(self, blocks: Iterable[BlockLike], shape: Shape | None, path: tuple[int, ...] = (),
+             number: str = "") -> Shape | None:
+        for i, block in enumerate(blocks):
+            type_, params, children = _parts(block)
+            row = BlockRow(path + (i,), f"{number}{i + 1}", type_, "", len(path), shape, None, None, None)
+            self.rows.append(row)
+            shape = self.block(row, CATALOGUE.get(type_), params, children)
+        return shape
+
+    def block(self, row: BlockRow, bt: BlockType | None, params: dict, children: list | None) -> Shape | None:
+        name = f"block {row.number} ({row.type or '?'})"
+        if bt is None:
+            hits = suggest(row.type)
+            self.fail(row, f"{name}: unknown block type", f"did you mean {' or '.join(hits)}?" if hits else None)
+            return None
+        problems = param_problems(bt, params)
+        if children is not None and not bt.container:
+            problems.append(("blocks", f"{bt.type} cannot hold blocks"))
+        try:
+            row.label = bt.label({**params, "blocks": children} if bt.container else params)
+        except Exception:  # a label is cosmetic; bad parameters are reported below
+            row.label = ""
+        if bt.container:
+            return self.container(row, bt, children or [], name, problems)
+        if problems:
+            self.fail(row, f"{name}: " + "; ".join(f"{k} {m}" for k, m in problems), None)
+            return None
+        if row.in_shape is None:
+            return None  # after an invalid block: unknown, not another error
+        try:
+            out = bt.infer(row.in_shape, params)
+        except ShapeError as e:
+            joiner = " but " if e.message.startswith("needs ") else ": "
+            self.fail(row, f"{name} got {fmt_shape(row.in_shape)}{joiner}{e.message}", e.fix)
+            return None
+        try:
+            row.params = _param_count(bt.type, row.in_shape, _freeze(params))
+        except Exception as e:  # torch refused a combination the shape rule let through
+            self.fail(row, f"{name}: torch cannot build it ({e})", None)
+            return None
+        row.out_shape = out
+        row.macs = bt.macs(row.in_shape, out, params)
+        return out
+
+    def container(self, row: BlockRow, bt: BlockType, children: list, name: str,
+                  problems: list[tuple[str, str]]) -> Shape | None:
+        if problems:
+            self.fail(row, f"{name}: " + "; ".join(f"{k} {m}" for k, m in problems), None)
+        first = len(self.rows)
+        out = self.walk(children, row.in_shape if not problems else None, row.path, f"{row.number}.")
+        inner = [r for r in self.rows[first:] if r.depth == row.depth + 1]
+        if problems or row.in_shape is None or out is None:
+            return None
+        if out != row.in_shape:
+            self.fail(row, f"{name}: its blocks turn {fmt_shape(row.in_shape)} into {fmt_shape(out)}, but a "
+                           "residual adds its input to that, so the shapes must match",
+                      f"make the last block inside block {row.number} output {fmt_shape(row.in_shape)}")
+            return None
+        row.out_shape = out
+        row.params = sum(r.params or 0 for r in inner)
+        row.macs = sum(r.macs or 0 for r in inner) + prod(out)
+        return out
+
+
+def _blocks_of(model: ModelSpec | list) -> list:
+    return list(model.blocks) if isinstance(model, ModelSpec) else list(model)
+
+
+def summarize(model: ModelSpec | list[BlockSpec], input_shape: Shape, *, batch_size: int = 64,
+              num_outputs: int | None = None, optimizer: str = "AdamW",
+              task: str | None = None) -> ModelSummary:
+    """Shapes, parameters, MACs and memory per block, and every error, without running the model.
+
+    num_outputs: what the last block must produce (classes, or regression targets when
+    task == "regression"); None skips that check.
+    """
+    input_shape = tuple(input_shape)
+    w = _Walker()
+    out = w.walk(_blocks_of(model), input_shape)
+    top = [r for r in w.rows if r.depth == 0]
+    if not top:
+        w.errors.append("the model has no blocks — add blocks from the palette")
+    elif out is not None and num_outputs is not None and out != (num_outputs,):
+        _check_outputs(w, top, out, num_outputs, task)
+    total = sum(r.params or 0 for r in top)
+    activations = prod(input_shape) + sum(prod(r.out_shape) for r in w.rows if r.out_shape is not None)
+    state = OPTIMIZER_STATE.get(optimizer, 2)
+    memory = BYTES_PER_VALUE * (total * (2 + state) + batch_size * activations)
+    return ModelSummary(input_shape, w.rows, out, total, total, sum(r.macs or 0 for r in top), memory,
+                        batch_size, w.errors, not w.errors)
+
+
+def _check_outputs(w: _Walker, top: list[BlockRow], out: Shape, n: int, task: str | None) -> None:
+    """The last layer must give one value per class (or per regression target)."""
+    what = (f"{n} target" + ("s" if n != 1 else "")) if task == "regression" else f"{n} classes"
+    # Only a Linear's size is the obvious knob; "set hidden_size to 10" on a GRU would be bad advice.
+    sized = next((r for r in reversed(top) if r.type == "Linear"), None)
+    last = top[-1]
+    if len(out) == 1 and sized is not None and sized.out_shape == out:
+        msg = f"block {sized.number} (Linear) outputs {out[0]} values but the dataset has {what}"
+        row, fix = sized, f"set out_features to {n}"
+    elif len(out) == 1:
+        row, fix = last, f"end the model with a Linear block with out_features {n}"
+        msg = f"the model outputs {out[0]} values per sample but the dataset has {what}"
+    else:
+        row = last
+        msg = f"the model outputs {fmt_shape(out)} per sample but the dataset needs ({n},) for its {what}"
+        seq = next((r for r in reversed(top) if r.type in ("RNN", "LSTM", "GRU")), None)
+        if seq is not None and seq.out_shape is not None and len(seq.out_shape) == 2:
+            fix = f"set output to \"last\" on block {seq.number}"
+        else:
+            fix = f"insert Flatten before block {last.number}" if last.type == "Linear" else (
+                f"end the model with Flatten and a Linear block with out_features {n}")
+    if row.error is None:
+        row.error, row.fix = msg, fix
+    w.errors.append(f"{msg} — {fix}")
+
+
+def build_model(model: ModelSpec | list[BlockSpec], input_shape: Shape) -> "nn.Sequential":
+    """The nn.Module: an nn.Sequential whose children "0", "1", ... follow the spec's blocks.
+
+    Raises ModelError listing every problem when a block cannot take its input.
+    """
+    from torch import nn
+
+    summary = summarize(model, input_shape)
+    if not summary.valid:
+        raise ModelError(summary.errors)
+    layers = []
+    for block, row in zip(_blocks_of(model), (r for r in summary.rows if r.depth == 0)):
+        type_, params, children = _parts(block)
+        if children is not None:
+            params = {**params, "blocks": children}
+        layers.append(CATALOGUE[type_].call(row.in_shape, params).instantiate())
+    return nn.Sequential(*layers)
+
+
+def export_python(model: ModelSpec | list[BlockSpec], input_shape: Shape, class_name: str = "Net") -> str:
+    """A standalone .py defining `class_name` with the built model's exact parameter names."""
+    from engine.codegen import python_source
+
+    summary = summarize(model, input_shape)
+    if not summary.valid:
+        raise ModelError(summary.errors)
+    return python_source(_blocks_of(model), summary, class_name)
