@@ -30,14 +30,15 @@ _memory: "OrderedDict[Hashable, Dataset]" = OrderedDict()
 stats = CacheStats()
 
 
-def cached(key: Hashable, load: Callable[[], Dataset]) -> Dataset:
-    """The cached Dataset for key, loading it on a miss. Callers get a copy."""
+def cached(key: Hashable, load: Callable[[], Dataset], copy: bool = True) -> Dataset:
+    """The cached Dataset for key, loading it on a miss. Callers get a copy
+    unless they promise not to touch the arrays (copy=False: info lookups)."""
     with _lock:
         hit = _memory.get(key)
         if hit is not None:
             _memory.move_to_end(key)
             stats.hits += 1
-            return hit.copy()
+            return hit.copy() if copy else hit
         stats.misses += 1
     ds = load()
     with _lock:
@@ -45,7 +46,7 @@ def cached(key: Hashable, load: Callable[[], Dataset]) -> Dataset:
         _memory.move_to_end(key)
         while len(_memory) > MAX_ENTRIES:
             _memory.popitem(last=False)
-    return ds.copy()
+    return ds.copy() if copy else ds
 
 
 def clear_memory() -> None:

@@ -60,10 +60,14 @@ def load_npz(data: DataSpec, options: dict[str, Any]) -> RawData:
     path = resolve_path(data, "NPZ")
     where = f"NPZ {path.name}"
     how = "save them with numpy.savez(path, x=inputs, y=targets)"
+    with open(path, "rb") as fh:
+        magic = fh.read(6)
+    if magic.startswith(b"\x93NUMPY"):
+        raise DataError(f"{where}: is a single .npy array, not named arrays; {how}")
+    if not magic.startswith(b"PK"):  # every .npz is a zip archive
+        raise DataError(f"{where}: not a readable NPZ file (not a zip archive of arrays); {how}")
     try:
         with np.load(path, allow_pickle=False) as f:
-            if not isinstance(f, np.lib.npyio.NpzFile):
-                raise DataError(f"{where}: holds a single array, not named arrays; {how}")
             arrays = {k: f[k] for k in f.files}
     except DataError:
         raise

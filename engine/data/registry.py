@@ -136,20 +136,31 @@ def get_entry(name: str) -> DatasetEntry:
 
 
 def load_dataset(data: DataSpec, seed: int = 0) -> Dataset:
-    """Load, split and normalize; cached, so a second load is a memory copy."""
-    reg = _lookup(data.name)
-    options = resolve_options(data.name, data.options)
-    key = (data.model_dump_json(exclude={"options"}), tuple(sorted(options.items())), seed, files.fingerprint(data) if reg.entry.source == "file" else ())
-
-    def load() -> Dataset:
-        raw = reg.load(data, options)
-        return build_dataset(raw, data, seed, data.name, reg.entry.title)
-
-    return cache.cached(key, load)
+    """Load, split and normalize; cached, so a second load is a memory copy.
+    Raises DataError (a ValueError) with a message for the user."""
+    return _load(data, seed, copy=True)
 
 
 def dataset_info(data: DataSpec, seed: int = 0) -> DatasetInfo:
-    return load_dataset(data, seed).info
+    """Shapes, classes and split sizes (loads the dataset once, then cached)."""
+    return _load(data, seed, copy=False).info
+
+
+def _load(data: DataSpec, seed: int, copy: bool) -> Dataset:
+    reg = _lookup(data.name)
+    options = resolve_options(data.name, data.options)
+    stamp = files.fingerprint(data) if reg.entry.source == "file" else ()
+    key = (data.model_dump_json(exclude={"options"}), tuple(sorted(options.items())), seed, stamp)
+
+    def load() -> Dataset:
+        try:
+            raw = reg.load(data, options)
+        except OSError as e:  # permissions, a file vanishing mid-read: the user's to fix, not a traceback
+            raise DataError(f"{data.name}: cannot read {e.filename or data.path} ({e.strerror or e}); "
+                            f"check that the file exists and is readable") from None
+        return build_dataset(raw, data, seed, data.name, reg.entry.title)
+
+    return cache.cached(key, load, copy)
 
 
 def resolve_options(name: str, given: dict[str, Any]) -> dict[str, Any]:
