@@ -1,0 +1,95 @@
+"""Batches for the loop (DESIGN.md §5).
+
+Data that fits on the device stays there as tensors and batches are formed
+by indexing with a device-side permutation: no per-batch host work, no
+copies, no collate. Data that does not fit goes through a DataLoader with
+pinned memory and asynchronous copies. Both draw the batch order from one
+seeded generator, so a run repeats and a resumed run continues exactly.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+def batches_per_epoch(n: int, batch_size: int) -> int:
+    # A trailing batch of one sample is dropped (it is a different sample each
+    # epoch): BatchNorm cannot normalize a single sample in training mode.
+    full, rest = divmod(n, batch_size)
+    return full + (1 if rest > 1 else 0)
+
+
+def as_tensors(x: np.ndarray, y: np.ndarray) -> Batch:
+    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    yt = torch.from_numpy(np.ascontiguousarray(y))
+    return xt, yt
+
+
+class Feed:
+    """One split's data on the device or on the host, batched."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, device: torch.device, *, resident: bool,
+                 channels_last: bool = False):
+        self.device = device
+        self.resident = resident
+        self.channels_last = channels_last and x.ndim == 4
+        if resident:
+            x, y = x.to(device), y.to(device)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+        self.x, self.y = x, y
+
+    def make_generator(self, seed: int) -> torch.Generator:
+        """The batch-order generator, on the device that holds the data."""
+        gen = torch.Generator(device=self.x.device)
+        gen.manual_seed(seed)
+        return gen
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def _prepare(self, xb: torch.Tensor, yb: torch.Tensor) -> Batch:
+        if not self.resident:
+            xb = xb.to(self.device, non_blocking=True)
+            yb = yb.to(self.device, non_blocking=True)
+        if self.channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        return xb, yb
+
+    def train_batches(self, batch_size: int, generator: torch.Generator, start_batch: int = 0) -> Iterator[Batch]:
+        """Shuffled batches of one epoch, beginning at `start_batch` (resume).
+        The permutation is drawn from `generator` on the generator's device."""
+        n = len(self)
+        perm = torch.randperm(n, generator=generator, device=generator.device)
+        if perm.device != self.x.device:
+            perm = perm.to(self.x.device)
+        count = batches_per_epoch(n, batch_size)
+        if self.resident:
+            for i in range(start_batch, count):
+                idx = perm[i * batch_size:(i + 1) * batch_size]
+                yield self._prepare(self.x[idx], self.y[idx])
+            return
+        chunks = [perm[i * batch_size:(i + 1) * batch_size] for i in range(start_batch, count)]
+        yield from self._loader(chunks)
+
+    def eval_batches(self, batch_size: int) -> Iterator[Batch]:
+        n = len(self)
+        if self.resident:
+            for i in range(0, n, batch_size):
+                yield self._prepare(self.x[i:i + batch_size], self.y[i:i + batch_size])
+            return
+        yield from self._loader([torch.arange(i, min(i + batch_size, n)) for i in range(0, n, batch_size)])
+
+    def _loader(self, chunks: list[torch.Tensor]) -> Iterator[Batch]:
+        # Each sampler item is a whole batch of indices: TensorDataset indexes
+        # all of them at once instead of collating samples one by one.
+        workers = 2 if self.device.type == "cuda" else 0
+        loader = DataLoader(TensorDataset(self.x, self.y), sampler=chunks, batch_size=None,
+                            num_workers=workers, pin_memory=self.device.type == "cuda")
+        for xb, yb in loader:
+            yield self._prepare(xb, yb)
