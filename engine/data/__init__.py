@@ -6,9 +6,12 @@ loaded into seeded train/val/test splits with train-only normalization.
     ds.x_train.shape, ds.info.num_classes
 """
 from engine.data.dataset import DataError, Dataset, DatasetEntry, DatasetInfo, Normalizer
-from engine.data.registry import dataset_info, get_entry, list_datasets, load_dataset, resolve_options
+from engine.data.registry import (
+    Option, dataset_info, dataset_options, get_entry, list_datasets, load_dataset, resolve_options,
+)
 
 __all__ = [
     "DataError", "Dataset", "DatasetEntry", "DatasetInfo", "Normalizer",
-    "dataset_info", "get_entry", "list_datasets", "load_dataset", "resolve_options",
+    "Option", "dataset_info", "dataset_options", "get_entry", "list_datasets", "load_dataset",
+    "resolve_options",
 ]

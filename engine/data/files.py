@@ -2,6 +2,7 @@
 folders. Files are read, never executed: NPZ loads with allow_pickle=False."""
 from __future__ import annotations
 
+import os
 import zipfile
 from pathlib import Path
 from typing import Any, Optional
@@ -34,16 +35,20 @@ def resolve_path(data: DataSpec, what: str, folder: bool = False) -> Path:
 
 
 def fingerprint(data: DataSpec) -> tuple[Any, ...]:
-    """Changes when the file (or a class folder) changes, so the cache never
-    serves stale data. Folder mtimes move when files are added or removed."""
+    """Changes when the file (or any image in a folder) changes, so the cache
+    never serves stale data. One stat per image: ~2 ms per thousand files,
+    far less than decoding them again."""
     if not data.path:
         return ()
     p = Path(data.path).expanduser()
     try:
         if p.is_dir():
-            subs = sorted(c for c in p.iterdir() if c.is_dir())
-            return (str(p.resolve()), p.stat().st_mtime_ns,
-                    tuple((c.name, c.stat().st_mtime_ns) for c in subs))
+            stamps = []
+            for c in sorted(c for c in p.iterdir() if c.is_dir()):
+                stats = [e.stat() for e in os.scandir(c) if e.is_file()]
+                stamps.append((c.name, len(stats), max((st.st_mtime_ns for st in stats), default=0),
+                               sum(st.st_size for st in stats)))
+            return (str(p.resolve()), tuple(stamps))
         st = p.stat()
         return (str(p.resolve()), st.st_mtime_ns, st.st_size)
     except OSError:
@@ -69,8 +74,6 @@ def load_npz(data: DataSpec, options: dict[str, Any]) -> RawData:
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
-    except DataError:
-        raise
     except ValueError as e:
         if "allow_pickle" in str(e):
             raise DataError(f"{where}: an array holds Python objects, which are not loaded for safety; "
@@ -86,6 +89,10 @@ def load_npz(data: DataSpec, options: dict[str, Any]) -> RawData:
     x, y = arrays["x"], arrays["y"]
     if x.ndim == 0 or y.ndim == 0:
         raise DataError(f"{where}: x and y need one row per sample; got shapes {x.shape} and {y.shape}")
+    if y.ndim == 2 and y.shape[1] == 1 and y.dtype.kind in "biuUS":
+        y = y[:, 0]  # a column of labels, as often saved from a DataFrame
+    if len(x) == 0:
+        raise DataError(f"{where}: x and y hold no samples")
     if len(x) != len(y):
         raise DataError(f"{where}: x has {len(x)} samples but y has {len(y)}; "
                         f"their first dimensions must match")

@@ -19,6 +19,8 @@ Scalar = Union[int, float, str, bool]
 
 @dataclass(frozen=True)
 class Option:
+    """One dataset option, enough for the GUI to build a spin box or a combo."""
+
     default: Scalar
     help: str
     low: Optional[float] = None
@@ -133,6 +135,11 @@ def list_datasets() -> list[DatasetEntry]:
 
 def get_entry(name: str) -> DatasetEntry:
     return _lookup(name).entry
+
+
+def dataset_options(name: str) -> dict[str, Option]:
+    """Each option of a dataset with its default, help, range or choices."""
+    return dict(_lookup(name).options)
 
 
 def load_dataset(data: DataSpec, seed: int = 0) -> Dataset:

@@ -203,3 +203,23 @@ def test_a_split_too_small_for_every_class_is_enlarged_and_too_large_is_refused(
     assert set(ds.y_val.tolist()) == {0, 1, 2}
     with pytest.raises(DataError, match="too few to train on"):
         load_dataset(spec("moons", val_fraction=0.5, test_fraction=0.49, options={"n_samples": 20}))
+
+
+def test_mnist1d_generation_leaves_the_global_random_state_alone(mnist1d, monkeypatch):
+    import random
+
+    import mnist1d.data
+
+    def fake_make_dataset(args):  # the real one seeds both global generators first
+        random.seed(args.seed)
+        np.random.seed(args.seed)
+        z = np.zeros((2, 40))
+        return {"x": z, "y": np.zeros(2, int), "x_test": z, "y_test": np.zeros(2, int)}
+
+    monkeypatch.setattr(mnist1d.data, "make_dataset", fake_make_dataset)
+    np.random.seed(123)
+    random.seed(123)
+    expected = (np.random.get_state()[1].copy(), random.getstate())
+    out = bundled.generate_mnist1d(7)
+    assert out["x"].dtype == np.float32 and out["y"].dtype == np.int64
+    assert np.array_equal(np.random.get_state()[1], expected[0]) and random.getstate() == expected[1]

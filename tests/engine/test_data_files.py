@@ -221,3 +221,15 @@ def test_image_folder_errors(tmp_path):
         load_dataset(DataSpec(name="image_folder", path=str(tmp_path / "imgs")))
     with pytest.raises(DataError, match="image folder not found"):
         load_dataset(DataSpec(name="image_folder", path=str(tmp_path / "missing")))
+
+
+def test_image_folder_cache_sees_a_replaced_image(tmp_path):
+    make_images(tmp_path / "imgs")
+    spec = DataSpec(name="image_folder", path=str(tmp_path / "imgs"), val_fraction=0.0, normalize="none")
+    before = load_dataset(spec)
+    target = tmp_path / "imgs" / "circle" / "0.png"
+    Image.new("L", (10, 12), 255).save(target)  # same name, new content
+    st = os.stat(target)
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    after = load_dataset(spec)
+    assert after.x_train.max() == 1.0 and before.x_train.max() < 1.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.data import DataError, load_dataset
+from engine.data import DataError, dataset_options, load_dataset
 from engine.spec import DataSpec
 
 
@@ -76,3 +76,10 @@ def test_bad_options_name_the_option_and_the_rule(options, words):
     with pytest.raises(DataError) as err:
         load("moons", **options)
     assert words in str(err.value)
+
+
+def test_options_carry_ranges_and_help_for_forms():
+    opts = dataset_options("blobs")
+    assert opts["centers"].default == 3 and (opts["centers"].low, opts["centers"].high) == (2, 50)
+    assert opts["noise"].help
+    assert dataset_options("csv")["task"].choices == ("auto", "classification", "regression")
