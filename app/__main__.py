@@ -1,0 +1,103 @@
+"""`python -m app` / `layerdeck`: open the main window.
+
+    layerdeck [SPEC.json] [--db URL] [--screenshots DIR]
+
+Nothing here imports torch: the window paints first, then background work
+(summaries, GPU detection) is released.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication
+
+# LAYERDECK_STARTUP_PROBE=1 (bench/startup.py): print when the window first paints, then quit.
+PROBE_ENV = "LAYERDECK_STARTUP_PROBE"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="layerdeck", description="Build, train and compare PyTorch models.")
+    p.add_argument("spec", nargs="?", help="A run spec (.json) to open.")
+    p.add_argument("--db", help="Run store URL or SQLite file (default: LAYERDECK_DB or the user data dir).")
+    p.add_argument("--screenshots", metavar="DIR",
+                   help="Render every page offscreen from a demo store into DIR/<page>.png and exit.")
+    return p
+
+
+class _FirstPaint(QObject):
+    """Runs `then` once, right after the window's first paint."""
+
+    def __init__(self, window, then):
+        super().__init__(window)
+        self._then = then
+        window.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Paint and self._then is not None:
+            then, self._then = self._then, None
+            obj.removeEventFilter(self)
+            QTimer.singleShot(0, then)  # after this paint has reached the screen
+        return False
+
+
+def _resolve_store(cli_value: str | None) -> str:
+    try:
+        from engine.store.paths import resolve_db_url
+    except ImportError:
+        from engine.store import resolve_db_url  # type: ignore[no-redef]
+    return resolve_db_url(cli_value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if args.screenshots:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # no display needed, none shown
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    if not QCoreApplication.organizationName():  # tests set their own (isolated QSettings)
+        QCoreApplication.setOrganizationName("LayerDeck")
+        QCoreApplication.setApplicationName("LayerDeck")
+    from app import theme
+
+    theme.apply(app)
+
+    if args.screenshots:
+        from app.screenshots import render_screenshots
+
+        return render_screenshots(args.screenshots)
+
+    try:
+        store_url = _resolve_store(args.db)
+    except ValueError as e:
+        print(f"layerdeck: --db: {e}", file=sys.stderr)
+        return 1
+
+    from app.main_window import MainWindow
+    from app.pages.build import summary
+    from app.state import AppState
+
+    summary.hold()  # torch loads after the first paint, not before
+    state = AppState(store_url)
+    window = MainWindow(state)
+    spec_path = args.spec or window.settings.last_spec()
+    if spec_path:
+        window.files.open_path(spec_path, ask=False)
+
+    def after_first_paint() -> None:
+        if os.environ.get(PROBE_ENV):
+            print(f"first_paint {time.time():.6f} torch_loaded={'torch' in sys.modules}", flush=True)
+            app.quit()
+            return
+        summary.release()
+        window.probe_device()
+
+    _FirstPaint(window, after_first_paint)
+    window.show()
+    return int(app.exec())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""The inspector: the selected block's parameters as a form generated from the
+catalogue. Edits are reported at once; the page makes them undoable."""
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
+
+from app.pages.build.tree_ops import Path
+from app.widgets.param_form import ParamForm
+
+EMPTY_TEXT = ("Select a block in the model to edit its parameters.\n\n"
+              "Add blocks from the palette: double-click one, select it and press Enter, or drag it into the model.")
+
+
+class Inspector(QWidget):
+    param_edited = Signal(object, str, object)
+    """A field changed (payload: block path, parameter name, value)."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("inspector")
+        self.title = QLabel()
+        self.title.setObjectName("inspector_title")
+        f = self.title.font()
+        f.setBold(True)
+        f.setPointSizeF(f.pointSizeF() * 1.15)
+        self.title.setFont(f)
+        self.doc = QLabel()
+        self.doc.setWordWrap(True)
+        self.doc.setObjectName("inspector_doc")
+        self.empty = QLabel(EMPTY_TEXT)
+        self.empty.setWordWrap(True)
+        self.empty.setAlignment(Qt.AlignTop | Qt.AlignLeft)
+        self.empty.setObjectName("inspector_empty")
+        self._scroll = QScrollArea()
+        self._scroll.setWidgetResizable(True)
+        self._scroll.setFrameShape(QScrollArea.NoFrame)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 0, 0, 0)
+        layout.addWidget(self.title)
+        layout.addWidget(self.doc)
+        layout.addWidget(self._scroll, 1)
+        layout.addWidget(self.empty, 1)
+        self.form: ParamForm | None = None
+        self._path: Path | None = None
+        self._type: str | None = None
+        self.show_block(None, None, 0)
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    def show_block(self, path: Path | None, block: dict[str, Any] | None, number: int) -> None:
+        """Show `block` (its spec dict) at `path`, or the empty state for None."""
+        if block is None or path is None:
+            self._path = self._type = None
+            self.form = None
+            self._scroll.takeWidget()
+            for w in (self.title, self.doc, self._scroll):
+                w.hide()
+            self.empty.show()
+            return
+        from engine.blocks import default_params, get_block_type
+
+        bt = get_block_type(block["type"])
+        values = {**default_params(block["type"]), **{k: v for k, v in block.items() if k not in ("type", "blocks")}}
+        self.title.setText(f"{block['type']}  (block {number})")
+        self.doc.setText(bt.doc)
+        for w in (self.title, self.doc, self._scroll):
+            w.show()
+        self.empty.hide()
+        if self.form is not None and path == self._path and block["type"] == self._type:
+            self.form.set_values(values)  # same block: keep the fields (and the focus) in place
+            return
+        self._path, self._type = tuple(path), block["type"]
+        self.form = ParamForm(bt.params, values)
+        self.form.value_changed.connect(lambda name, value: self.param_edited.emit(self._path, name, value))
+        old = self._scroll.takeWidget()
+        if old is not None:
+            old.deleteLater()
+        holder = QWidget()
+        v = QVBoxLayout(holder)
+        v.setContentsMargins(0, 6, 4, 0)
+        v.addWidget(self.form)
+        v.addStretch(1)
+        self._scroll.setWidget(holder)

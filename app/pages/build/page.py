@@ -1,0 +1,332 @@
+"""The Build page: palette | model list | inspector (UI.md "Build").
+
+The page is a view over `state.spec.model`: every edit becomes an undoable
+command that hands a new RunSpec to `state.set_spec`, and the page redraws
+from `state.spec_changed`, whoever changed the spec (the Data page, a clone
+from the Runs page, File ▸ Open). Summaries are computed off the UI thread.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
+
+from app.pages.build import format as fmt
+from app.pages.build import tree_ops as ops
+from app.pages.build.block_model import BlockListModel
+from app.pages.build.commands import BlocksCommand, EditParamCommand
+from app.pages.build.inspector import Inspector
+from app.pages.build.palette import Palette
+from app.pages.build.summary import SummaryResult, SummaryService
+from app.pages.build.view import BlockListView
+from app.state import AppState
+from engine.spec import SpecError, parse_spec
+
+ERROR_STYLE = "color: #c82828;"
+
+
+class BuildPage(QWidget):
+    summary_shown = Signal()
+    """The list, messages and totals now show the summary of the current spec."""
+
+    def __init__(self, state: AppState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("page_build")
+        self.state = state
+        self.undo_stack = QUndoStack(self)
+        self.summary_service = SummaryService(self)
+        self._blocks: list[dict] = []
+        self._applying = False
+        self._collapsed: set[ops.Path] = set()
+        self._result: SummaryResult | None = None
+
+        self.palette = Palette()
+        self.model = BlockListModel(self)
+        self.view = BlockListView()
+        self.view.setModel(self.model)
+        self.input_label = QLabel()
+        self.input_label.setObjectName("model_input")
+        self.message_label = QLabel()
+        self.message_label.setObjectName("model_message")
+        self.message_label.setWordWrap(True)
+        self.message_label.setStyleSheet(ERROR_STYLE)
+        self.message_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.totals = QLabel()
+        self.totals.setObjectName("model_totals")
+        self.inspector = Inspector()
+
+        center = QWidget()
+        c = QVBoxLayout(center)
+        c.setContentsMargins(8, 0, 8, 0)
+        c.addWidget(self.input_label)
+        c.addWidget(self.view, 1)
+        c.addWidget(self.message_label)
+        c.addWidget(self.totals)
+        splitter = QSplitter(Qt.Horizontal)
+        splitter.addWidget(self.palette)
+        splitter.addWidget(center)
+        splitter.addWidget(self.inspector)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([230, 560, 280])
+        splitter.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.addWidget(splitter)
+
+        self._make_actions()
+        self.palette.block_chosen.connect(lambda t: self.add_block(t))
+        # Queued: drops arrive inside the view's own drop handling, and the model is rebuilt.
+        self.model.insert_requested.connect(self._on_drop_insert, Qt.QueuedConnection)
+        self.model.move_requested.connect(self._on_drop_move, Qt.QueuedConnection)
+        self.view.selectionModel().selectionChanged.connect(self._on_selection)
+        self.view.collapsed.connect(lambda i: self._collapsed.add(self.model.path_of(i)))
+        self.view.expanded.connect(lambda i: self._collapsed.discard(self.model.path_of(i)))
+        self.inspector.param_edited.connect(self.set_param)
+        self.summary_service.ready.connect(self._show_summary)
+        state.spec_changed.connect(self._on_spec_changed)
+        state.dirty_changed.connect(lambda dirty: dirty or self.undo_stack.setClean())
+        self.undo_stack.cleanChanged.connect(self._on_clean_changed)
+        self._on_spec_changed(state.spec)
+
+    # --- public API ------------------------------------------------------------
+    def edit_actions(self) -> list[QAction | None]:
+        """The Edit menu's actions, in order (None: a separator)."""
+        return [self.undo_action, self.redo_action, None, self.delete_action, self.duplicate_action,
+                None, self.wrap_action, self.unwrap_action, None, self.up_action, self.down_action]
+
+    def selected_paths(self) -> list[ops.Path]:
+        rows = self.view.selectionModel().selectedRows(0)
+        return ops.top_level(self.model.path_of(i) for i in rows)
+
+    def select(self, paths: list[ops.Path]) -> None:
+        sel = QItemSelection()
+        for p in paths:
+            idx = self.model.index_for(p)
+            if idx.isValid():
+                sel.select(idx, idx.siblingAtColumn(self.model.columnCount() - 1))
+        sm = self.view.selectionModel()
+        sm.select(sel, QItemSelectionModel.ClearAndSelect)
+        if paths and self.model.index_for(paths[0]).isValid():
+            sm.setCurrentIndex(self.model.index_for(paths[0]), QItemSelectionModel.NoUpdate)
+            self.view.scrollTo(self.model.index_for(paths[0]))
+        self._on_selection()
+
+    def add_block(self, block_type: str, parent: ops.Path | None = None, row: int | None = None) -> None:
+        """Add a block after the selected one (or at parent/row)."""
+        if parent is None:
+            sel = self.selected_paths()
+            parent, row = (sel[-1][:-1], sel[-1][-1] + 1) if sel else ((), -1)
+        siblings = (ops.get(self._blocks, parent).get("blocks") or []) if parent else self._blocks
+        if row is None or not 0 <= row <= len(siblings):
+            row = len(siblings)
+        after = ops.insert(self._blocks, parent, row, [self._new_block(block_type)])
+        self._push(BlocksCommand(f"add {block_type}", self._blocks, after, self._apply,
+                                 self.selected_paths(), [parent + (row,)]))
+
+    def set_param(self, path: ops.Path, name: str, value: Any) -> None:
+        if not ops.exists(self._blocks, path):
+            return
+        after = ops.set_param(self._blocks, path, name, value)
+        if after != self._blocks:
+            self._push(EditParamCommand(path, name, value, self._blocks, after, self._apply))
+
+    def delete_selected(self) -> None:
+        sel = self.selected_paths()
+        if sel:
+            after = ops.remove(self._blocks, sel)
+            n = len(ops.top_level(sel))
+            # Select the block that took the first removed one's place, so Delete can be pressed again.
+            nxt = [sel[0]] if ops.exists(after, sel[0]) else ([sel[0][:-1] + (sel[0][-1] - 1,)] if sel[0][-1] else [])
+            self._push(BlocksCommand(f"delete {n} block{'s' if n > 1 else ''}", self._blocks, after,
+                                     self._apply, sel, nxt))
+
+    def duplicate_selected(self) -> None:
+        sel = self.selected_paths()
+        if sel:
+            after, new = ops.duplicate(self._blocks, sel)
+            self._push(BlocksCommand("duplicate", self._blocks, after, self._apply, sel, new))
+
+    def wrap_selected(self) -> None:
+        sel = self.selected_paths()
+        done = ops.wrap(self._blocks, sel) if sel else None
+        if done is None:
+            if sel:
+                self._say("Only blocks side by side in the same list can be wrapped together.")
+            return
+        after, path = done
+        self._push(BlocksCommand("wrap in Residual", self._blocks, after, self._apply, sel, [path]))
+
+    def unwrap_selected(self) -> None:
+        sel = self.selected_paths()
+        done = ops.unwrap(self._blocks, sel[0]) if len(sel) == 1 else None
+        if done is not None:
+            after, inner = done
+            self._push(BlocksCommand("unwrap", self._blocks, after, self._apply, sel, inner))
+
+    def move_selected(self, delta: int) -> None:
+        sel = self.selected_paths()
+        done = ops.shift(self._blocks, sel[0], delta) if len(sel) == 1 else None
+        if done is not None:
+            after, path = done
+            self._push(BlocksCommand("move up" if delta < 0 else "move down", self._blocks, after,
+                                     self._apply, sel, [path]))
+
+    def move_blocks(self, paths: list[ops.Path], parent: ops.Path, row: int) -> None:
+        after, new = ops.move(self._blocks, paths, parent, row)
+        if after != self._blocks:
+            self._push(BlocksCommand("move", self._blocks, after, self._apply, paths, new))
+
+    # --- editing machinery --------------------------------------------------------
+    def _new_block(self, block_type: str) -> dict:
+        from engine.blocks import default_params
+
+        # The parameters a spec must write (Linear's out_features...); the rest keep their defaults.
+        return {"type": block_type, **default_params(block_type)}
+
+    def _spec_with(self, blocks: list[dict]):
+        d = self.state.spec.to_dict()
+        d["model"] = {"blocks": blocks}
+        return parse_spec(d)
+
+    def _push(self, command: BlocksCommand) -> None:
+        try:
+            self._spec_with(command.after)  # never push an edit the spec rejects
+        except SpecError as e:
+            self._say("; ".join(e.errors))
+            return
+        self.undo_stack.push(command)
+
+    def _apply(self, blocks: list[dict], select: list[ops.Path]) -> None:
+        self._applying = True
+        try:
+            self.state.set_spec(self._spec_with(blocks))
+        finally:
+            self._applying = False
+        self.select([p for p in select if ops.exists(self._blocks, p)])
+
+    def _on_spec_changed(self, spec) -> None:
+        blocks = [b.to_dict() for b in spec.model.blocks]
+        if not self._applying and blocks != self._blocks:
+            self.undo_stack.clear()  # a new document (open, template, clone): its history starts here
+            self._collapsed.clear()
+        keep = self.selected_paths()
+        structure_changed = [(p, b["type"]) for p, b in ops.walk(blocks)] != [
+            (p, b["type"]) for p, b in ops.walk(self._blocks)]
+        self._blocks = blocks
+        self.model.set_blocks(blocks)
+        if structure_changed:
+            self.view.expandAll()
+            for p in self._collapsed:
+                self.view.collapse(self.model.index_for(p))
+            if not self._applying:
+                self.select([p for p in keep if ops.exists(blocks, p)])
+        self._on_selection()
+        self.input_label.setText(f"input  …  ({spec.data.name})")
+        self.summary_service.request(spec)
+        self._update_actions()
+
+    def _on_selection(self, *_: Any) -> None:
+        sel = self.selected_paths()
+        current = self.model.path_of(self.view.currentIndex())
+        path = current if current in sel else (sel[0] if sel else None)
+        if path is None or not ops.exists(self._blocks, path):
+            self.inspector.show_block(None, None, 0)
+        else:
+            number = [p for p, _ in ops.walk(self._blocks)].index(path) + 1
+            self.inspector.show_block(path, ops.get(self._blocks, path), number)
+        self._update_actions()
+
+    def _on_drop_insert(self, block_type: str, parent: ops.Path, row: int) -> None:
+        self.add_block(block_type, tuple(parent), row)
+
+    def _on_drop_move(self, paths: list, parent: ops.Path, row: int) -> None:
+        self.move_blocks([tuple(p) for p in paths], tuple(parent), row)
+
+    def _on_clean_changed(self, clean: bool) -> None:
+        try:
+            self.state.set_dirty(not clean)
+        except RuntimeError:
+            pass  # the app is shutting down and the state is gone
+
+    # --- summary ------------------------------------------------------------------
+    def _show_summary(self, result: SummaryResult) -> None:
+        self._result = result
+        info, summary = result.info, result.summary
+        if info is not None:
+            extra = getattr(info, "title", None) or self.state.spec.data.name
+            n = getattr(info, "num_classes", None)
+            if getattr(info, "task", "") == "classification" and n:
+                extra += f" · {n} classes"
+            self.input_label.setText(f"input  {fmt.shape(info.input_shape)}   ({extra})")
+        else:
+            self.input_label.setText(f"input  —   ({self.state.spec.data.name})")
+        self.model.set_summary(summary.rows if summary is not None else None)
+        problems = list(summary.errors) if summary is not None else [result.error or "no summary"]
+        if summary is not None and not summary.valid and not problems:
+            problems = ["the model is not valid"]
+        if summary is not None and not self._blocks:
+            problems = []
+        self._say("\n".join(f"⚠ {p}" for p in problems[:4]) + (f"\n… and {len(problems) - 4} more" if len(problems) > 4 else ""))
+        if not self._blocks:
+            self.totals.setText("params 0 · add blocks to see their shapes and sizes")
+        elif summary is None or not summary.valid:
+            self.totals.setText("params, MACs, memory: invalid — fix the marked block")
+        else:
+            bs = self.state.spec.training.batch_size
+            self.totals.setText(f"params {summary.total_params:,} · MACs {fmt.macs(summary.total_macs)} · "
+                                f"~{fmt.nbytes(summary.memory_bytes)} to train at batch {bs} · "
+                                f"output {fmt.shape(summary.output_shape)}")
+        self.summary_shown.emit()
+
+    def _say(self, text: str) -> None:
+        self.message_label.setText(text)
+        self.message_label.setVisible(bool(text))
+
+    # --- actions --------------------------------------------------------------------
+    def _make_actions(self) -> None:
+        self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QKeySequence.Undo)
+        self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
+        redo_keys = [QKeySequence("Ctrl+Shift+Z")] + QKeySequence.keyBindings(QKeySequence.Redo)
+        self.redo_action.setShortcuts(list({k.toString(): k for k in redo_keys}.values()))
+        self.addActions([self.undo_action, self.redo_action])  # live without the shell's menu too
+
+        def make(text: str, keys: str | QKeySequence.StandardKey, slot, tip: str) -> QAction:
+            a = QAction(text, self)
+            a.setShortcut(QKeySequence(keys))
+            a.setToolTip(tip)
+            a.setStatusTip(tip)
+            a.triggered.connect(slot)
+            self.addAction(a)
+            return a
+
+        self.delete_action = make("&Delete", QKeySequence.Delete, self.delete_selected, "Remove the selected blocks")
+        self.duplicate_action = make("D&uplicate", "Ctrl+D", self.duplicate_selected, "Copy the selected blocks")
+        self.wrap_action = make("&Wrap in Residual", "Ctrl+R", self.wrap_selected,
+                                "Put the selected blocks in a Residual (adds its input to their output)")
+        self.unwrap_action = make("U&nwrap", "Ctrl+Shift+R", self.unwrap_selected,
+                                  "Replace the selected Residual by the blocks inside it")
+        self.up_action = make("Move &Up", "Alt+Up", lambda: self.move_selected(-1), "Move the block up")
+        self.down_action = make("Move Do&wn", "Alt+Down", lambda: self.move_selected(1), "Move the block down")
+
+    def _update_actions(self) -> None:
+        sel = self.selected_paths() if self.view.selectionModel() else []
+        here = self.isVisible()
+        one = len(sel) == 1
+        for a in (self.delete_action, self.duplicate_action):
+            a.setEnabled(here and bool(sel))
+        self.wrap_action.setEnabled(here and bool(sel) and len({p[:-1] for p in sel}) == 1)
+        self.unwrap_action.setEnabled(here and one and ops.get(self._blocks, sel[0]).get("blocks") is not None)
+        self.up_action.setEnabled(here and one and sel[0][-1] > 0)
+        self.down_action.setEnabled(here and one and ops.shift(self._blocks, sel[0], 1) is not None)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._update_actions()
+
+    def hideEvent(self, event) -> None:
+        super().hideEvent(event)
+        self._update_actions()
+

@@ -1,0 +1,127 @@
+"""`layerdeck --screenshots DIR`: render every page offscreen into DIR/<page>.png
+from a demo store (the README's pictures), plus the Build page's extra views:
+build.png (a template loaded), build_invalid.png (a block that does not fit).
+
+It runs against a throw-away store and throw-away settings, never the user's.
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+from app.pages import PAGES
+
+SIZE = (1280, 800)
+# Used when resources/templates holds no CNN template yet.
+FALLBACK_SPEC = {
+    "name": "digits-cnn",
+    "data": {"name": "digits"},
+    "model": {"blocks": [
+        {"type": "Conv2d", "out_channels": 16, "kernel_size": 3, "padding": 1},
+        {"type": "BatchNorm2d"},
+        {"type": "ReLU"},
+        {"type": "MaxPool2d", "kernel_size": 2},
+        {"type": "Residual", "blocks": [
+            {"type": "Conv2d", "out_channels": 16, "kernel_size": 3, "padding": 1},
+            {"type": "ReLU"}]},
+        {"type": "Flatten"},
+        {"type": "Dropout", "p": 0.2},
+        {"type": "Linear", "out_features": 10},
+    ]},
+}
+
+
+def settle(ms: int) -> None:
+    """Let queued work, timers and repaints run for `ms` milliseconds."""
+    app = QApplication.instance()
+    end = time.monotonic() + ms / 1000
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def _wait_summary(page, timeout_s: float = 60) -> None:
+    end = time.monotonic() + timeout_s
+    while page.summary_service.pending() and time.monotonic() < end:
+        settle(20)
+
+
+def _template_path() -> Path | None:
+    from app.menus import templates
+
+    found = templates()
+    for title, path in found:
+        if "cnn" in title.lower() and "digits" in (title + path.name).lower():
+            return path
+    return next((p for t, p in found if "cnn" in t.lower()), None)
+
+
+def render_screenshots(out_dir: str) -> int:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="layerdeck-shots-"))
+    QSettings.setDefaultFormat(QSettings.IniFormat)
+    QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(work / "settings"))
+    url = f"sqlite:///{work / 'demo.db'}"
+    try:
+        from engine.demo import create_demo_store
+    except ImportError:
+        print("engine.demo is missing: pages show an empty store", file=sys.stderr)
+    else:
+        create_demo_store(url)
+
+    from app.main_window import MainWindow
+    from app.state import AppState
+    from engine.spec import parse_spec
+
+    state = AppState(url)
+    window = MainWindow(state)
+    window.resize(*SIZE)
+    window.show()
+    window.probe_device()
+    page = window.build_page
+
+    template = _template_path()
+    if template is None or not window.files.new_from_template(template):
+        state.set_spec(parse_spec(FALLBACK_SPEC), dirty=False)
+    page.select([(0,)])
+    _wait_summary(page)
+    settle(300)
+    written = [_grab(window, out / "build.png")]
+
+    # An invalid model: drop the Flatten, so the Linear after it gets a 4-D input.
+    flatten = [i for i, b in enumerate(state.spec.model.blocks) if b.type == "Flatten"]
+    if flatten:
+        page.select([(flatten[0],)])
+        page.delete_selected()
+    else:
+        page.add_block("Conv2d")
+    _wait_summary(page)
+    page.select([(0,)])  # the marked row keeps its red text (a selected row would be drawn white)
+    settle(300)
+    written.append(_grab(window, out / "build_invalid.png"))
+    page.undo_stack.undo()
+    page.select([(0,)])
+    _wait_summary(page)
+
+    for entry in PAGES:
+        if entry.key == "build":
+            continue
+        window.show_page(entry.key)
+        settle(1500)  # pages read the store and start their timers in the background
+        written.append(_grab(window, out / f"{entry.key}.png"))
+    state.set_dirty(False)  # nothing to ask about on close
+    window.close()
+    for path in written:
+        print(path)
+    return 0
+
+
+def _grab(window, path: Path) -> Path:
+    window.grab().save(str(path))
+    return path
