@@ -120,7 +120,7 @@ class _Walker:
             return None
         problems = param_problems(bt, params)
         if children is not None and not bt.container:
-            problems.append(("blocks", f"{bt.type} cannot hold blocks"))
+            problems.append(("blocks", "cannot be used here: only Residual holds blocks"))
         try:
             row.label = bt.label({**params, "blocks": children} if bt.container else params)
         except Exception:  # a label is cosmetic; bad parameters are reported below

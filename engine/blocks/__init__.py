@@ -101,7 +101,10 @@ def param_problems(bt: BlockType, params: dict[str, Any]) -> list[tuple[str, str
 
 def _unknown_param(bt: BlockType, key: str) -> str:
     if key in INFERRED_ARGS:
-        return f"is inferred from the previous block's output; remove it"
+        return "is inferred from the previous block's output; remove it"
+    if key == "blocks":
+        containers = ", ".join(b.type for b in CATALOGUE.values() if b.container)
+        return f"{bt.type} cannot hold blocks (only {containers} can)"
     if key == "batch_first":
         return f"{bt.type} is always batch-first here; remove it"
     known = [p.name for p in bt.params]
