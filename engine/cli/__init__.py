@@ -1,7 +1,8 @@
 """`layerdeck` command line: one module per sub-command, each with
 `add_parser(subparsers)` and `run(args) -> int` (the exit code).
 
-With no sub-command the GUI opens. Errors a user can fix are printed as
+The console script is app.launch:main, which sends sub-commands here and
+opens the GUI otherwise (the engine never imports the app). Errors a user can fix are printed as
 one line each and exit 1; a traceback is never shown for them.
 """
 from __future__ import annotations
@@ -33,11 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in COMMANDS and argv[0] not in ("-h", "--help"):
-        # GUI: `layerdeck`, `layerdeck --db URL`, `layerdeck --screenshots DIR`.
-        from app.__main__ import main as gui_main
-        return gui_main(argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
     return int(importlib.import_module(COMMANDS[args.command]).run(args) or 0)
 
 
