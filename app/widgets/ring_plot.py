@@ -72,7 +72,10 @@ class RingPlot(pg.PlotWidget):
     the window selector and Pause are the controls of a rolling chart."""
 
     def __init__(self, title: str, color: str, *, y_min: float = 0.0, y_max: float | None = None,
-                 window: float = 300.0, parent: QWidget | None = None):
+                 y_ticks: tuple[float, float] | None = None, window: float = 300.0,
+                 parent: QWidget | None = None):
+        """y_ticks: (major, minor) spacing of the y axis; small charts read
+        better with 0/50/100 than with a label every 20."""
         super().__init__(parent, axisItems={"bottom": AgoAxis(orientation="bottom")})
         self._title = title
         self._color = QColor(color)
@@ -84,6 +87,8 @@ class RingPlot(pg.PlotWidget):
         item.setMenuEnabled(False)
         item.setMouseEnabled(x=False, y=False)
         item.getAxis("left").setWidth(44)  # fixed so charts stacked in a column line up
+        if y_ticks is not None:
+            item.getAxis("left").setTickSpacing(*y_ticks)
         fill = QColor(self._color)
         fill.setAlpha(50)
         self.curve = item.plot(pen=pg.mkPen(self._color, width=1.6), fillLevel=y_min, brush=fill)

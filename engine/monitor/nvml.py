@@ -187,12 +187,12 @@ class NvmlGpus:
                 out.extend((f"gpu{gpu.index}/{suffix}", value) for suffix, value in pairs)
         return out
 
-    def process_memory(self) -> dict[int, float]:
+    def process_memory(self) -> dict[int, float] | None:
         """GPU memory in MB per pid (summed over GPUs), from a process list at
         most `proc_interval` seconds old: listing takes milliseconds and the
-        driver lock, so it is not done every second."""
+        driver lock, so it is not done every second. None: unknown here."""
         if not self.active or self._procs_off:
-            return {}
+            return None
         now = self._clock()
         if self._procs_at is not None and now - self._procs_at < self._proc_interval:
             return self._procs
@@ -213,8 +213,8 @@ class NvmlGpus:
             if self._off_code(exc):
                 self._procs_off = True
                 log.info("GPU process lists are not available (%s); not asking again", exc)
-                return {}
+                return None
             self.disable(exc, "listing GPU processes")
-            return {}
+            return None
         self._procs, self._procs_at = procs, now
         return procs

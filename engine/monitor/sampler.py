@@ -73,8 +73,8 @@ class SystemSampler:
         {} when GPU process lists are unavailable; 0.0 for a pid that holds
         no GPU memory. The list is re-read at most every proc_interval s.
         """
-        by_pid = self._guarded(self._gpus.process_memory, {})
-        if not by_pid and not self._gpus.active:
+        by_pid = self._guarded(self._gpus.process_memory, None)
+        if by_pid is None:
             return {}
         out: dict[int, float] = {}
         for pid in pids:

@@ -218,3 +218,12 @@ def test_describe_gpus_for_the_status_bar():
     sampler = SystemSampler(nvml=FakeNvml(gpus=[("NVIDIA GeForce RTX 4090", 24564, 450)]))
     assert describe_gpus(sampler.gpus) == "NVIDIA GeForce RTX 4090 · 24 GB"
     assert describe_gpus(SystemSampler(nvml=FakeNvml()).gpus).startswith("2 GPUs: NVIDIA H100")
+
+
+def test_process_memory_is_unknown_not_zero_when_the_driver_cannot_list_processes():
+    fake = FakeNvml(not_supported={"nvmlDeviceGetComputeRunningProcesses"})
+    sampler = SystemSampler(pids=[os.getpid()], nvml=fake, proc_interval=0.0)
+    assert sampler.process_gpu_mem([os.getpid()]) == {}
+    assert "proc/gpu_mem_mb" not in as_dict(sampler.sample())
+    assert fake.calls["nvmlDeviceGetComputeRunningProcesses"] == 1  # NotSupported: not asked again
+    assert "gpu0/util_percent" in as_dict(sampler.sample())

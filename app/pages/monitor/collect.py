@@ -96,3 +96,19 @@ class MonitorCollector:
             self._sampler.close()
         if self._store is not None:
             self._store.close()
+
+
+def backfill(collector: MonitorCollector, seconds: int, interval: float = 1.0,
+             pause: float = 0.02) -> list[Snapshot]:
+    """`seconds` worth of snapshots sampled now in a quick burst and dated
+    back over the last `seconds`, so a demo screenshot shows full charts.
+    Only for demos: it blocks for about seconds / interval * pause seconds."""
+    n = max(1, int(seconds / interval))
+    end = time.time()
+    out = []
+    for k in range(n):
+        snap = collector()
+        out.append(Snapshot(end - (n - 1 - k) * interval, snap.samples, snap.gpus, snap.message,
+                            snap.workers, snap.workers_error))
+        time.sleep(pause)
+    return out

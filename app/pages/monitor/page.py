@@ -59,7 +59,7 @@ class MonitorPage(QWidget):
 
         self.collector = MonitorCollector(state.store_url, sampler)
         self.background = BackgroundCollector(self.collector, interval_ms, self)
-        self.background.collected.connect(self._on_snapshot)
+        self.background.collected.connect(self.show_snapshot)
         state.runs_changed.connect(self._on_runs_changed)
         self.background.start()
 
@@ -131,6 +131,8 @@ class MonitorPage(QWidget):
         splitter.addWidget(workers_box)
         splitter.setStretchFactor(0, 4)
         splitter.setStretchFactor(1, 1)
+        splitter.setSizes([600, 200])  # room for a header and three workers before it scrolls
+        workers_box.setMinimumHeight(120)
 
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
@@ -186,7 +188,9 @@ class MonitorPage(QWidget):
 
     # data --------------------------------------------------------------------------
     @Slot(object)
-    def _on_snapshot(self, snap: Snapshot) -> None:
+    def show_snapshot(self, snap: Snapshot) -> None:
+        """Take in one snapshot (called each tick; demos replay
+        app.pages.monitor.collect.backfill(page.collector, 300) through it)."""
         if snap.gpus != self._gpus:
             self._build_gpu_panels(snap.gpus)
         self.gpu_message.setText(snap.message or "")

@@ -108,9 +108,9 @@ class GpuPanel(_Panel):
         self.temp = self._tile("temperature", 1, 0)
         self.power = self._tile("power", 1, 1)
         total_gb = gpu.mem_total_mb / 1024
-        self.util_plot = self._chart("utilization %", UTIL_COLOR, y_max=100, window=window)
+        self.util_plot = self._chart("utilization %", UTIL_COLOR, y_max=100, y_ticks=(50, 10), window=window)
         self.mem_plot = self._chart("memory GB", MEM_COLOR, y_max=total_gb, window=window)
-        self.temp_plot = self._chart("temperature °C", TEMP_COLOR, y_min=20, y_max=100, window=window)
+        self.temp_plot = self._chart("temperature °C", TEMP_COLOR, y_min=20, y_max=100, y_ticks=(40, 10), window=window)
         self.power_plot = self._chart("power W", POWER_COLOR, window=window)
 
     def update_values(self, buffers: dict[str, RingBuffer]) -> None:
@@ -149,7 +149,7 @@ class HostPanel(_Panel):
         self.setObjectName("host_panel")
         self.cpu = self._tile("CPU", 0, 0)
         self.ram = self._tile("RAM", 0, 1)
-        self.cpu_plot = self._chart("CPU %", UTIL_COLOR, y_max=100, window=window)
+        self.cpu_plot = self._chart("CPU %", UTIL_COLOR, y_max=100, y_ticks=(50, 10), window=window)
         self.ram_plot = self._chart("RAM GB", MEM_COLOR, window=window)
 
     def update_values(self, buffers: dict[str, RingBuffer]) -> None:
