@@ -1,0 +1,83 @@
+"""What the store hands out: plain dataclasses, never ORM rows or sessions
+(CRAFT.md rule 6). Datetimes are timezone-aware UTC."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    name: str
+    status: str  # queued|running|paused|completed|stopped|failed|crashed
+    spec: dict[str, Any]
+    created_at: datetime
+    started_at: Optional[datetime]
+    finished_at: Optional[datetime]
+    device: Optional[str]
+    pid: Optional[int]
+    error: Optional[str]
+    summary: dict[str, Any]  # format: engine.store.summary
+    notes: str
+    tags: list[str]
+    parent_id: Optional[int]
+    starred: bool = False
+    heartbeat_at: Optional[datetime] = None
+
+    @property
+    def duration_s(self) -> Optional[float]:
+        """Seconds from start to finish (to now while unfinished); None if never started."""
+        if self.started_at is None:
+            return None
+        end = self.finished_at or datetime.now(timezone.utc)
+        return max(0.0, (end - self.started_at).total_seconds())
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ("running", "paused")
+
+
+@dataclass
+class Curve:
+    """One metric of one run, ordered by step.
+
+    Reduced curves (mins/maxs set) have one point per bucket: steps, epochs,
+    values and wall_times are those of the bucket's last point, mins/maxs the
+    extremes of its finite values. NaN stands for a value stored as NULL.
+    """
+
+    run_id: Optional[int]
+    key: str
+    steps: np.ndarray  # int64 for metrics; float64 seconds for system curves
+    epochs: np.ndarray  # int64; -1 for system curves (not tied to epochs)
+    values: np.ndarray  # float64
+    wall_times: np.ndarray  # float64, seconds since the Unix epoch
+    mins: Optional[np.ndarray] = None
+    maxs: Optional[np.ndarray] = None
+
+    @property
+    def reduced(self) -> bool:
+        return self.mins is not None
+
+    def __len__(self) -> int:
+        return int(self.steps.shape[0])
+
+
+@dataclass(frozen=True)
+class CheckpointRecord:
+    run_id: int
+    kind: str  # best | last
+    path: str
+    step: int
+    epoch: int
+    metric_value: Optional[float]
+
+
+def empty_curve(run_id: Optional[int], key: str, *, float_steps: bool = False) -> Curve:
+    steps = np.empty(0, dtype=np.float64 if float_steps else np.int64)
+    return Curve(run_id, key, steps, np.empty(0, np.int64), np.empty(0), np.empty(0))
+

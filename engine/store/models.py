@@ -1,0 +1,94 @@
+"""ORM tables. Table and column names are a contract (DESIGN.md §4): scripts
+and other tools read them. Columns may be added, never renamed.
+
+These classes stay inside engine.store; callers get entities (entities.py).
+Schema changes need a new migration in migrations/versions/ as well.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import (Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
+                        false, text)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+STATUSES = ("queued", "running", "paused", "completed", "stopped", "failed", "crashed")
+ACTIVE_STATUSES = ("running", "paused")
+TERMINAL_STATUSES = ("completed", "stopped", "failed", "crashed")
+CHECKPOINT_KINDS = ("best", "last")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    spec: Mapped[str] = mapped_column(Text)  # the run spec, JSON text, as given
+    created_at: Mapped[datetime] = mapped_column(DateTime)  # naive UTC, like every datetime here
+    started_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    finished_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    device: Mapped[Optional[str]] = mapped_column(String(64))
+    pid: Mapped[Optional[int]] = mapped_column(Integer)
+    error: Mapped[Optional[str]] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text, default="{}", server_default=text("'{}'"))  # JSON, see summary.py
+    notes: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    tags: Mapped[str] = mapped_column(Text, default="[]", server_default=text("'[]'"))  # JSON list of strings
+    parent_id: Mapped[Optional[int]] = mapped_column(
+        Integer, ForeignKey("runs.id", ondelete="SET NULL"))
+    # Added beyond the contract:
+    starred: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    heartbeat_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    # The machine the pid belongs to: a pid is only checked on its own host
+    # (a shared PostgreSQL store has workers on other machines).
+    host: Mapped[Optional[str]] = mapped_column(String(255))
+
+
+class MetricRow(Base):
+    """One value per (run, key, step); the primary key is the curve's range scan."""
+
+    __tablename__ = "metrics"
+    # WITHOUT ROWID: the table *is* the primary-key b-tree, so a curve is one
+    # contiguous read instead of an index walk plus a lookup per row.
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    run_id: Mapped[int] = mapped_column(Integer, ForeignKey("runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    step: Mapped[int] = mapped_column(Integer, primary_key=True)
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
+    value: Mapped[Optional[float]] = mapped_column(Float)  # NaN is stored as NULL
+    wall_time: Mapped[float] = mapped_column(Float)  # seconds since the Unix epoch
+
+
+class SystemMetricRow(Base):
+    """CPU/RAM/GPU samples; run_id is NULL for samples taken while nothing ran."""
+
+    __tablename__ = "system_metrics"
+    __table_args__ = (Index("ix_system_metrics_run_key_time", "run_id", "key", "wall_time"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[Optional[int]] = mapped_column(
+        Integer, ForeignKey("runs.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    wall_time: Mapped[float] = mapped_column(Float)
+    value: Mapped[Optional[float]] = mapped_column(Float)
+
+
+class CheckpointRow(Base):
+    """The best and the last checkpoint of a run: one row per (run_id, kind)."""
+
+    __tablename__ = "checkpoints"
+
+    run_id: Mapped[int] = mapped_column(Integer, ForeignKey("runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    path: Mapped[str] = mapped_column(Text)
+    step: Mapped[int] = mapped_column(Integer)
+    epoch: Mapped[int] = mapped_column(Integer)
+    metric_value: Mapped[Optional[float]] = mapped_column(Float)

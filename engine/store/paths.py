@@ -1,0 +1,57 @@
+"""Where the run store lives: `--db`, then LAYERDECK_DB, then the user data dir.
+
+A bare file path is accepted wherever a URL is (`--db runs.db`), because that
+is what people type; it becomes an absolute `sqlite:///` URL.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ENV_VAR = "LAYERDECK_DB"
+APP_NAME = "layerdeck"
+DB_FILENAME = "runs.db"
+
+
+def default_db_path() -> Path:
+    """`<user data dir>/layerdeck/runs.db` (e.g. ~/.local/share/layerdeck/runs.db)."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME, appauthor=False)) / DB_FILENAME
+
+
+def normalize_db_url(value: str) -> str:
+    """A SQLAlchemy URL as given, or a file path turned into a sqlite URL."""
+    value = value.strip()
+    if not value:
+        raise ValueError("the store URL is empty: give a SQLAlchemy URL "
+                         "(sqlite:///path/runs.db, postgresql://...) or a file path")
+    if "://" in value:
+        return value
+    return f"sqlite:///{Path(value).expanduser().resolve()}"
+
+
+def resolve_db_url(cli_value: str | None = None) -> str:
+    """The store URL: `cli_value` (--db), then $LAYERDECK_DB, then the default
+    file in the user data dir, whose folder is created here."""
+    if cli_value:
+        return normalize_db_url(cli_value)
+    env = os.environ.get(ENV_VAR, "").strip()
+    if env:
+        return normalize_db_url(env)
+    path = default_db_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a sqlite URL; None for other databases and in-memory sqlite."""
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite":
+        return None
+    db = u.database
+    if not db or db == ":memory:" or db.startswith("file:"):
+        return None
+    return Path(db).expanduser().resolve()

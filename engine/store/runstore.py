@@ -1,0 +1,471 @@
+"""RunStore: the one way into the run history (DESIGN.md §4).
+
+Everything returned is an entity (entities.py); every write is one managed
+session that commits or rolls back. Safe to share between threads and to
+open from several processes on one SQLite file (WAL; writers take the lock
+up front and wait up to the busy timeout, see db.py).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import socket
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Optional, Sequence
+
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine.store import summary as summary_json
+from engine.store.db import create_db_engine, upgrade_to_head, writer
+from engine.store.entities import CheckpointRecord, Curve, Run
+from engine.store.models import (ACTIVE_STATUSES, CHECKPOINT_KINDS, STATUSES, TERMINAL_STATUSES,
+                                 CheckpointRow, MetricRow, RunRow, SystemMetricRow)
+from engine.store.orphans import orphan_reason
+from engine.store.paths import sqlite_path
+from engine.store.reduce import read_metric_curve, read_system_curve
+
+R = RunRow.__table__.c
+M = MetricRow.__table__
+SYS = SystemMetricRow.__table__
+CK = CheckpointRow.__table__
+_SQLITE_UPSERT = (
+    "INSERT INTO metrics (run_id, key, step, epoch, value, wall_time) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (run_id, key, step) DO UPDATE SET "
+    "epoch = excluded.epoch, value = excluded.value, wall_time = excluded.wall_time")
+ORDERABLE = ("id", "name", "status", "created_at", "started_at", "finished_at")
+
+
+class RunNotFoundError(KeyError):
+    """`run 12 not found`; a KeyError whose str() is the plain message."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "run not found"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)  # stored naive, always UTC
+
+
+def _aware(dt: Optional[datetime]) -> Optional[datetime]:
+    return None if dt is None else dt.replace(tzinfo=timezone.utc)
+
+
+def _check_status(status: str) -> str:
+    if status not in STATUSES:
+        raise ValueError(f"unknown run status {status!r}: use one of {', '.join(STATUSES)}")
+    return status
+
+
+def _to_run(r: Any) -> Run:
+    return Run(id=r.id, name=r.name, status=r.status, spec=json.loads(r.spec or "{}"),
+               created_at=_aware(r.created_at), started_at=_aware(r.started_at),
+               finished_at=_aware(r.finished_at), device=r.device, pid=r.pid, error=r.error,
+               summary=summary_json.loads(r.summary), notes=r.notes or "",
+               tags=list(json.loads(r.tags or "[]")), parent_id=r.parent_id,
+               starred=bool(r.starred), heartbeat_at=_aware(r.heartbeat_at))
+
+
+def _point(p: Any) -> tuple[str, int, int, Optional[float], float]:
+    """(key, step, epoch, value, wall_time) from a MetricPoint, a mapping or a tuple."""
+    try:  # MetricPoint (engine.training.callbacks), not imported: it would drag training in
+        key, step, epoch, value, wall = p.key, p.step, p.epoch, p.value, p.wall_time
+    except AttributeError:
+        if isinstance(p, dict):
+            key, step, epoch, value, wall = (p["key"], p["step"], p.get("epoch", 0), p["value"],
+                                             p["wall_time"])
+        else:
+            key, step, epoch, value, wall = p
+    if value is not None:
+        value = float(value)
+        if value != value:  # NaN: stored as NULL (SQLite would do it anyway; PostgreSQL would not)
+            value = None
+    return str(key), int(step), int(epoch or 0), value, float(wall)
+
+
+def _clean_tags(tags: Iterable[str] | None) -> list[str]:
+    out: list[str] = []
+    for t in tags or []:
+        t = str(t).strip()
+        if t and t not in out:
+            out.append(t)
+    return out
+
+
+class RunStore:
+    """Runs, their metrics, system samples and checkpoints in one database."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.path: Optional[Path] = sqlite_path(url)
+        self._engine = create_db_engine(url)
+        self._writer = writer(self._engine)
+        upgrade_to_head(self._engine)
+        self._upsert_metrics = self._metric_upsert()
+        self.mark_orphans_crashed()
+
+    # --- plumbing -------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        with Session(self._writer, expire_on_commit=False) as s, s.begin():
+            yield s
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        with Session(self._engine) as s, s.begin():  # one snapshot for all reads in it
+            yield s
+
+    def _metric_upsert(self):
+        """INSERT ... ON CONFLICT (run_id, key, step) DO UPDATE, or None where unsupported."""
+        name = self._engine.dialect.name
+        if name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        elif name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            return None
+        stmt = dialect_insert(M)
+        return stmt.on_conflict_do_update(
+            index_elements=[M.c.run_id, M.c.key, M.c.step],
+            set_={"epoch": stmt.excluded.epoch, "value": stmt.excluded.value,
+                  "wall_time": stmt.excluded.wall_time})
+
+    @staticmethod
+    def _require(s: Session, run_id: int) -> None:
+        if s.execute(select(R.id).where(R.id == run_id)).first() is None:
+            raise RunNotFoundError(f"run {run_id} not found")
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> "RunStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"RunStore({self.url!r})"
+
+    # --- runs -----------------------------------------------------------------
+
+    def create_run(self, spec: dict, name: str | None = None, *, parent_id: int | None = None,
+                   status: str = "queued", tags: list[str] | None = None) -> int:
+        """A new run row holding `spec` verbatim; returns its id.
+
+        The name defaults to the spec's "name", else "run <id>"."""
+        _check_status(status)
+        if hasattr(spec, "model_dump"):  # a RunSpec: store its JSON form
+            spec = spec.model_dump(mode="json")
+        if not isinstance(spec, dict):
+            raise TypeError(f"spec must be a dict (the run spec's JSON object), not {type(spec).__name__}")
+        default = spec.get("name")
+        name = (name or (default if isinstance(default, str) else "") or "").strip()
+        now = _utcnow()
+        with self._write() as s:
+            if parent_id is not None:
+                if s.execute(select(R.id).where(R.id == parent_id)).first() is None:
+                    raise RunNotFoundError(f"parent run {parent_id} not found")
+            run_id = s.execute(insert(RunRow.__table__).values(
+                name=name or "run", status=status, spec=json.dumps(spec), created_at=now,
+                summary="{}", notes="", tags=json.dumps(_clean_tags(tags)), parent_id=parent_id,
+                starred=False, started_at=now if status == "running" else None,
+                heartbeat_at=now if status == "running" else None,
+            )).inserted_primary_key[0]
+            if not name:
+                s.execute(update(RunRow).where(R.id == run_id).values(name=f"run {run_id}"))
+        return int(run_id)
+
+    def get_run(self, run_id: int) -> Run:
+        with self._read() as s:
+            row = s.execute(select(RunRow.__table__).where(R.id == run_id)).first()
+        if row is None:
+            raise RunNotFoundError(f"run {run_id} not found")
+        return _to_run(row)
+
+    def list_runs(self, *, status: str | list[str] | None = None, limit: int | None = None,
+                  order_by: str = "id", descending: bool = True) -> list[Run]:
+        """Runs from the `runs` table alone (never `metrics`): sort by a summary
+        value in Python, it is already in Run.summary."""
+        if order_by not in ORDERABLE:
+            raise ValueError(f"cannot order runs by {order_by!r}: use one of {', '.join(ORDERABLE)}")
+        col = R[order_by]
+        stmt = select(RunRow.__table__).order_by(col.desc() if descending else col.asc(),
+                                                R.id.desc() if descending else R.id.asc())
+        if status is not None:
+            wanted = [status] if isinstance(status, str) else list(status)
+            stmt = stmt.where(R.status.in_([_check_status(x) for x in wanted]))
+        if limit is not None:
+            stmt = stmt.limit(int(limit))
+        with self._read() as s:
+            rows = s.execute(stmt).all()
+        return [_to_run(r) for r in rows]
+
+    def set_status(self, run_id: int, status: str, *, error: str | None = None,
+                   pid: int | None = None, device: str | None = None,
+                   only_from: Sequence[str] | None = None) -> bool:
+        """Set the status; `running` stamps started_at (once) and the heartbeat,
+        a terminal status stamps finished_at. With `only_from`, change it only
+        when the current status is one of those (the supervisor marking
+        `crashed` must not overwrite a `completed` the worker wrote). Returns
+        whether the row changed."""
+        _check_status(status)
+        now = _utcnow()
+        values: dict[str, Any] = {"status": status}
+        if error is not None:
+            values["error"] = error
+        if pid is not None:
+            values["pid"], values["host"] = int(pid), socket.gethostname()
+        if device is not None:
+            values["device"] = device
+        if status == "running":
+            values["started_at"] = func.coalesce(R.started_at, now)
+            values["heartbeat_at"] = now
+        if status in TERMINAL_STATUSES:
+            values["finished_at"] = now
+        stmt = update(RunRow).where(R.id == run_id).values(**values)
+        if only_from is not None:
+            stmt = stmt.where(R.status.in_([_check_status(x) for x in only_from]))
+        with self._write() as s:
+            changed = s.execute(stmt).rowcount
+            if not changed:
+                self._require(s, run_id)
+        return bool(changed)
+
+    def heartbeat(self, run_id: int) -> None:
+        """Tell readers the worker is alive (also done by every add_metrics)."""
+        self._update(run_id, heartbeat_at=_utcnow())
+
+    def _update(self, run_id: int, **values: Any) -> None:
+        with self._write() as s:
+            if not s.execute(update(RunRow).where(R.id == run_id).values(**values)).rowcount:
+                raise RunNotFoundError(f"run {run_id} not found")
+
+    def rename(self, run_id: int, name: str) -> None:
+        name = (name or "").strip()
+        if not name:
+            raise ValueError("a run name cannot be empty")
+        self._update(run_id, name=name)
+
+    def set_notes(self, run_id: int, text_: str) -> None:
+        self._update(run_id, notes=text_ or "")
+
+    def set_tags(self, run_id: int, tags: list[str]) -> None:
+        self._update(run_id, tags=json.dumps(_clean_tags(tags)))
+
+    def set_starred(self, run_id: int, starred: bool) -> None:
+        self._update(run_id, starred=bool(starred))
+
+    def update_summary(self, run_id: int, patch: dict) -> None:
+        """Merge `patch` into runs.summary (nested dicts merge; see summary.py)."""
+        with self._write() as s:
+            current = s.execute(select(R.summary).where(R.id == run_id)).scalar_one_or_none()
+            if current is None:
+                raise RunNotFoundError(f"run {run_id} not found")
+            merged = summary_json.deep_merge(summary_json.loads(current), patch)
+            s.execute(update(RunRow).where(R.id == run_id)
+                      .values(summary=summary_json.dumps(merged)))
+
+    def mark_orphans_crashed(self) -> list[int]:
+        """Running or paused runs whose worker is gone become `crashed`; returns their ids."""
+        now = _utcnow()
+        host = socket.gethostname()
+        crashed: list[int] = []
+        with self._write() as s:
+            rows = s.execute(select(R.id, R.pid, R.host, R.started_at, R.heartbeat_at, R.error)
+                             .where(R.status.in_(ACTIVE_STATUSES))).all()
+            for r in rows:
+                reason = orphan_reason(r.pid, r.host, r.started_at, r.heartbeat_at, now, host)
+                if reason is None:
+                    continue
+                s.execute(update(RunRow).where(R.id == r.id).values(
+                    status="crashed", finished_at=now,
+                    error=f"{r.error}\n{reason}" if r.error else reason))
+                crashed.append(r.id)
+        return crashed
+
+    def delete_run(self, run_id: int, *, delete_files: bool = True) -> None:
+        """Delete the run's rows and, with delete_files, its checkpoint files
+        (and their folder once empty). A running run must be stopped first."""
+        with self._write() as s:
+            status = s.execute(select(R.status).where(R.id == run_id)).scalar_one_or_none()
+            if status is None:
+                raise RunNotFoundError(f"run {run_id} not found")
+            if status in ACTIVE_STATUSES:
+                raise ValueError(f"run {run_id} is {status}: stop it before deleting it")
+            paths = s.execute(select(CK.c.path).where(CK.c.run_id == run_id)).scalars().all()
+            for table in (M, SYS, CK):
+                s.execute(delete(table).where(table.c.run_id == run_id))
+            s.execute(update(RunRow).where(R.parent_id == run_id).values(parent_id=None))
+            s.execute(delete(RunRow).where(R.id == run_id))
+        if delete_files:  # after the commit: a file we cannot remove never leaves rows behind
+            _remove_files(paths)
+
+    # --- metrics --------------------------------------------------------------
+
+    def add_metrics(self, run_id: int, points: list) -> None:
+        """Upsert a batch of points and fold it into runs.summary, in one transaction.
+
+        A point is a MetricPoint (key, step, epoch, value, wall_time), a dict
+        with those keys, or a tuple in that order. NaN is stored as NULL."""
+        if not points:
+            return
+        # Last write wins within a batch as it does across batches.
+        latest = {(t[0], t[1]): t for t in map(_point, points)}
+        with self._write() as s:
+            current = s.execute(select(R.summary).where(R.id == run_id)).scalar_one_or_none()
+            if current is None:
+                raise RunNotFoundError(f"run {run_id} not found")
+            self._insert_points(s, run_id, latest.values())
+            summary = summary_json.apply_points(summary_json.loads(current),
+                                                (p[:4] for p in latest.values()))
+            s.execute(update(RunRow).where(R.id == run_id).values(
+                summary=summary_json.dumps(summary), heartbeat_at=_utcnow()))
+
+    def _insert_points(self, s: Session, run_id: int, points: Iterable[tuple]) -> None:
+        if self._engine.dialect.name == "sqlite":
+            # Straight to the driver's executemany: SQLAlchemy's per-row
+            # parameter processing costs more than SQLite's insert itself.
+            s.connection().exec_driver_sql(_SQLITE_UPSERT, [(run_id, *p) for p in points])
+            return
+        rows = [{"run_id": run_id, "key": k, "step": st, "epoch": ep, "value": v, "wall_time": w}
+                for k, st, ep, v, w in points]
+        if self._upsert_metrics is not None:
+            s.execute(self._upsert_metrics, rows)
+            return
+        for r in rows:  # portable fallback: replace the steps we are about to write
+            s.execute(delete(M).where(M.c.run_id == run_id, M.c.key == r["key"],
+                                      M.c.step == r["step"]))
+        s.execute(insert(M), rows)
+
+    def metric_keys(self, run_ids: list[int]) -> dict[int, list[str]]:
+        """Sorted metric keys per run, read from the primary key (a skip scan:
+        one index probe per key, however many points each key has)."""
+        return {rid: self._distinct_keys("metrics", rid) for rid in run_ids}
+
+    def _distinct_keys(self, table: str, run_id: Optional[int]) -> list[str]:
+        cond = "run_id IS NULL" if run_id is None else "run_id = :r"
+        sql = text(f"""
+            WITH RECURSIVE k(key) AS (
+                SELECT (SELECT min(key) FROM {table} WHERE {cond})
+                UNION ALL
+                SELECT (SELECT min(key) FROM {table} WHERE {cond} AND key > k.key)
+                FROM k WHERE k.key IS NOT NULL)
+            SELECT key FROM k WHERE key IS NOT NULL""")
+        with self._read() as s:
+            return list(s.execute(sql, {"r": run_id}).scalars())
+
+    def get_curves(self, run_ids: list[int], keys: list[str] | None = None, *,
+                   buckets: int | None = 2000,
+                   step_range: tuple[int, int] | None = None) -> list[Curve]:
+        """Curves for every (run, key) that has points, in run then key order.
+
+        With more steps than `buckets` a curve comes reduced (see reduce.py);
+        `step_range` (inclusive) reads only that range, at full resolution
+        when it spans no more than `buckets` steps. buckets=None: everything."""
+        if buckets is not None and buckets < 2:
+            raise ValueError(f"buckets must be at least 2 (got {buckets})")
+        curves: list[Curve] = []
+        with self._read() as s:
+            conn = s.connection()
+            for rid in run_ids:
+                for key in (keys if keys is not None else self._distinct_keys("metrics", rid)):
+                    c = read_metric_curve(conn, rid, key, buckets=buckets, step_range=step_range)
+                    if len(c):
+                        curves.append(c)
+        return curves
+
+    def export_csv(self, run_id: int, path: str | os.PathLike) -> int:
+        """Write the run's metrics (key, step, epoch, value, wall_time) to a CSV
+        file, NaN as `nan`; returns the number of data rows."""
+        n = 0
+        with self._read() as s:
+            self._require(s, run_id)
+            result = s.execute(select(M.c.key, M.c.step, M.c.epoch, M.c.value, M.c.wall_time)
+                               .where(M.c.run_id == run_id).order_by(M.c.key, M.c.step)
+                               .execution_options(yield_per=10_000))
+            with open(path, "w", newline="", encoding="utf-8") as f:
+                w = csv.writer(f)
+                w.writerow(["key", "step", "epoch", "value", "wall_time"])
+                for key, step, epoch, value, wall in result:
+                    w.writerow([key, step, epoch, "nan" if value is None else repr(value),
+                                repr(wall)])
+                    n += 1
+        return n
+
+    # --- system samples -------------------------------------------------------
+
+    def add_system_metrics(self, run_id: int | None,
+                           samples: list[tuple[str, float, float]]) -> None:
+        """Samples (key, wall_time, value) for a run, or for no run (run_id None)."""
+        if not samples:
+            return
+        rows = [{"run_id": run_id, "key": str(k), "wall_time": float(t),
+                 "value": None if v is None or math.isnan(float(v)) else float(v)}
+                for k, t, v in samples]
+        try:
+            with self._write() as s:
+                s.execute(insert(SYS), rows)
+        except IntegrityError:
+            raise RunNotFoundError(f"run {run_id} not found") from None
+
+    def get_system_curves(self, run_ids: list[int | None], keys: list[str] | None = None, *,
+                          buckets: int | None = 2000) -> list[Curve]:
+        """System curves per run: steps are seconds since the run started (for
+        run_id None, the samples of no run, steps are wall times)."""
+        curves: list[Curve] = []
+        for rid in run_ids:
+            t0: Optional[float] = None
+            if rid is not None:
+                run = self.get_run(rid)
+                start = run.started_at or run.created_at
+                t0 = start.timestamp()
+            with self._read() as s:
+                conn = s.connection()
+                for key in (keys if keys is not None else self._distinct_keys("system_metrics", rid)):
+                    c = read_system_curve(conn, rid, key, buckets=buckets, t0=t0)
+                    if len(c):
+                        curves.append(c)
+        return curves
+
+    # --- checkpoints ----------------------------------------------------------
+
+    def add_checkpoint(self, run_id: int, kind: str, path: str, step: int, epoch: int,
+                       metric_value: float | None) -> None:
+        """Record the run's `best` or `last` checkpoint, replacing the previous one."""
+        if kind not in CHECKPOINT_KINDS:
+            raise ValueError(f"checkpoint kind must be 'best' or 'last', not {kind!r}")
+        mv = None if metric_value is None or math.isnan(float(metric_value)) else float(metric_value)
+        with self._write() as s:
+            self._require(s, run_id)
+            s.execute(delete(CK).where(CK.c.run_id == run_id, CK.c.kind == kind))
+            s.execute(insert(CK).values(run_id=run_id, kind=kind, path=str(path), step=int(step),
+                                        epoch=int(epoch), metric_value=mv))
+
+    def checkpoints(self, run_id: int) -> list[CheckpointRecord]:
+        with self._read() as s:
+            rows = s.execute(select(CK).where(CK.c.run_id == run_id).order_by(CK.c.kind)).all()
+        return [CheckpointRecord(r.run_id, r.kind, r.path, r.step, r.epoch, r.metric_value)
+                for r in rows]
+
+
+def _remove_files(paths: Iterable[str]) -> None:
+    folders = set()
+    for p in paths:
+        path = Path(p)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            continue  # already gone or not ours to remove; the rows are what matters
+        folders.add(path.parent)
+    for folder in folders:
+        try:
+            folder.rmdir()  # only succeeds when empty: never removes other files
+        except OSError:
+            pass

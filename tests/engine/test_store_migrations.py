@@ -1,0 +1,97 @@
+"""Alembic migrations run when a store is opened: on a new file, on an
+up-to-date one, and they build exactly the schema models.py declares."""
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.config import Config
+from sqlalchemy import create_engine
+
+from engine.store import RunStore
+from engine.store.db import MIGRATIONS_DIR
+from engine.store.models import Base
+
+REPO = Path(__file__).resolve().parents[2]
+CONTRACT_TABLES = {"runs", "metrics", "system_metrics", "checkpoints"}
+
+
+def _head() -> str:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def _version(path: Path) -> list[str]:
+    con = sqlite3.connect(path)
+    try:
+        return [r[0] for r in con.execute("SELECT version_num FROM alembic_version")]
+    finally:
+        con.close()
+
+
+def test_a_new_file_is_migrated_to_head(tmp_path):
+    path = tmp_path / "sub" / "folder" / "runs.db"  # the folder is created too
+    RunStore(f"sqlite:///{path}").close()
+    tables = {r[0] for r in sqlite3.connect(path).execute(
+        "SELECT name FROM sqlite_master WHERE type='table'")}
+    assert CONTRACT_TABLES <= tables
+    assert _version(path) == [_head()]
+
+
+def test_an_empty_existing_file_is_migrated(tmp_path):
+    path = tmp_path / "runs.db"
+    path.touch()  # e.g. created by `touch` or another tool
+    with RunStore(f"sqlite:///{path}") as store:
+        assert store.list_runs() == []
+    assert _version(path) == [_head()]
+
+
+def test_reopening_a_migrated_store_keeps_its_data(db_url):
+    with RunStore(db_url) as store:
+        rid = store.create_run({"name": "kept"})
+        store.add_metrics(rid, [("val/loss", 1, 1, 0.5, 1.0)])
+    path = Path(db_url.removeprefix("sqlite:///"))
+    before = _version(path)
+    with RunStore(db_url) as store:
+        assert store.get_run(rid).name == "kept"
+        assert store.get_run(rid).summary["metrics"]["val/loss"]["last"] == 0.5
+    assert _version(path) == before == [_head()]
+
+
+def test_migrations_build_what_the_models_declare(db_url):
+    RunStore(db_url).close()
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_metrics_is_a_without_rowid_table(db_url):
+    RunStore(db_url).close()
+    sql = sqlite3.connect(db_url.removeprefix("sqlite:///")).execute(
+        "SELECT sql FROM sqlite_master WHERE name='metrics'").fetchone()[0]
+    assert "WITHOUT ROWID" in sql.upper()
+
+
+def test_two_processes_opening_a_new_file_migrate_it_once(tmp_path):
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    code = textwrap.dedent("""
+        import sys
+        from engine.store import RunStore
+        s = RunStore(sys.argv[1]); s.create_run({"name": "x"}); s.close()
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", code, url], cwd=REPO,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    errs = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errs
+    with RunStore(url) as store:
+        assert len(store.list_runs()) == 2
+    assert _version(tmp_path / "runs.db") == [_head()]
