@@ -139,3 +139,18 @@ def test_workers_area_says_what_to_do_when_nothing_trains(qtbot, db_url):
     wait_samples(qtbot, page)
     assert page.workers.currentWidget() is page.workers.empty
     assert "Launch one on the Train page" in page.workers.empty.text()
+
+
+def test_sampling_for_the_page_never_imports_torch(db_url):
+    # GPU facts in the GUI come from NVML only: torch (and so CUDA) stays out.
+    import subprocess
+
+    code = ("import sys\n"
+            "from app.pages.monitor.collect import MonitorCollector\n"
+            "from app.widgets.system_strip import SystemStrip\n"
+            f"snap = MonitorCollector({db_url!r})()\n"
+            "assert 'cpu/percent' in snap.samples and snap.workers == []\n"
+            "print('torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
