@@ -23,15 +23,16 @@ def _value(v) -> str:
     return repr(v)
 
 
-def render(call: Call, depth: int = 0) -> str:
-    """`nn.Conv2d(1, 16, kernel_size=3)`; containers put their children one per line."""
-    args = [render(a, depth + 1) if isinstance(a, Call) else _value(a) for a in call.args]
+def render(call: Call, indent: str = "") -> str:
+    """`nn.Conv2d(1, 16, kernel_size=3)`; a call too long for one line puts its arguments one per
+    line, indented one level past `indent` (the indentation of the line it starts on)."""
+    inner = indent + INDENT
+    args = [render(a, inner) if isinstance(a, Call) else _value(a) for a in call.args]
     args += [f"{k}={_value(v)}" for k, v in call.kwargs.items()]
     one_line = f"{call.func}({', '.join(args)})"
-    if "\n" not in one_line and len(one_line) + len(INDENT) * (depth + 3) <= 100:
+    if "\n" not in one_line and len(indent) + len(one_line) + 2 <= 100:
         return one_line
-    pad = INDENT * (depth + 3)
-    return f"{call.func}(\n" + "".join(f"{pad}{a},\n" for a in args) + INDENT * (depth + 2) + ")"
+    return f"{call.func}(\n" + "".join(f"{inner}{a},\n" for a in args) + f"{indent})"
 
 
 def _used_helpers(call: Call, found: set[str]) -> set[str]:
@@ -83,7 +84,7 @@ def python_source(blocks: list, summary: ModelSummary, class_name: str = "Net") 
             lines += ["", inspect.getsource(getattr(modules, name)).rstrip(), ""]
     body = []
     for call, row in zip(calls, top):
-        code = render(call)
+        code = render(call, INDENT * 3)
         comment = f"  # {row.number}: -> {fmt_shape(row.out_shape)}"
         if "\n" in code:
             first, rest = code.split("\n", 1)

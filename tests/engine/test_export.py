@@ -42,9 +42,12 @@ def assert_same_model(model_spec, shape, tmp_path, first_type: str, first_params
         assert tuple(exported(x).shape[1:]) == summarize(model_spec, shape).output_shape
 
 
-@pytest.mark.parametrize("type_", list(CASES))
-def test_every_block_exports_loadably(type_, tmp_path):
-    params, shapes = CASES[type_][-1]
+EXPORT_CASES = [(t, i) for t, cases in CASES.items() for i in range(len(cases))]
+
+
+@pytest.mark.parametrize("type_,case", EXPORT_CASES, ids=[f"{t}-{i}" for t, i in EXPORT_CASES])
+def test_every_block_exports_loadably(type_, case, tmp_path):
+    params, shapes = CASES[type_][case]
     model_spec = parse_spec({"model": {"blocks": [{"type": type_, **params}]}}).model
     assert_same_model(model_spec, shapes[0], tmp_path, type_, params)
 

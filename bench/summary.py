@@ -1,0 +1,140 @@
+"""How fast is the model summary the builder redraws on every keystroke?
+
+Goal (issue 2): summarize() on a 50-block model in < 50 ms, and
+`layerdeck check` on a 9-block conv net answering in < 1 s after imports.
+Prints milliseconds and the ratio to each goal (ratio < 1 meets it).
+
+    python bench/summary.py
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SUMMARY_GOAL_MS = 50.0
+CHECK_GOAL_MS = 1000.0
+
+
+def conv_net_50() -> list[dict]:
+    """A ResNet-like image model with 50 blocks (containers and their children counted)."""
+    conv = lambda c, k=3, **kw: {"type": "Conv2d", "out_channels": c, "kernel_size": k, "padding": k // 2, **kw}
+    res = lambda c: {"type": "Residual", "blocks": [conv(c), {"type": "BatchNorm2d"}, {"type": "ReLU"}, conv(c)]}
+    blocks = [conv(32), {"type": "BatchNorm2d"}, {"type": "ReLU"}]
+    for c in (32, 64, 128):
+        if c != 32:
+            blocks += [conv(c, stride=2), {"type": "BatchNorm2d"}, {"type": "ReLU"}]
+        blocks += [res(c), {"type": "ReLU"}, res(c), {"type": "ReLU"}]
+    blocks += [{"type": "Dropout2d", "p": 0.1}, {"type": "AdaptiveAvgPool2d", "output_size": 1}, {"type": "Flatten"},
+               {"type": "Dropout", "p": 0.2}, {"type": "Linear", "out_features": 10}]
+    return blocks
+
+
+def sequence_net_50() -> list[dict]:
+    """Recurrent and attention blocks, whose meta forward passes would cost 100s of ms each."""
+    blocks = [{"type": "Linear", "out_features": 64}]
+    for i in range(6):
+        blocks += [{"type": "GRU" if i % 2 else "LSTM", "hidden_size": 32, "bidirectional": True,
+                    "output": "sequence"},
+                   {"type": "LayerNorm"},
+                   {"type": "Residual", "blocks": [{"type": "MultiheadAttention", "num_heads": 4},
+                                                   {"type": "Dropout", "p": 0.1}]},
+                   {"type": "TransformerEncoderLayer", "nhead": 4, "dim_feedforward": 128},
+                   {"type": "GELU"}]
+    blocks += [{"type": "Linear", "out_features": 16}] * 5 + [{"type": "Flatten"}, {"type": "Linear", "out_features": 10}]
+    return blocks
+
+
+def count(blocks: list[dict]) -> int:
+    return sum(1 + count(b.get("blocks", [])) for b in blocks)
+
+
+def timed(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
+def bench_summary(name: str, blocks: list[dict], shape: tuple[int, ...], repeat: int) -> None:
+    from engine.model import _param_count, summarize
+    from engine.spec import parse_spec
+
+    model = parse_spec({"model": {"blocks": blocks}}).model
+    assert summarize(model, shape, num_outputs=10).valid
+    n = count(blocks)
+
+    def cold():
+        _param_count.cache_clear()
+        summarize(model, shape, num_outputs=10)
+
+    def edit():  # one parameter changed: one cache miss, like a keystroke in the inspector
+        edited = [dict(b) for b in blocks]
+        edited[-1] = {**edited[-1], "out_features": 10 + edit.i % 1000}
+        edit.i += 1
+        summarize(parse_spec({"model": {"blocks": edited}}).model, shape)
+    edit.i = 0
+
+    for label, fn in (("cold cache", cold), ("one edit (parse + summarize)", edit),
+                      ("warm cache", lambda: summarize(model, shape, num_outputs=10))):
+        ms = timed(fn, repeat)
+        print(f"summarize {name + f' ({n} blocks)':<24} {label:<30} {ms:8.2f} ms   ratio to {SUMMARY_GOAL_MS:.0f} ms goal: "
+              f"{ms / SUMMARY_GOAL_MS:.3f}")
+
+
+def bench_check(repeat: int) -> None:
+    """`layerdeck check` in process, after its imports (torch, engine, the dataset's libraries)."""
+    from engine.cli import check
+    from engine.model import _param_count
+
+    spec = str(ROOT / "resources" / "templates" / "digits_cnn.json")
+    parser = argparse.ArgumentParser()
+    check.add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["check", spec])
+    with contextlib.redirect_stdout(io.StringIO()):
+        first = timed(lambda: check.run(args), 1)  # loads the dataset and imports what it needs
+
+    def cold():
+        _param_count.cache_clear()
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert check.run(args) == 0
+
+    ms = timed(cold, repeat)
+    print(f"{'layerdeck check digits_cnn (9 blocks), after imports':<65} {ms:8.2f} ms   ratio to "
+          f"{CHECK_GOAL_MS:.0f} ms goal: {ms / CHECK_GOAL_MS:.3f}   (first call, with imports: {first:.0f} ms)")
+    t = time.perf_counter()
+    code = ("import argparse, sys; from engine.cli import check; p = argparse.ArgumentParser(); "
+            "check.add_parser(p.add_subparsers()); sys.exit(check.run(p.parse_args(['check', sys.argv[1]])))")
+    out = subprocess.run([sys.executable, "-c", code, spec], cwd=ROOT, capture_output=True, text=True)
+    whole = (time.perf_counter() - t) * 1000
+    print(f"{'layerdeck check digits_cnn, whole new process':<65} {whole:8.0f} ms   (exit {out.returncode}; "
+          "most of it is importing torch)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args()
+    t = time.perf_counter()
+    import torch  # noqa: F401  (imports are not what the goals measure)
+
+    import engine.model  # noqa: F401
+    print(f"import torch + engine.model: {(time.perf_counter() - t) * 1000:.0f} ms (not counted below)")
+    bench_summary("conv net", conv_net_50(), (3, 32, 32), args.repeat)
+    bench_summary("sequence net", sequence_net_50(), (20, 8), args.repeat)
+    bench_check(args.repeat)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
