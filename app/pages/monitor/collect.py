@@ -5,7 +5,7 @@ memory. Plain Python (no Qt), called by a BackgroundCollector.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from engine.monitor import GpuInfo, SystemSampler
@@ -34,7 +34,6 @@ class Snapshot:
     message: str | None  # why GPU figures are missing, in words
     workers: list[WorkerRow] | None = None  # None: not re-read this time
     workers_error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class MonitorCollector:
