@@ -5,11 +5,15 @@ JSON round trip. A new block without cases here fails `test_every_block_has_case
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
-from engine.blocks import CATALOGUE, CATEGORIES, check_blocks, default_params, get_block_type
+from engine.blocks import (CATALOGUE, CATEGORIES, ShapeError, check_blocks, default_params, get_block_type,
+                           suggest)
 from engine.model import summarize
 from engine.spec import parse_spec
 
@@ -137,3 +141,35 @@ def test_palette_defaults_make_a_valid_block(type_):
     bt = get_block_type(type_)
     full = {p.name: p.default for p in bt.params}
     assert check_blocks([{"type": type_, **full, **params}], "b") == []
+
+
+def test_catalogue_imports_without_torch():
+    # The builder's palette paints from the catalogue before torch has loaded.
+    code = ("import sys, engine.blocks, engine.spec; "
+            "engine.spec.parse_spec({'model': {'blocks': [{'type': 'Linear', 'out_features': 2}]}}); "
+            "sys.exit('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr or "engine.blocks imported torch"
+
+
+def test_lookup_suggestions_defaults_and_labels():
+    assert suggest("Conv2D") == ["Conv2d"]
+    assert suggest("Lienar") == ["Linear"]
+    assert suggest("Transformer") == ["TransformerEncoderLayer"]
+    with pytest.raises(KeyError, match="did you mean BatchNorm2d"):
+        get_block_type("batchnorm2d")
+    assert default_params("Linear") == {"out_features": 64}
+    assert default_params("ReLU") == {}
+    assert default_params("Residual") == {"blocks": []}
+    assert get_block_type("Conv2d").label({"out_channels": 32, "kernel_size": 3, "stride": 2}) == "32, 3×3, stride 2"
+    assert get_block_type("GRU").label({"hidden_size": 6, "bidirectional": True, "output": "sequence"}) == \
+        "6, sequence, bidirectional"
+    assert get_block_type("Dropout").label({"p": 0.2}) == "p=0.2"
+
+
+def test_shape_errors_carry_a_fix():
+    with pytest.raises(ShapeError) as e:
+        get_block_type("Linear").infer((8, 4, 4), {"out_features": 3})
+    assert e.value.message == "needs (features,) or (sequence, features)"
+    assert e.value.fix == "insert Flatten before block {block}"
