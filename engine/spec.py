@@ -278,12 +278,20 @@ def _closest_field(loc: tuple[Any, ...], key: str) -> str | None:
     """The known key nearest to a misspelt one at `loc` ("trainng" -> "training")."""
     import difflib
 
+    unions = {"optimizer": OPTIMIZERS, "scheduler": SCHEDULERS}
     cls: Any = RunSpec
-    for part in loc:
+    for i, part in enumerate(loc):
+        if part in unions:  # a discriminated union: the next part of the location is its tag
+            continue
+        if i and loc[i - 1] in unions:
+            cls = unions[loc[i - 1]].get(part)
+            if cls is None:
+                return None
+            continue
         field = cls.model_fields.get(part) if isinstance(part, str) else None
         ann = getattr(field, "annotation", None)
         args = [a for a in getattr(ann, "__args__", ()) if isinstance(a, type) and issubclass(a, BaseModel)]
-        ann = args[0] if args and len(args) == 1 else ann
+        ann = args[0] if len(args) == 1 else ann
         if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
             return None
         cls = ann
@@ -298,7 +306,7 @@ def _pydantic_messages(err: ValidationError) -> list[tuple[tuple[Any, ...], str]
         loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and (p in OPTIMIZERS or p in SCHEDULERS)))
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
-            near = _closest_field(loc[:-1], str(loc[-1])) if loc else None
+            near = _closest_field(tuple(e["loc"][:-1]), str(loc[-1])) if loc else None
             msg = f"unknown key; did you mean {near}?" if near else "unknown key (remove it or check its spelling)"
         elif e["type"] == "union_tag_invalid":
             import difflib

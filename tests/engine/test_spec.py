@@ -52,6 +52,14 @@ def test_unknown_keys_are_rejected_with_the_closest_name():
                     "training.epoch: unknown key; did you mean epochs?"]
 
 
+def test_unknown_keys_inside_optimizer_scheduler_and_nested_sections():
+    errs = errors_of({"optimizer": {"type": "SGD", "momentom": 0.9}, "scheduler": {"type": "StepLR", "step": 3},
+                      "regularization": {"early_stopping": {"patiance": 3}}})
+    assert errs == ["optimizer.momentom: unknown key; did you mean momentum?",
+                    "scheduler.step: unknown key; did you mean step_size?",
+                    "regularization.early_stopping.patiance: unknown key; did you mean patience?"]
+
+
 def test_unknown_block_parameters_and_inferred_sizes():
     errs = errors_of({"model": {"blocks": [
         {"type": "Linear", "in_features": 4, "out_feature": 3},
