@@ -8,7 +8,8 @@ from engine.store.entities import CheckpointRecord, Curve, Run
 from engine.store.models import ACTIVE_STATUSES, CHECKPOINT_KINDS, STATUSES, TERMINAL_STATUSES
 from engine.store.paths import ENV_VAR, default_db_path, resolve_db_url
 from engine.store.reduce import minmax_reduce
-from engine.store.runstore import RunNotFoundError, RunStore
+from engine.store.entities import RunNotFoundError
+from engine.store.runstore import RunStore
 from engine.store.summary import higher_is_better
 
 __all__ = [

@@ -81,3 +81,9 @@ def empty_curve(run_id: Optional[int], key: str, *, float_steps: bool = False) -
     steps = np.empty(0, dtype=np.float64 if float_steps else np.int64)
     return Curve(run_id, key, steps, np.empty(0, np.int64), np.empty(0), np.empty(0))
 
+
+class RunNotFoundError(KeyError):
+    """`run 12 not found`; a KeyError whose str() is the plain message."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "run not found"

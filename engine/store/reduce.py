@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-from sqlalchemy import BigInteger, Connection, Float, Integer, and_, cast, func, literal_column, select
+from sqlalchemy import BigInteger, Connection, Integer, and_, cast, func, literal_column, select
 
 from engine.store.entities import Curve
 from engine.store.models import MetricRow, SystemMetricRow

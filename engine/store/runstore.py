@@ -13,88 +13,30 @@ import math
 import os
 import socket
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import Connection, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.store import summary as summary_json
+from engine.store.convert import (check_status, clean_tags, metric_rows, remove_files,
+                                  to_run, utcnow)
 from engine.store.db import create_db_engine, upgrade_to_head, writer
-from engine.store.entities import CheckpointRecord, Curve, Run
-from engine.store.models import (ACTIVE_STATUSES, CHECKPOINT_KINDS, STATUSES, TERMINAL_STATUSES,
+from engine.store.entities import CheckpointRecord, Curve, Run, RunNotFoundError
+from engine.store.models import (ACTIVE_STATUSES, CHECKPOINT_KINDS, TERMINAL_STATUSES,
                                  CheckpointRow, MetricRow, RunRow, SystemMetricRow)
 from engine.store.orphans import orphan_reason
 from engine.store.paths import sqlite_path
 from engine.store.reduce import read_metric_curve, read_system_curve
+from engine.store.upsert import upsert_metrics
 
 R = RunRow.__table__.c
 M = MetricRow.__table__
 SYS = SystemMetricRow.__table__
 CK = CheckpointRow.__table__
-_SQLITE_UPSERT = (
-    "INSERT INTO metrics (run_id, key, step, epoch, value, wall_time) VALUES (?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (run_id, key, step) DO UPDATE SET "
-    "epoch = excluded.epoch, value = excluded.value, wall_time = excluded.wall_time")
 ORDERABLE = ("id", "name", "status", "created_at", "started_at", "finished_at")
-
-
-class RunNotFoundError(KeyError):
-    """`run 12 not found`; a KeyError whose str() is the plain message."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else "run not found"
-
-
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)  # stored naive, always UTC
-
-
-def _aware(dt: Optional[datetime]) -> Optional[datetime]:
-    return None if dt is None else dt.replace(tzinfo=timezone.utc)
-
-
-def _check_status(status: str) -> str:
-    if status not in STATUSES:
-        raise ValueError(f"unknown run status {status!r}: use one of {', '.join(STATUSES)}")
-    return status
-
-
-def _to_run(r: Any) -> Run:
-    return Run(id=r.id, name=r.name, status=r.status, spec=json.loads(r.spec or "{}"),
-               created_at=_aware(r.created_at), started_at=_aware(r.started_at),
-               finished_at=_aware(r.finished_at), device=r.device, pid=r.pid, error=r.error,
-               summary=summary_json.loads(r.summary), notes=r.notes or "",
-               tags=list(json.loads(r.tags or "[]")), parent_id=r.parent_id,
-               starred=bool(r.starred), heartbeat_at=_aware(r.heartbeat_at))
-
-
-def _point(p: Any) -> tuple[str, int, int, Optional[float], float]:
-    """(key, step, epoch, value, wall_time) from a MetricPoint, a mapping or a tuple."""
-    try:  # MetricPoint (engine.training.callbacks), not imported: it would drag training in
-        key, step, epoch, value, wall = p.key, p.step, p.epoch, p.value, p.wall_time
-    except AttributeError:
-        if isinstance(p, dict):
-            key, step, epoch, value, wall = (p["key"], p["step"], p.get("epoch", 0), p["value"],
-                                             p["wall_time"])
-        else:
-            key, step, epoch, value, wall = p
-    if value is not None:
-        value = float(value)
-        if value != value:  # NaN: stored as NULL (SQLite would do it anyway; PostgreSQL would not)
-            value = None
-    return str(key), int(step), int(epoch or 0), value, float(wall)
-
-
-def _clean_tags(tags: Iterable[str] | None) -> list[str]:
-    out: list[str] = []
-    for t in tags or []:
-        t = str(t).strip()
-        if t and t not in out:
-            out.append(t)
-    return out
 
 
 class RunStore:
@@ -106,7 +48,6 @@ class RunStore:
         self._engine = create_db_engine(url)
         self._writer = writer(self._engine)
         upgrade_to_head(self._engine)
-        self._upsert_metrics = self._metric_upsert()
         self.mark_orphans_crashed()
 
     # --- plumbing -------------------------------------------------------------
@@ -120,21 +61,6 @@ class RunStore:
     def _read(self) -> Iterator[Session]:
         with Session(self._engine) as s, s.begin():  # one snapshot for all reads in it
             yield s
-
-    def _metric_upsert(self):
-        """INSERT ... ON CONFLICT (run_id, key, step) DO UPDATE, or None where unsupported."""
-        name = self._engine.dialect.name
-        if name == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        elif name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            return None
-        stmt = dialect_insert(M)
-        return stmt.on_conflict_do_update(
-            index_elements=[M.c.run_id, M.c.key, M.c.step],
-            set_={"epoch": stmt.excluded.epoch, "value": stmt.excluded.value,
-                  "wall_time": stmt.excluded.wall_time})
 
     @staticmethod
     def _require(s: Session, run_id: int) -> None:
@@ -160,21 +86,22 @@ class RunStore:
         """A new run row holding `spec` verbatim; returns its id.
 
         The name defaults to the spec's "name", else "run <id>"."""
-        _check_status(status)
+        check_status(status)
         if hasattr(spec, "model_dump"):  # a RunSpec: store its JSON form
             spec = spec.model_dump(mode="json")
         if not isinstance(spec, dict):
-            raise TypeError(f"spec must be a dict (the run spec's JSON object), not {type(spec).__name__}")
+            raise TypeError("spec must be a dict (the run spec's JSON object), "
+                            f"not {type(spec).__name__}")
         default = spec.get("name")
         name = (name or (default if isinstance(default, str) else "") or "").strip()
-        now = _utcnow()
+        now = utcnow()
         with self._write() as s:
             if parent_id is not None:
                 if s.execute(select(R.id).where(R.id == parent_id)).first() is None:
                     raise RunNotFoundError(f"parent run {parent_id} not found")
             run_id = s.execute(insert(RunRow.__table__).values(
                 name=name or "run", status=status, spec=json.dumps(spec), created_at=now,
-                summary="{}", notes="", tags=json.dumps(_clean_tags(tags)), parent_id=parent_id,
+                summary="{}", notes="", tags=json.dumps(clean_tags(tags)), parent_id=parent_id,
                 starred=False, started_at=now if status == "running" else None,
                 heartbeat_at=now if status == "running" else None,
             )).inserted_primary_key[0]
@@ -187,25 +114,26 @@ class RunStore:
             row = s.execute(select(RunRow.__table__).where(R.id == run_id)).first()
         if row is None:
             raise RunNotFoundError(f"run {run_id} not found")
-        return _to_run(row)
+        return to_run(row)
 
     def list_runs(self, *, status: str | list[str] | None = None, limit: int | None = None,
                   order_by: str = "id", descending: bool = True) -> list[Run]:
         """Runs from the `runs` table alone (never `metrics`): sort by a summary
         value in Python, it is already in Run.summary."""
         if order_by not in ORDERABLE:
-            raise ValueError(f"cannot order runs by {order_by!r}: use one of {', '.join(ORDERABLE)}")
+            raise ValueError(f"cannot order runs by {order_by!r}: "
+                             f"use one of {', '.join(ORDERABLE)}")
         col = R[order_by]
         stmt = select(RunRow.__table__).order_by(col.desc() if descending else col.asc(),
                                                 R.id.desc() if descending else R.id.asc())
         if status is not None:
             wanted = [status] if isinstance(status, str) else list(status)
-            stmt = stmt.where(R.status.in_([_check_status(x) for x in wanted]))
+            stmt = stmt.where(R.status.in_([check_status(x) for x in wanted]))
         if limit is not None:
             stmt = stmt.limit(int(limit))
         with self._read() as s:
             rows = s.execute(stmt).all()
-        return [_to_run(r) for r in rows]
+        return [to_run(r) for r in rows]
 
     def set_status(self, run_id: int, status: str, *, error: str | None = None,
                    pid: int | None = None, device: str | None = None,
@@ -215,8 +143,8 @@ class RunStore:
         when the current status is one of those (the supervisor marking
         `crashed` must not overwrite a `completed` the worker wrote). Returns
         whether the row changed."""
-        _check_status(status)
-        now = _utcnow()
+        check_status(status)
+        now = utcnow()
         values: dict[str, Any] = {"status": status}
         if error is not None:
             values["error"] = error
@@ -231,7 +159,7 @@ class RunStore:
             values["finished_at"] = now
         stmt = update(RunRow).where(R.id == run_id).values(**values)
         if only_from is not None:
-            stmt = stmt.where(R.status.in_([_check_status(x) for x in only_from]))
+            stmt = stmt.where(R.status.in_([check_status(x) for x in only_from]))
         with self._write() as s:
             changed = s.execute(stmt).rowcount
             if not changed:
@@ -240,7 +168,7 @@ class RunStore:
 
     def heartbeat(self, run_id: int) -> None:
         """Tell readers the worker is alive (also done by every add_metrics)."""
-        self._update(run_id, heartbeat_at=_utcnow())
+        self._update(run_id, heartbeat_at=utcnow())
 
     def _update(self, run_id: int, **values: Any) -> None:
         with self._write() as s:
@@ -257,7 +185,7 @@ class RunStore:
         self._update(run_id, notes=text_ or "")
 
     def set_tags(self, run_id: int, tags: list[str]) -> None:
-        self._update(run_id, tags=json.dumps(_clean_tags(tags)))
+        self._update(run_id, tags=json.dumps(clean_tags(tags)))
 
     def set_starred(self, run_id: int, starred: bool) -> None:
         self._update(run_id, starred=bool(starred))
@@ -274,7 +202,7 @@ class RunStore:
 
     def mark_orphans_crashed(self) -> list[int]:
         """Running or paused runs whose worker is gone become `crashed`; returns their ids."""
-        now = _utcnow()
+        now = utcnow()
         host = socket.gethostname()
         crashed: list[int] = []
         with self._write() as s:
@@ -305,7 +233,7 @@ class RunStore:
             s.execute(update(RunRow).where(R.parent_id == run_id).values(parent_id=None))
             s.execute(delete(RunRow).where(R.id == run_id))
         if delete_files:  # after the commit: a file we cannot remove never leaves rows behind
-            _remove_files(paths)
+            remove_files(paths)
 
     # --- metrics --------------------------------------------------------------
 
@@ -316,50 +244,23 @@ class RunStore:
         with those keys, or a tuple in that order. NaN is stored as NULL."""
         if not points:
             return
-        # Last write wins within a batch as it does across batches.
-        latest = {(t[0], t[1]): t for t in map(_point, points)}
+        latest = metric_rows(points)
         with self._write() as s:
             current = s.execute(select(R.summary).where(R.id == run_id)).scalar_one_or_none()
             if current is None:
                 raise RunNotFoundError(f"run {run_id} not found")
-            self._insert_points(s, run_id, latest.values())
+            upsert_metrics(s, run_id, latest)
             summary = summary_json.apply_points(summary_json.loads(current),
-                                                (p[:4] for p in latest.values()))
+                                                (p[:4] for p in latest))
             s.execute(update(RunRow).where(R.id == run_id).values(
-                summary=summary_json.dumps(summary), heartbeat_at=_utcnow()))
-
-    def _insert_points(self, s: Session, run_id: int, points: Iterable[tuple]) -> None:
-        if self._engine.dialect.name == "sqlite":
-            # Straight to the driver's executemany: SQLAlchemy's per-row
-            # parameter processing costs more than SQLite's insert itself.
-            s.connection().exec_driver_sql(_SQLITE_UPSERT, [(run_id, *p) for p in points])
-            return
-        rows = [{"run_id": run_id, "key": k, "step": st, "epoch": ep, "value": v, "wall_time": w}
-                for k, st, ep, v, w in points]
-        if self._upsert_metrics is not None:
-            s.execute(self._upsert_metrics, rows)
-            return
-        for r in rows:  # portable fallback: replace the steps we are about to write
-            s.execute(delete(M).where(M.c.run_id == run_id, M.c.key == r["key"],
-                                      M.c.step == r["step"]))
-        s.execute(insert(M), rows)
+                summary=summary_json.dumps(summary), heartbeat_at=utcnow()))
 
     def metric_keys(self, run_ids: list[int]) -> dict[int, list[str]]:
         """Sorted metric keys per run, read from the primary key (a skip scan:
         one index probe per key, however many points each key has)."""
-        return {rid: self._distinct_keys("metrics", rid) for rid in run_ids}
-
-    def _distinct_keys(self, table: str, run_id: Optional[int]) -> list[str]:
-        cond = "run_id IS NULL" if run_id is None else "run_id = :r"
-        sql = text(f"""
-            WITH RECURSIVE k(key) AS (
-                SELECT (SELECT min(key) FROM {table} WHERE {cond})
-                UNION ALL
-                SELECT (SELECT min(key) FROM {table} WHERE {cond} AND key > k.key)
-                FROM k WHERE k.key IS NOT NULL)
-            SELECT key FROM k WHERE key IS NOT NULL""")
         with self._read() as s:
-            return list(s.execute(sql, {"r": run_id}).scalars())
+            conn = s.connection()
+            return {rid: _distinct_keys(conn, "metrics", rid) for rid in run_ids}
 
     def get_curves(self, run_ids: list[int], keys: list[str] | None = None, *,
                    buckets: int | None = 2000,
@@ -375,7 +276,7 @@ class RunStore:
         with self._read() as s:
             conn = s.connection()
             for rid in run_ids:
-                for key in (keys if keys is not None else self._distinct_keys("metrics", rid)):
+                for key in (keys if keys is not None else _distinct_keys(conn, "metrics", rid)):
                     c = read_metric_curve(conn, rid, key, buckets=buckets, step_range=step_range)
                     if len(c):
                         curves.append(c)
@@ -428,7 +329,8 @@ class RunStore:
                 t0 = start.timestamp()
             with self._read() as s:
                 conn = s.connection()
-                for key in (keys if keys is not None else self._distinct_keys("system_metrics", rid)):
+                for key in (keys if keys is not None
+                            else _distinct_keys(conn, "system_metrics", rid)):
                     c = read_system_curve(conn, rid, key, buckets=buckets, t0=t0)
                     if len(c):
                         curves.append(c)
@@ -441,7 +343,8 @@ class RunStore:
         """Record the run's `best` or `last` checkpoint, replacing the previous one."""
         if kind not in CHECKPOINT_KINDS:
             raise ValueError(f"checkpoint kind must be 'best' or 'last', not {kind!r}")
-        mv = None if metric_value is None or math.isnan(float(metric_value)) else float(metric_value)
+        mv = None if metric_value is None else float(metric_value)
+        mv = None if mv is not None and math.isnan(mv) else mv
         with self._write() as s:
             self._require(s, run_id)
             s.execute(delete(CK).where(CK.c.run_id == run_id, CK.c.kind == kind))
@@ -455,17 +358,15 @@ class RunStore:
                 for r in rows]
 
 
-def _remove_files(paths: Iterable[str]) -> None:
-    folders = set()
-    for p in paths:
-        path = Path(p)
-        try:
-            path.unlink(missing_ok=True)
-        except OSError:
-            continue  # already gone or not ours to remove; the rows are what matters
-        folders.add(path.parent)
-    for folder in folders:
-        try:
-            folder.rmdir()  # only succeeds when empty: never removes other files
-        except OSError:
-            pass
+def _distinct_keys(conn: Connection, table: str, run_id: Optional[int]) -> list[str]:
+    """Sorted keys of one run in `table`: a recursive skip scan over the
+    (run_id, key, ...) index, one probe per key instead of a read of every row."""
+    cond = "run_id IS NULL" if run_id is None else "run_id = :r"
+    sql = text(f"""
+        WITH RECURSIVE k(key) AS (
+            SELECT (SELECT min(key) FROM {table} WHERE {cond})
+            UNION ALL
+            SELECT (SELECT min(key) FROM {table} WHERE {cond} AND key > k.key)
+            FROM k WHERE k.key IS NOT NULL)
+        SELECT key FROM k WHERE key IS NOT NULL""")
+    return list(conn.execute(sql, {"r": run_id}).scalars())
