@@ -17,7 +17,7 @@ import numpy as np
 __all__ = [
     "MISSING", "DiffRow", "BlockChange", "SummaryRow",
     "flatten_spec", "config_diff", "architecture_diff", "ema_smooth",
-    "metric_direction", "summary_table", "format_value",
+    "metric_direction", "summary_table", "format_value", "key_order",
 ]
 
 
@@ -282,7 +282,7 @@ def summary_table(summaries: Sequence[dict[str, Any]], keys: Optional[Iterable[s
         seen: dict[str, None] = {}
         for m in per_run:
             seen.update(dict.fromkeys(m))
-        keys = sorted((k for k in seen if not k.endswith("_step")), key=_key_order)
+        keys = sorted((k for k in seen if not k.endswith("_step")), key=key_order)
     rows: list[SummaryRow] = []
     for key in keys:
         direction = metric_direction(key)
@@ -296,7 +296,7 @@ def _num(v: Any) -> Optional[float]:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
-def _key_order(key: str) -> tuple[int, str]:
+def key_order(key: str) -> tuple[int, str]:
     """val/ first (what people compare), then test/, train/, the rest."""
     prefix = key.split("/", 1)[0] if "/" in key else ""
     return ({"val": 0, "test": 1, "train": 2}.get(prefix, 3), key)

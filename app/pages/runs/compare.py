@@ -1,0 +1,380 @@
+"""The Compare view: overlaid curves of 2+ runs, one chart per metric key,
+plus the differences, the summary table, a hyperparameter scatter and the
+runs' system metrics.
+
+Curves are read off the UI thread, already reduced (~2,000 buckets per
+curve); zooming into a chart (x by step) re-reads the visible step range at
+full resolution. Each run keeps one colour in every chart and table.
+Smoothing is TensorBoard's debiased EMA (engine.compare.ema_smooth), drawn
+over the raw curve, which stays faint.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QScrollArea,
+                               QSlider, QTabWidget, QVBoxLayout, QWidget)
+
+from app.pages.runs.diff_view import DiffView, SummaryView
+from app.pages.runs.parallel import ParallelView
+from app.pages.runs.tasks import Worker
+from engine.compare import key_order, ema_smooth
+
+BUCKETS = 2000
+COLUMNS = 3
+X_MODES = ("step", "epoch", "wall time")
+# tab10, then its lighter twins: distinct on white for up to 20 runs.
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+           "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94",
+           "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5")
+
+
+def run_colors(run_ids: Sequence[int]) -> dict[int, QColor]:
+    """One colour per run, by its place in the selection (stable across charts)."""
+    return {rid: QColor(PALETTE[i % len(PALETTE)]) for i, rid in enumerate(run_ids)}
+
+
+def chart_keys(keys: set[str]) -> list[str]:
+    """Metric keys worth a chart: test/* are single points (the summary shows them)."""
+    return sorted((k for k in keys if not k.startswith("test/")), key=key_order)
+
+
+@dataclass
+class CompareData:
+    """What one selection needs, read in one go off the UI thread."""
+
+    runs: list[Any]
+    curves: dict[str, list[Any]] = field(default_factory=dict)  # key -> Curves (run order)
+    system: dict[str, list[Any]] = field(default_factory=dict)
+
+
+def load_compare_data(store: Any, runs: Sequence[Any]) -> CompareData:
+    ids = [r.id for r in runs]
+    data = CompareData(list(runs))
+    for c in store.get_curves(ids, buckets=BUCKETS):
+        data.curves.setdefault(c.key, []).append(c)
+    for c in store.get_system_curves(ids, buckets=BUCKETS):
+        if not c.key.endswith("mem_total_mb"):  # a constant: context, not a curve
+            data.system.setdefault(c.key, []).append(c)
+    return data
+
+
+def _epoch_axis(curves: dict[str, list[Any]]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per run, (steps, epochs) at each epoch end, read from an epoch-level curve,
+    so step-level points get fractional epochs instead of piling up on integers."""
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for key in ("train/loss", "val/loss", "lr", "epoch_time"):
+        for c in curves.get(key, []):
+            if c.run_id not in out and len(c):
+                out[c.run_id] = (np.concatenate([[0], c.steps]).astype(float),
+                                 np.concatenate([[0], c.epochs]).astype(float))
+    return out
+
+
+class MetricChart(pg.PlotWidget):
+    """One metric key: a raw (faint) and a smoothed curve per run."""
+
+    zoomed = Signal(str, float, float)
+    """The user zoomed the x axis (payload: key, low step, high step)."""
+
+    def __init__(self, key: str, system: bool = False, parent=None):
+        super().__init__(parent=parent, background="w")
+        self.key = key
+        self.system = system
+        self.items: dict[int, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
+        self.full: dict[int, Any] = {}  # run id -> the reduced, full-range Curve
+        self.shown: dict[int, Any] = {}  # run id -> what is drawn (full or a zoomed re-read)
+        self.setObjectName(f"chart:{key}")
+        self.setMinimumHeight(220)
+        pi = self.getPlotItem()
+        pi.setTitle(key, size="10pt")
+        pi.showGrid(x=True, y=True, alpha=0.15)
+        pi.setClipToView(True)
+        pi.setDownsampling(auto=True, mode="peak")
+        pi.hideButtons()
+        self._programmatic = False
+        self._timer = QTimer(self, singleShot=True, interval=300)
+        self._timer.timeout.connect(self._emit_zoom)
+        pi.getViewBox().sigXRangeChanged.connect(lambda *_: None if self._programmatic else self._timer.start())
+
+    def set_curves(self, curves: Sequence[Any], colors: dict[int, QColor]) -> None:
+        for raw, smooth in self.items.values():
+            self.removeItem(raw)
+            self.removeItem(smooth)
+        self.items.clear()
+        self.full = {c.run_id: c for c in curves}
+        self.shown = dict(self.full)
+        for c in curves:
+            color = QColor(colors[c.run_id])
+            faint = QColor(color)
+            faint.setAlpha(55)
+            raw = self.plot(pen=pg.mkPen(faint, width=1))
+            smooth = self.plot(pen=pg.mkPen(color, width=1.6))
+            self.items[c.run_id] = (raw, smooth)
+
+    def redraw(self, x_of: Callable[[Any], np.ndarray], weight: float, log_y: bool) -> None:
+        self._programmatic = True
+        try:
+            pi = self.getPlotItem()
+            pi.setLogMode(x=False, y=log_y)
+            for rid, (raw, smooth) in self.items.items():
+                c = self.shown[rid]
+                x = x_of(c)
+                y = c.values
+                if log_y:  # log of <= 0 is undefined: leave a gap, not an error
+                    y = np.where(y > 0, y, np.nan)
+                raw.setData(x, y, connect="finite")
+                raw.setVisible(weight > 0)
+                smooth.setData(x, ema_smooth(y, weight) if weight > 0 else y, connect="finite")
+        finally:
+            self._programmatic = False
+
+    def curve_data(self, run_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """The smoothed curve as drawn: (x, y)."""
+        x, y = self.items[run_id][1].getData()
+        return np.asarray(x), np.asarray(y)
+
+    def _emit_zoom(self) -> None:
+        lo, hi = self.getPlotItem().getViewBox().viewRange()[0]
+        self.zoomed.emit(self.key, float(lo), float(hi))
+
+
+class ChartGrid(QScrollArea):
+    """Charts in a grid of COLUMNS, reused across selections (creating plots is the slow part)."""
+
+    def __init__(self, empty_text: str, parent=None):
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.inner = QWidget()
+        self.grid = QGridLayout(self.inner)
+        self.grid.setContentsMargins(4, 4, 4, 4)
+        self.grid.setSpacing(6)
+        self.setWidget(self.inner)
+        self.empty = QLabel(empty_text)
+        self.empty.setAlignment(Qt.AlignCenter)
+        self.empty.setStyleSheet("color: #666; padding: 24px;")
+        self.charts: dict[str, MetricChart] = {}
+        self._pool: dict[str, MetricChart] = {}
+
+    def show_keys(self, keys: list[str], make: Callable[[str], MetricChart]) -> None:
+        while self.grid.count():
+            w = self.grid.takeAt(0).widget()
+            if w is not None:
+                w.hide()
+        self.charts = {}
+        for i, key in enumerate(keys):
+            chart = self._pool.get(key) or make(key)
+            self._pool[key] = chart
+            self.charts[key] = chart
+            self.grid.addWidget(chart, i // COLUMNS, i % COLUMNS)
+            chart.show()
+        if not keys:
+            self.grid.addWidget(self.empty, 0, 0)
+            self.empty.show()
+        for c in range(COLUMNS):
+            self.grid.setColumnStretch(c, 1)
+
+
+class CompareView(QWidget):
+    """objectName compare_view. `set_runs(runs)` with 2+ store Runs."""
+
+    charts_ready = Signal()
+    """Curves for the current selection are drawn (tests and the benchmark wait on it)."""
+    error = Signal(str)
+    """Reading curves failed (payload: the message for the page)."""
+
+    def __init__(self, store_getter: Callable[[], Any], worker: Worker, parent=None):
+        super().__init__(parent)
+        self.setObjectName("compare_view")
+        self._store = store_getter
+        self._worker = worker
+        self._gen = 0
+        self._data: Optional[CompareData] = None
+        self._colors: dict[int, QColor] = {}
+        self._epoch_axis: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._t0: dict[int, float] = {}
+
+        self.title = QLabel(objectName="compare_title")
+        self.legend = QLabel(objectName="compare_legend")
+        self.legend.setWordWrap(True)
+        self.legend.setTextFormat(Qt.RichText)
+        self.x_axis = QComboBox(objectName="compare_x_axis")
+        self.x_axis.addItems(X_MODES)
+        self.smoothing = QSlider(Qt.Horizontal, objectName="compare_smoothing")
+        self.smoothing.setRange(0, 99)
+        self.smoothing.setValue(60)
+        self.smoothing.setFixedWidth(160)
+        self.smoothing.setToolTip("Exponential moving average, debiased as in TensorBoard; the raw curve stays faint")
+        self.smoothing_label = QLabel("0.60")
+        self.log_y = QCheckBox("log y", objectName="compare_log_y")
+        self.status = QLabel(objectName="compare_status")
+        self.status.setStyleSheet("color: #666;")
+
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("x:"))
+        controls.addWidget(self.x_axis)
+        controls.addSpacing(12)
+        controls.addWidget(QLabel("smoothing"))
+        controls.addWidget(self.smoothing)
+        controls.addWidget(self.smoothing_label)
+        controls.addSpacing(12)
+        controls.addWidget(self.log_y)
+        controls.addStretch(1)
+        controls.addWidget(self.status)
+
+        self.metrics_grid = ChartGrid("The selected runs have no metrics yet.")
+        self.system_grid = ChartGrid("No system samples were recorded for the selected runs.")
+        self.diff = DiffView()
+        self.summary = SummaryView()
+        self.parallel = ParallelView()
+        self.tabs = QTabWidget(objectName="compare_tabs")
+        self.tabs.addTab(self.metrics_grid, "Charts")
+        self.tabs.addTab(self.diff, "Differences")
+        self.tabs.addTab(self.summary, "Summary")
+        self.tabs.addTab(self.parallel, "Hyperparameters")
+        self.tabs.addTab(self.system_grid, "System")
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(4)
+        head = QHBoxLayout()
+        head.addWidget(self.title)
+        head.addWidget(self.legend, 1)
+        lay.addLayout(head)
+        lay.addLayout(controls)
+        lay.addWidget(self.tabs, 1)
+
+        self.x_axis.currentIndexChanged.connect(lambda _i: self._redraw_all(reset_view=True))
+        self.smoothing.valueChanged.connect(self._on_smoothing)
+        self.log_y.toggled.connect(lambda _b: self._redraw_all(reset_view=True))
+
+    # public ------------------------------------------------------------------------
+    @property
+    def charts(self) -> dict[str, MetricChart]:
+        return self.metrics_grid.charts
+
+    @property
+    def system_charts(self) -> dict[str, MetricChart]:
+        return self.system_grid.charts
+
+    @property
+    def weight(self) -> float:
+        return self.smoothing.value() / 100.0
+
+    def set_runs(self, runs: Sequence[Any]) -> None:
+        """Show these runs (in this order); curves load in the background."""
+        runs = list(runs)
+        self._gen += 1
+        gen = self._gen
+        self._colors = run_colors([r.id for r in runs])
+        self.title.setText(f"<b>Compare ({len(runs)} selected)</b>")
+        self.legend.setText("&nbsp;&nbsp;".join(
+            f"<span style='color:{self._colors[r.id].name()}; font-size:14px'>■</span>&nbsp;#{r.id} {_esc(r.name)}"
+            for r in runs))
+        self.diff.set_runs(runs, self._colors)
+        self.summary.set_runs(runs, self._colors)
+        self.parallel.set_runs(runs, self._colors)
+        self.status.setText("loading curves…")
+        self._worker.submit(lambda: load_compare_data(self._store(), runs),
+                            lambda data: self._on_loaded(gen, data), self._on_failed)
+
+    # loading -----------------------------------------------------------------------
+    def _on_loaded(self, gen: int, data: CompareData) -> None:
+        if gen != self._gen:
+            return  # a newer selection is on its way
+        self._data = data
+        self._epoch_axis = _epoch_axis(data.curves)
+        self._t0 = {r.id: (r.started_at or r.created_at).timestamp() for r in data.runs}
+        keys = chart_keys(set(data.curves))
+        self.metrics_grid.show_keys(keys, self._make_chart)
+        self.system_grid.show_keys(sorted(data.system), lambda k: self._make_chart(k, system=True))
+        for key, chart in self.metrics_grid.charts.items():
+            chart.set_curves(data.curves[key], self._colors)
+        for key, chart in self.system_grid.charts.items():
+            chart.set_curves(data.system[key], self._colors)
+        self._redraw_all(reset_view=True)
+        n = sum(len(v) for v in data.curves.values())
+        self.status.setText(f"{len(keys)} charts · {n} curves")
+        self.charts_ready.emit()
+
+    def _on_failed(self, message: str, _trace: str) -> None:
+        self.status.setText("")
+        self.error.emit(f"Could not read the curves: {message}")
+
+    def _make_chart(self, key: str, system: bool = False) -> MetricChart:
+        chart = MetricChart(key, system)
+        chart.zoomed.connect(self._on_zoom)
+        return chart
+
+    # drawing -----------------------------------------------------------------------
+    def _x_of(self, chart: MetricChart) -> Callable[[Any], np.ndarray]:
+        mode = self.x_axis.currentText()
+        if chart.system:
+            return lambda c: np.asarray(c.steps, dtype=float)  # seconds since the run started
+        if mode == "epoch":
+            def epoch(c: Any) -> np.ndarray:
+                axis = self._epoch_axis.get(c.run_id)
+                if axis is None or np.unique(c.epochs).size == len(c):
+                    return c.epochs.astype(float)
+                return np.interp(c.steps.astype(float), axis[0], axis[1])
+            return epoch
+        if mode == "wall time":
+            return lambda c: c.wall_times - self._t0.get(c.run_id, float(c.wall_times[0]) if len(c) else 0.0)
+        return lambda c: c.steps.astype(float)
+
+    def _redraw_all(self, reset_view: bool = False) -> None:
+        label = {"step": "step", "epoch": "epoch", "wall time": "time since start (s)"}[self.x_axis.currentText()]
+        for grid in (self.metrics_grid, self.system_grid):
+            for chart in grid.charts.values():
+                if reset_view:
+                    chart.shown = dict(chart.full)
+                chart.redraw(self._x_of(chart), self.weight, self.log_y.isChecked())
+                chart.getPlotItem().setLabel("bottom", "time since start (s)" if chart.system else label)
+                if reset_view:
+                    chart._programmatic = True
+                    chart.getPlotItem().enableAutoRange()
+                    chart._programmatic = False
+
+    def _on_smoothing(self, value: int) -> None:
+        self.smoothing_label.setText(f"{value / 100:.2f}")
+        for grid in (self.metrics_grid, self.system_grid):
+            for chart in grid.charts.values():
+                chart.redraw(self._x_of(chart), self.weight, self.log_y.isChecked())
+
+    # zoom: re-read the visible range at full resolution ------------------------------------
+    def _on_zoom(self, key: str, lo: float, hi: float) -> None:
+        chart = self.metrics_grid.charts.get(key)
+        if chart is None or chart.system or self.x_axis.currentText() != "step" or self._data is None:
+            return
+        reduced = [c for c in chart.full.values() if c.reduced]
+        if not reduced:
+            return
+        full_lo = min(float(c.steps[0]) for c in chart.full.values() if len(c))
+        full_hi = max(float(c.steps[-1]) for c in chart.full.values() if len(c))
+        if lo <= full_lo and hi >= full_hi:  # zoomed back out: the reduced curves are the truth
+            chart.shown = dict(chart.full)
+            chart.redraw(self._x_of(chart), self.weight, self.log_y.isChecked())
+            return
+        ids = list(chart.full)
+        step_range = (max(0, int(np.floor(lo))), int(np.ceil(hi)))
+        gen = self._gen
+        self._worker.submit(lambda: self._store().get_curves(ids, [key], buckets=BUCKETS, step_range=step_range),
+                            lambda curves: self._on_zoom_loaded(gen, key, curves), self._on_failed)
+
+    def _on_zoom_loaded(self, gen: int, key: str, curves: list[Any]) -> None:
+        chart = self.metrics_grid.charts.get(key)
+        if gen != self._gen or chart is None:
+            return
+        for c in curves:
+            if c.run_id in chart.items:
+                chart.shown[c.run_id] = c
+        chart.redraw(self._x_of(chart), self.weight, self.log_y.isChecked())
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

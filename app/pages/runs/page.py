@@ -1,0 +1,297 @@
+"""The Runs page: every run in a sortable, filterable table, the selected
+run's details beside it, and the Compare view below once 2+ runs are
+selected.
+
+The page reads the store off the UI thread (tasks.Worker) and shows what
+comes back; it shares the selection through AppState.selected_runs and
+re-reads the store on AppState.runs_changed.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any, Optional
+
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSettings, QTimer, Qt, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QMenu, QSplitter, QStackedWidget,
+                               QTableView, QToolButton, QVBoxLayout, QWidget)
+
+from app.pages.runs.actions import RunActions
+from app.pages.runs.compare import CompareView
+from app.pages.runs.details import RunDetails
+from app.pages.runs.filter_bar import FilterBar
+from app.pages.runs.table_model import COLUMN_INDEX, COLUMNS, RunsFilterProxy, RunsTableModel, build_rows
+from app.pages.runs.tasks import Worker
+
+EMPTY_TEXT = ("No runs yet — launch one from the Train page or run `layerdeck train SPEC.json`.\n"
+              "Runs appear here as they start; select two or more to compare them.")
+HIDDEN_COLUMNS_KEY = "runs/hidden_columns"
+REFRESH_MS = 3000  # re-read while some run is queued or running
+
+
+class RunsPage(QWidget):
+    """objectName page_runs."""
+
+    loaded = Signal()
+    """The table shows a fresh read of the store."""
+
+    def __init__(self, state: Any, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("page_runs")
+        self.state = state
+        self.worker = Worker(self)
+        self._store_obj: Any = None
+        self._store_lock = threading.Lock()
+        self._load_gen = 0
+        self._pending_select: Optional[list[int]] = None
+
+        self.filter_bar = FilterBar()
+        self.model = RunsTableModel(self)
+        self.proxy = RunsFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.table = QTableView(objectName="runs_table")
+        self.table.setModel(self.proxy)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.table.setSortingEnabled(True)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setShowGrid(False)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(24)
+        header = self.table.horizontalHeader()
+        header.setSortIndicator(COLUMN_INDEX["id"], Qt.DescendingOrder)
+        header.setStretchLastSection(False)
+        header.setContextMenuPolicy(Qt.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._column_menu)
+        header.setSectionsMovable(True)
+        header.setToolTip("Click to sort; right-click to choose columns")
+        for key, width in (("star", 26), ("name", 170), ("status", 96), ("dataset", 70), ("model", 112),
+                           ("optimizer", 76), ("lr", 56), ("batch", 48), ("epochs", 52), ("best_val", 66),
+                           ("test", 58), ("duration", 64), ("started", 116), ("tags", 110), ("id", 40)):
+            self.table.setColumnWidth(COLUMN_INDEX[key], width)
+
+        self.empty = QLabel(EMPTY_TEXT, objectName="runs_empty", alignment=Qt.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.empty.setStyleSheet("color: #555; font-size: 11pt; padding: 40px;")
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.table)
+        self.stack.addWidget(self.empty)
+
+        self.details = RunDetails()
+        self.compare = CompareView(self.store, self.worker)
+        self.compare_hint = QLabel("Select two or more runs (Ctrl+click or Shift+click) to compare them.",
+                                   alignment=Qt.AlignCenter, objectName="compare_hint")
+        self.compare_hint.setStyleSheet("color: #666; padding: 16px;")
+        self.bottom = QStackedWidget()
+        self.bottom.addWidget(self.compare_hint)
+        self.bottom.addWidget(self.compare)
+
+        self.message = QLabel(objectName="runs_message")
+        self.message.setWordWrap(True)
+        self.message.hide()
+        self.count = QLabel(objectName="runs_count")
+        self.count.setStyleSheet("color: #666;")
+        self.actions = RunActions(self)
+        bar = QHBoxLayout()
+        bar.setContentsMargins(0, 0, 0, 0)
+        for act in self.actions.toolbar_actions():
+            bar.addWidget(QToolButton(defaultAction=act, toolButtonStyle=Qt.ToolButtonTextOnly))
+        bar.addStretch(1)
+        bar.addWidget(self.count)
+
+        top = QSplitter(Qt.Horizontal)
+        top.addWidget(self.stack)
+        top.addWidget(self.details)
+        top.setStretchFactor(0, 3)
+        top.setStretchFactor(1, 1)
+        top.setSizes([900, 380])
+        self.split = QSplitter(Qt.Vertical, objectName="runs_splitter")
+        self.split.addWidget(top)
+        self.split.addWidget(self.bottom)
+        self.split.setSizes([380, 520])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 8, 8, 8)
+        lay.setSpacing(6)
+        lay.addWidget(self.filter_bar)
+        lay.addLayout(bar)
+        lay.addWidget(self.message)
+        lay.addWidget(self.split, 1)
+
+        self._apply_hidden_columns()
+        self._select_timer = QTimer(self, singleShot=True, interval=120)
+        self._select_timer.timeout.connect(self._on_selection_settled)
+        self._refresh = QTimer(self, interval=REFRESH_MS)
+        self._refresh.timeout.connect(self._auto_refresh)
+        self.filter_bar.filter_changed.connect(self._on_filter)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._select_timer.start())
+        self.table.clicked.connect(self._on_clicked)
+        self.table.doubleClicked.connect(lambda idx: self.actions.rename())
+        self.details.notes_edited.connect(self.actions.save_notes)
+        self.details.tags_edited.connect(self.actions.save_tags)
+        self.compare.error.connect(self.show_error)
+        state.runs_changed.connect(self.reload)
+        self.reload()
+
+    # the store ---------------------------------------------------------------------
+    def store(self) -> Any:
+        """The page's RunStore, opened on first use (on a worker thread: it migrates)."""
+        with self._store_lock:
+            if self._store_obj is None:
+                from engine.store import RunStore
+                self._store_obj = RunStore(self.state.store_url)
+            return self._store_obj
+
+    def reload(self) -> None:
+        """Re-read the runs in the background; the selection survives by run id."""
+        self._load_gen += 1
+        gen = self._load_gen
+        self.worker.submit(lambda: build_rows(self.store().list_runs()),
+                           lambda rows: self._on_loaded(gen, rows), self._on_load_failed)
+
+    def _on_loaded(self, gen: int, rows: list) -> None:
+        if gen != self._load_gen:
+            return
+        keep = self._pending_select if self._pending_select is not None else self.selected_ids()
+        self._pending_select = None
+        current = self.details.run.id if self.details.run is not None else None
+        self.model.set_rows(rows)
+        self.stack.setCurrentWidget(self.empty if not rows else self.table)
+        self.select_runs(keep, emit=False)
+        by_id = {r.run_id: r.run for r in rows}
+        self.details.show_run(by_id.get(current) if current in by_id else None)
+        self._update_count()
+        active = any(r.run.status in ("queued", "running", "paused") for r in rows)
+        if active and not self._refresh.isActive():
+            self._refresh.start()
+        elif not active:
+            self._refresh.stop()
+        self._on_selection_settled(force=False)
+        self.loaded.emit()
+
+    def _on_load_failed(self, message: str, trace: str) -> None:
+        self.show_error(f"Could not read the run history at {self.state.store_url}: {message}")
+
+    def _auto_refresh(self) -> None:
+        if self.isVisible():
+            self.reload()
+
+    # selection ---------------------------------------------------------------------
+    def selected_ids(self) -> list[int]:
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        return [self.proxy.run_id(r) for r in rows]
+
+    def selected_runs(self) -> list[Any]:
+        by_id = {r.run_id: r.run for r in self.model.rows}
+        return [by_id[i] for i in self.selected_ids() if i in by_id]
+
+    def select_runs(self, run_ids: list[int], emit: bool = True) -> None:
+        """Select these runs in the table (those the filter hides stay unselected)."""
+        sel = QItemSelection()
+        for rid in run_ids:
+            src = self.model.row_of(rid)
+            if src < 0:
+                continue
+            idx = self.proxy.mapFromSource(self.model.index(src, 0))
+            if idx.isValid():
+                sel.select(idx, idx)
+        sm = self.table.selectionModel()
+        flags = QItemSelectionModel.ClearAndSelect | QItemSelectionModel.Rows
+        if not emit:
+            sm.blockSignals(True)
+        sm.select(sel, flags)
+        if not sel.isEmpty():
+            sm.setCurrentIndex(sel.indexes()[0], QItemSelectionModel.NoUpdate)
+        if not emit:
+            sm.blockSignals(False)
+            self.table.viewport().update()
+        else:
+            self._select_timer.start()
+
+    def _on_selection_settled(self, force: bool = True) -> None:
+        runs = self.selected_runs()
+        ids = [r.id for r in runs]
+        changed = ids != self.state.selected_runs
+        self.state.set_selected_runs(ids)
+        current = self.table.currentIndex()
+        cur_id = self.proxy.run_id(current.row()) if current.isValid() and ids else None
+        by_id = {r.id: r for r in runs}
+        self.details.show_run(by_id.get(cur_id) or (runs[0] if runs else None))
+        if self.details.run is not None:
+            self._load_files(self.details.run.id)
+        self.actions.update_enabled(runs)
+        if len(runs) >= 2:
+            self.bottom.setCurrentWidget(self.compare)
+            if changed or force:
+                self.compare.set_runs(runs)
+        else:
+            self.bottom.setCurrentWidget(self.compare_hint)
+        self._update_count()
+
+    def _load_files(self, run_id: int) -> None:
+        from engine.runner.paths import log_path
+
+        def read() -> tuple:
+            ck = self.store().checkpoints(run_id)
+            path = log_path(self.state.store_url, run_id)
+            tail = ""
+            if path.exists():
+                with open(path, "rb") as f:
+                    f.seek(0, 2)
+                    f.seek(max(0, f.tell() - 16_000))
+                    tail = f.read().decode("utf-8", "replace")
+                tail = "\n".join(tail.splitlines()[-200:])
+            return ck, tail
+        self.worker.submit(read, lambda res: self.details.set_files(run_id, *res), lambda m, t: None)
+
+    def _on_clicked(self, index) -> None:
+        if index.column() == COLUMN_INDEX["star"]:
+            self.actions.toggle_star([self.proxy.run_id(index.row())])
+
+    # filtering and columns ------------------------------------------------------------
+    def _on_filter(self, predicate) -> None:
+        self.proxy.set_predicate(predicate)
+        self._update_count()
+
+    def _update_count(self) -> None:
+        shown, total = self.proxy.rowCount(), self.model.rowCount()
+        n = len(self.table.selectionModel().selectedRows())
+        text = f"{shown} of {total} runs" if shown != total else f"{total} runs"
+        self.count.setText(text + (f" · {n} selected" if n else ""))
+
+    def _column_menu(self, pos) -> None:
+        menu = QMenu(self)
+        header = self.table.horizontalHeader()
+        for i, col in enumerate(COLUMNS):
+            act = menu.addAction(col.title if col.key != "star" else "★ star")
+            act.setCheckable(True)
+            act.setChecked(not header.isSectionHidden(i))
+            act.toggled.connect(lambda on, i=i: self.set_column_visible(i, on))
+        menu.exec(header.mapToGlobal(pos))
+
+    def set_column_visible(self, column: int, visible: bool) -> None:
+        self.table.horizontalHeader().setSectionHidden(column, not visible)
+        hidden = [c.key for i, c in enumerate(COLUMNS) if self.table.horizontalHeader().isSectionHidden(i)]
+        QSettings().setValue(HIDDEN_COLUMNS_KEY, json.dumps(hidden))
+
+    def _apply_hidden_columns(self) -> None:
+        try:
+            hidden = json.loads(QSettings().value(HIDDEN_COLUMNS_KEY, "[]"))
+        except (TypeError, json.JSONDecodeError):
+            hidden = []
+        for key in hidden if isinstance(hidden, list) else []:
+            if key in COLUMN_INDEX:
+                self.table.horizontalHeader().setSectionHidden(COLUMN_INDEX[key], True)
+
+    # messages ---------------------------------------------------------------------------
+    def show_error(self, text: str) -> None:
+        self.message.setStyleSheet("color: #c62828;")
+        self.message.setText(text)
+        self.message.show()
+        self.state.status_message.emit(text)
+
+    def show_info(self, text: str) -> None:
+        self.message.setStyleSheet("color: #2e7d32;")
+        self.message.setText(text)
+        self.message.show()
+        self.state.status_message.emit(text)

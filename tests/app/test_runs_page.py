@@ -1,0 +1,257 @@
+"""The Runs page against a real SQLite store: table, filters, compare, actions."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QMessageBox
+
+from app.pages.runs import RunsPage
+from app.pages.runs.table_model import COLUMN_INDEX
+from app.state import AppState
+from engine.compare import ema_smooth
+from engine.spec import parse_spec
+from engine.store import RunStore
+from engine.training.callbacks import MetricPoint
+
+# The offscreen platform says this whenever a top-level window is shown; it is not ours to fix.
+pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
+
+
+def make_spec(name: str, lr: float, batch: int, channels: int) -> dict:
+    return parse_spec({
+        "name": name,
+        "data": {"name": "digits"},
+        "model": {"blocks": [{"type": "Conv2d", "out_channels": channels, "kernel_size": 3, "padding": 1},
+                             {"type": "ReLU"}, {"type": "Flatten"}, {"type": "Linear", "out_features": 10}]},
+        "optimizer": {"type": "AdamW", "lr": lr},
+        "training": {"epochs": 5, "batch_size": batch},
+    }).to_dict()
+
+
+# (name, lr, batch, channels, final val accuracy)
+RUNS = [("alpha", 0.001, 64, 16, 0.95), ("beta", 0.01, 8, 16, 0.97), ("gamma", 0.001, 128, 32, 0.90)]
+
+
+@pytest.fixture
+def store(db_url, tmp_path):
+    s = RunStore(db_url)
+    for name, lr, batch, ch, acc in RUNS:
+        rid = s.create_run(make_spec(name, lr, batch, ch), tags=["test"])
+        s.set_status(rid, "running")
+        pts = []
+        for e in range(1, 6):
+            pts.append(MetricPoint("val/accuracy", e * 10, e, acc - 0.5 / e ** 2, 1000.0 + e))
+            pts.append(MetricPoint("val/loss", e * 10, e, (1 - acc) + 1.0 / e, 1000.0 + e))
+        pts += [MetricPoint("train/loss_step", st, st // 10 + 1, 2.0 / (1 + st / 10), 1000.0 + st / 10)
+                for st in range(1, 51)]
+        s.add_metrics(rid, pts)
+        s.update_summary(rid, {"params": 1000 * ch})
+        ck = tmp_path / f"ck-{rid}" / "last.pt"
+        ck.parent.mkdir()
+        ck.write_bytes(b"weights")
+        s.add_checkpoint(rid, "last", str(ck), 50, 5, 0.1)
+        s.set_status(rid, "completed")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def page(qtbot, store, db_url):
+    state = AppState(db_url)
+    p = RunsPage(state)
+    qtbot.addWidget(p)
+    p.resize(1400, 900)
+    p.show()
+    qtbot.waitUntil(lambda: p.model.rowCount() == len(RUNS), timeout=10_000)
+    yield p
+    p.worker.wait()
+
+
+def names_in_view(page) -> list[str]:
+    return [page.proxy.index(r, COLUMN_INDEX["name"]).data() for r in range(page.proxy.rowCount())]
+
+
+def click_row(qtbot, page, name: str, modifier=Qt.NoModifier) -> None:
+    row = names_in_view(page).index(name)
+    rect = page.table.visualRect(page.proxy.index(row, COLUMN_INDEX["name"]))
+    qtbot.mouseClick(page.table.viewport(), Qt.LeftButton, modifier, rect.center())
+
+
+def test_an_empty_store_says_what_to_do(qtbot, db_url):
+    p = RunsPage(AppState(db_url))
+    qtbot.addWidget(p)
+    p.show()
+    with qtbot.waitSignal(p.loaded, timeout=10_000):
+        pass
+    assert p.stack.currentWidget() is p.empty
+    assert "No runs yet" in p.empty.text() and "layerdeck train SPEC.json" in p.empty.text()
+    p.worker.wait()
+
+
+def test_table_shows_each_run_and_sorts_numbers_by_value(qtbot, page):
+    assert sorted(names_in_view(page)) == ["alpha", "beta", "gamma"]
+    row = names_in_view(page).index("beta")
+    cell = lambda key: page.proxy.index(row, COLUMN_INDEX[key]).data()  # noqa: E731
+    assert (cell("status"), cell("dataset"), cell("lr"), cell("batch"), cell("best_val")) == \
+        ("completed", "digits", "0.01", "8", "0.95")  # 0.97 - 0.5 / 5²
+    header = page.table.horizontalHeader()
+    x = header.sectionViewportPosition(COLUMN_INDEX["batch"]) + 10
+    qtbot.mouseClick(header.viewport(), Qt.LeftButton, pos=QPoint(x, header.height() // 2))
+    batches = [page.proxy.index(r, COLUMN_INDEX["batch"]).data() for r in range(3)]
+    order = header.sortIndicatorOrder()
+    expected = ["8", "64", "128"] if order == Qt.AscendingOrder else ["128", "64", "8"]
+    assert batches == expected  # as numbers: text order would put "128" before "64" before "8"
+
+
+def test_a_filter_expression_narrows_the_table(qtbot, page):
+    box = page.filter_bar.text
+    qtbot.keyClicks(box, 'val/accuracy > 0.92 and training.batch_size < 100')
+    qtbot.waitUntil(lambda: page.proxy.rowCount() == 2, timeout=3000)
+    assert sorted(names_in_view(page)) == ["alpha", "beta"]
+    assert not page.filter_bar.error.isVisible()
+    box.clear()
+    qtbot.keyClicks(box, "gamma")  # free text
+    qtbot.waitUntil(lambda: names_in_view(page) == ["gamma"], timeout=3000)
+    assert page.count.text().startswith("1 of 3 runs")
+
+
+def test_a_bad_expression_shows_its_message_and_keeps_the_last_filter(qtbot, page):
+    qtbot.keyClicks(page.filter_bar.text, "val/accuracy > ")
+    qtbot.waitUntil(page.filter_bar.error.isVisible, timeout=3000)
+    assert "expected a value after '>' at column 16" in page.filter_bar.error.text()
+    assert page.proxy.rowCount() == 3
+
+
+def test_status_filter_and_saved_filters(qtbot, page):
+    page.filter_bar.status.setCurrentIndex(page.filter_bar.status.findData("failed"))
+    assert page.proxy.rowCount() == 0
+    page.filter_bar.status.setCurrentIndex(0)
+    page.filter_bar.save_filter("fast", "optimizer.lr >= 0.01")
+    page.filter_bar.use_filter(page.filter_bar.saved_filters()["fast"])
+    assert names_in_view(page) == ["beta"]
+
+
+def test_compare_overlays_one_curve_per_run_with_smoothing_and_diffs(qtbot, page, store):
+    ids = {r.name: r.id for r in store.list_runs()}
+    with qtbot.waitSignal(page.compare.charts_ready, timeout=10_000):
+        click_row(qtbot, page, "alpha")
+        click_row(qtbot, page, "beta", Qt.ControlModifier)
+        click_row(qtbot, page, "gamma", Qt.ControlModifier)
+    assert page.bottom.currentWidget() is page.compare
+    assert sorted(page.state.selected_runs) == sorted(ids.values())
+    charts = page.compare.charts
+    assert list(charts) == ["val/accuracy", "val/loss", "train/loss_step"]
+    assert all(len(c.items) == 3 for c in charts.values())
+
+    # Smoothing 0: the drawn curve is the stored data.
+    page.compare.smoothing.setValue(0)
+    x, y = charts["val/accuracy"].curve_data(ids["beta"])
+    np.testing.assert_allclose(x, [10, 20, 30, 40, 50])
+    np.testing.assert_allclose(y, [0.97 - 0.5 / e ** 2 for e in range(1, 6)])
+    # Default-like smoothing: TensorBoard's debiased EMA over the same data, raw curve kept.
+    page.compare.smoothing.setValue(60)
+    _, ys = charts["val/accuracy"].curve_data(ids["beta"])
+    np.testing.assert_allclose(ys, ema_smooth(y, 0.6))
+    assert charts["val/accuracy"].items[ids["beta"]][0].isVisible()
+    # One colour per run in every chart.
+    pens = {key: c.items[ids["gamma"]][1].opts["pen"].color().name() for key, c in charts.items()}
+    assert len(set(pens.values())) == 1
+
+    # Only the differing fields, each run's value in its column.
+    order = [ids["alpha"], ids["beta"], ids["gamma"]]
+    shown = [page.compare.diff.config_table.horizontalHeaderItem(c).text() for c in range(3)]
+    col = {int(t.split()[0][1:]): i for i, t in enumerate(shown)}
+    rows = dict(page.compare.diff.rows())
+    assert set(rows) == {"model.blocks[0].out_channels", "optimizer.lr", "training.batch_size"}
+    assert [rows["training.batch_size"][col[i]] for i in order] == ["64", "8", "128"]
+    # The best per summary row is highlighted: beta has the best val accuracy, gamma the worst.
+    best = page.compare.summary.highlighted()
+    assert best["val/accuracy · best"] == col[ids["beta"]]
+    assert best["val/loss · final"] == col[ids["beta"]]
+
+
+def test_x_axis_by_epoch_and_log_y(qtbot, page, store):
+    ids = [r.id for r in store.list_runs()]
+    with qtbot.waitSignal(page.compare.charts_ready, timeout=10_000):
+        page.select_runs(ids[:2])
+    page.compare.smoothing.setValue(0)
+    page.compare.x_axis.setCurrentText("epoch")
+    x, _ = page.compare.charts["train/loss_step"].curve_data(ids[0])
+    assert x[0] == pytest.approx(0.1) and x[-1] == pytest.approx(5.0)  # fractional epochs from the steps
+    page.compare.log_y.setChecked(True)
+    assert page.compare.charts["val/loss"].getPlotItem().ctrl.logYCheck.isChecked()
+
+
+def test_zoom_rereads_the_visible_range_at_full_resolution(qtbot, db_url):
+    s = RunStore(db_url)
+    ids = []
+    for name in ("long-a", "long-b"):
+        rid = s.create_run(make_spec(name, 0.001, 64, 8))
+        s.add_metrics(rid, [MetricPoint("train/loss_step", st, 1, 1.0 / st, float(st)) for st in range(1, 10_001)])
+        ids.append(rid)
+    s.close()
+    p = RunsPage(AppState(db_url))
+    qtbot.addWidget(p)
+    p.show()
+    qtbot.waitUntil(lambda: p.model.rowCount() == 2, timeout=10_000)
+    with qtbot.waitSignal(p.compare.charts_ready, timeout=10_000):
+        p.select_runs(ids)
+    chart = p.compare.charts["train/loss_step"]
+    assert chart.shown[ids[0]].reduced and len(chart.shown[ids[0]]) <= 2000
+    chart.getPlotItem().setXRange(1000, 1500, padding=0)
+    qtbot.waitUntil(lambda: not chart.shown[ids[0]].reduced, timeout=10_000)
+    steps = chart.shown[ids[0]].steps
+    assert steps[0] <= 1000 and steps[-1] >= 1500 and np.all(np.diff(steps) == 1)
+    p.worker.wait()
+
+
+def test_clone_into_the_builder_restores_the_spec_exactly(qtbot, page, store):
+    stored = next(r for r in store.list_runs() if r.name == "gamma").spec
+    click_row(qtbot, page, "gamma")
+    qtbot.waitUntil(lambda: page.actions.clone_action.isEnabled(), timeout=3000)
+    with qtbot.waitSignal(page.state.page_requested, timeout=3000) as sig:
+        page.actions.clone_action.trigger()
+    assert sig.args == ["build"]
+    assert page.state.spec.to_dict() == stored
+
+
+def test_delete_removes_the_rows_and_the_checkpoint_files(qtbot, page, store, monkeypatch):
+    from pathlib import Path
+    doomed = [r for r in store.list_runs() if r.name in ("alpha", "beta")]
+    files = [Path(c.path) for r in doomed for c in store.checkpoints(r.id)]
+    assert all(f.exists() for f in files)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.Yes)
+    click_row(qtbot, page, "alpha")
+    click_row(qtbot, page, "beta", Qt.ControlModifier)
+    qtbot.waitUntil(lambda: page.actions.delete_action.isEnabled() and len(page.selected_ids()) == 2, timeout=3000)
+    page.actions.delete_action.trigger()
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=10_000)
+    assert "2 runs" in asked[0] and "checkpoint files" in asked[0]
+    assert names_in_view(page) == ["gamma"]
+    assert not any(f.exists() for f in files)
+    assert [r.name for r in store.list_runs()] == ["gamma"]
+
+
+def test_notes_are_saved_as_you_type_and_star_toggles(qtbot, page, store):
+    click_row(qtbot, page, "alpha")
+    qtbot.waitUntil(lambda: page.details.run is not None and page.details.run.name == "alpha", timeout=3000)
+    rid = page.details.run.id
+    page.details.tabs.setCurrentWidget(page.details.notes)
+    qtbot.keyClicks(page.details.notes, "lr too low?")
+    qtbot.waitUntil(lambda: store.get_run(rid).notes == "lr too low?", timeout=3000)
+    star = page.proxy.index(names_in_view(page).index("alpha"), COLUMN_INDEX["star"])
+    qtbot.mouseClick(page.table.viewport(), Qt.LeftButton, pos=page.table.visualRect(star).center())
+    qtbot.waitUntil(lambda: store.get_run(rid).starred, timeout=3000)
+    qtbot.waitUntil(lambda: page.proxy.index(names_in_view(page).index("alpha"),
+                                             COLUMN_INDEX["star"]).data() == "★", timeout=5000)
+
+
+def test_hidden_columns_are_remembered(qtbot, page, db_url):
+    page.set_column_visible(COLUMN_INDEX["tags"], False)
+    again = RunsPage(AppState(db_url))
+    qtbot.addWidget(again)
+    assert again.table.horizontalHeader().isSectionHidden(COLUMN_INDEX["tags"])
+    assert not again.table.horizontalHeader().isSectionHidden(COLUMN_INDEX["name"])
+    again.worker.wait()
