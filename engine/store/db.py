@@ -84,17 +84,25 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 def upgrade_to_head(engine: Engine) -> None:
     """Apply every Alembic migration the database lacks, in one write transaction.
 
-    Taking the write lock first means two processes opening a new file at the
-    same time migrate it once: the second waits, then finds it at head.
+    An up-to-date database is only read (no write lock: opening the store
+    never waits for a busy worker). Otherwise the write lock is taken first,
+    so two processes opening a new file at once migrate it once: the second
+    waits, then finds it at head.
     """
     from alembic import command
     from alembic.config import Config
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     # '%' is interpolation syntax in Alembic's config; a password may contain one.
     cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False)
                         .replace("%", "%%"))
+    heads = set(ScriptDirectory.from_config(cfg).get_heads())
+    with engine.connect() as conn:
+        if set(MigrationContext.configure(conn).get_current_heads()) == heads:
+            return
     with writer(engine).begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

@@ -87,3 +87,7 @@ class RunNotFoundError(KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "run not found"
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or used; the message names it and what to do."""

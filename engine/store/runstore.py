@@ -17,18 +17,18 @@ from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence
 
 from sqlalchemy import Connection, delete, func, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.store import summary as summary_json
 from engine.store.convert import (check_status, clean_tags, metric_rows, remove_files,
                                   to_run, utcnow)
 from engine.store.db import create_db_engine, upgrade_to_head, writer
-from engine.store.entities import CheckpointRecord, Curve, Run, RunNotFoundError
+from engine.store.entities import CheckpointRecord, Curve, Run, RunNotFoundError, StoreError
 from engine.store.models import (ACTIVE_STATUSES, CHECKPOINT_KINDS, TERMINAL_STATUSES,
                                  CheckpointRow, MetricRow, RunRow, SystemMetricRow)
 from engine.store.orphans import orphan_reason
-from engine.store.paths import sqlite_path
+from engine.store.paths import normalize_db_url, sqlite_path
 from engine.store.reduce import read_metric_curve, read_system_curve
 from engine.store.upsert import upsert_metrics
 
@@ -43,12 +43,26 @@ class RunStore:
     """Runs, their metrics, system samples and checkpoints in one database."""
 
     def __init__(self, url: str):
-        self.url = url
-        self.path: Optional[Path] = sqlite_path(url)
-        self._engine = create_db_engine(url)
+        """Open (creating and migrating as needed) the store at `url`, a
+        SQLAlchemy URL or a SQLite file path; runs whose worker is gone
+        become `crashed`. Raises StoreError when it cannot be opened."""
+        self.url = normalize_db_url(url)
+        try:
+            self.path: Optional[Path] = sqlite_path(self.url)
+            self._engine = create_db_engine(self.url)
+        except (ArgumentError, ImportError, OSError) as e:
+            raise StoreError(f"cannot open the run store {url!r}: {e}. Give a SQLAlchemy URL "
+                             "(sqlite:///path/runs.db, postgresql://...) or a file path") from e
         self._writer = writer(self._engine)
-        upgrade_to_head(self._engine)
-        self.mark_orphans_crashed()
+        try:
+            upgrade_to_head(self._engine)
+            self.mark_orphans_crashed()
+        except DBAPIError as e:
+            self._engine.dispose()
+            where = self.path or self._engine.url.render_as_string(hide_password=True)
+            raise StoreError(f"cannot open the run store at {where}: {e.orig}. "
+                             "Is it a LayerDeck store? Point --db or LAYERDECK_DB elsewhere "
+                             "to start a new one") from e
 
     # --- plumbing -------------------------------------------------------------
 
@@ -204,11 +218,16 @@ class RunStore:
         """Running or paused runs whose worker is gone become `crashed`; returns their ids."""
         now = utcnow()
         host = socket.gethostname()
+        active = (select(R.id, R.pid, R.host, R.started_at, R.heartbeat_at, R.error)
+                  .where(R.status.in_(ACTIVE_STATUSES)))
+        # Look first without the write lock: usually there is nothing to do.
+        with self._read() as s:
+            if not any(orphan_reason(r.pid, r.host, r.started_at, r.heartbeat_at, now, host)
+                       for r in s.execute(active)):
+                return []
         crashed: list[int] = []
         with self._write() as s:
-            rows = s.execute(select(R.id, R.pid, R.host, R.started_at, R.heartbeat_at, R.error)
-                             .where(R.status.in_(ACTIVE_STATUSES))).all()
-            for r in rows:
+            for r in s.execute(active).all():  # again under the lock: a worker may have finished
                 reason = orphan_reason(r.pid, r.host, r.started_at, r.heartbeat_at, now, host)
                 if reason is None:
                     continue

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.store import (CheckpointRecord, Curve, Run, RunNotFoundError, RunStore,
+from engine.store import (CheckpointRecord, Curve, Run, RunNotFoundError, RunStore, StoreError,
                           higher_is_better, minmax_reduce, resolve_db_url)
 from engine.store.paths import default_db_path
 from engine.training.callbacks import MetricPoint
@@ -361,6 +361,38 @@ def test_a_silent_run_on_another_host_becomes_crashed(db_url):
     assert run.status == "crashed" and "no heartbeat from the worker on elsewhere" in run.error
 
 
+def test_a_pid_reused_by_a_newer_process_does_not_keep_a_run_alive(db_url):
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with RunStore(db_url) as s:
+            rid = s.create_run(SPEC)
+            s.set_status(rid, "running", pid=other.pid)
+        long_ago = (datetime.now(timezone.utc).replace(tzinfo=None)
+                    - timedelta(days=2)).isoformat(sep=" ")
+        con = sqlite3.connect(_file(db_url))
+        con.execute("UPDATE runs SET started_at=? WHERE id=?", (long_ago, rid))
+        con.commit()
+        con.close()
+        with RunStore(db_url) as s:
+            assert s.get_run(rid).status == "crashed"
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_opening_does_not_wait_for_a_busy_writer(db_url):
+    with RunStore(db_url) as s:
+        rid = s.create_run(SPEC)
+    worker = sqlite3.connect(_file(db_url), isolation_level=None)
+    worker.execute("BEGIN IMMEDIATE")  # a worker in the middle of a batch
+    try:
+        with RunStore(db_url) as s:  # would raise "database is locked" if opening wrote
+            assert [r.id for r in s.list_runs()] == [rid]
+    finally:
+        worker.execute("ROLLBACK")
+        worker.close()
+
+
 # --- concurrency ------------------------------------------------------------------
 
 WRITER = textwrap.dedent("""
@@ -421,3 +453,14 @@ def test_db_url_precedence(monkeypatch, tmp_path):
     assert "layerdeck" in str(default_db_path())
     with pytest.raises(ValueError, match="store URL is empty"):
         resolve_db_url("  ")
+
+
+def test_a_bare_path_opens_and_a_bad_store_is_named(tmp_path):
+    with RunStore(str(tmp_path / "plain.db")) as s:
+        assert s.url == f"sqlite:///{tmp_path / 'plain.db'}" and s.path == tmp_path / "plain.db"
+    junk = tmp_path / "notes.txt"
+    junk.write_text("not a database, just notes\n" * 100)
+    with pytest.raises(StoreError, match=f"cannot open the run store at {junk}"):
+        RunStore(str(junk))
+    with pytest.raises(StoreError, match="cannot open the run store 'nosuchdb://x'"):
+        RunStore("nosuchdb://x")
