@@ -144,7 +144,8 @@ def set_rng_state(state: dict[str, Any]) -> None:
     py = state["python"]
     random.setstate((py["version"], tuple(int(v) for v in py["state"].tolist()), py["gauss"]))
     npst = state["numpy"]
-    np.random.set_state((npst["kind"], npst["keys"].numpy().astype(np.uint32), npst["pos"],
+    # .cpu(): a checkpoint loaded with map_location=cuda puts these tensors on the GPU.
+    np.random.set_state((npst["kind"], npst["keys"].cpu().numpy().astype(np.uint32), npst["pos"],
                          npst["has_gauss"], npst["gauss"]))
     torch.set_rng_state(state["torch"].cpu())
     cuda_states = state.get("cuda") or []

@@ -7,6 +7,7 @@ load_state_dict() so a resumed run continues their counters.
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -64,7 +65,10 @@ class EarlyStopping(Callback):
 
 
 class Checkpointing(Callback):
-    """Writes 'last' after every epoch and 'best' when `monitor` improves.
+    """Writes 'best' when `monitor` improves and 'last' after the first and
+    the final epoch, and in between at most every `last_every_s` seconds
+    (a crash loses at most that much training; short epochs do not pay a
+    file write each).
 
     Without a validation split the best checkpoint is the last one
     (`best_is_last`): one file, reported under both kinds.
@@ -74,8 +78,11 @@ class Checkpointing(Callback):
 
     def __init__(self, directory: str | Path, monitor: str, mode: str, *, best_is_last: bool,
                  snapshot: Callable[[str], dict[str, Any]],
-                 notify: Callable[[TrainContext, str, str, int, int, Optional[float]], None]):
+                 notify: Callable[[TrainContext, str, str, int, int, Optional[float]], None],
+                 last_every_s: float = 2.0):
         self.directory = Path(directory)
+        self.last_every_s = last_every_s
+        self._last_written: Optional[float] = None
         self.monitor = monitor
         self.mode = resolve_mode(monitor, mode)
         self.best_is_last = best_is_last
@@ -91,6 +98,8 @@ class Checkpointing(Callback):
     def _write(self, ctx: TrainContext, kind: str, value: Optional[float]) -> str:
         path = str(save_checkpoint(self.snapshot(kind), checkpoint_path(self.directory, kind)))
         self.paths[kind] = path
+        if kind == "last":
+            self._last_written = time.monotonic()
         self.notify(ctx, kind, path, ctx.step, ctx.epoch, value)
         return path
 
@@ -100,12 +109,15 @@ class Checkpointing(Callback):
         if improved:
             # Updated before writing, so the file carries its own best.
             self.best_value, self.best_epoch = value, epoch
-        path = self._write(ctx, "last", value)
-        if self.best_is_last:
-            self.paths["best"] = path
-            self.notify(ctx, "best", path, ctx.step, ctx.epoch, value)
-        elif improved:
+        if not self.best_is_last and improved:
             self._write(ctx, "best", value)
+        final = epoch >= ctx.total_epochs or ctx.stop_reason is not None
+        due = self._last_written is None or time.monotonic() - self._last_written >= self.last_every_s
+        if final or due:
+            path = self._write(ctx, "last", value)
+            if self.best_is_last:
+                self.paths["best"] = path
+                self.notify(ctx, "best", path, ctx.step, ctx.epoch, value)
 
     def save_last(self, ctx: TrainContext) -> str:
         """A 'last' checkpoint outside an epoch end (a stop mid-training)."""

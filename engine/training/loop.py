@@ -124,6 +124,11 @@ class _Trainer:
     def fit(self) -> TrainResult:
         ctx, p = self.ctx, self.p
         self.cbs.on_train_start(ctx)
+        where = "on the device" if p.train.resident else "streamed from host memory"
+        self.cbs.on_log(ctx, "info", f"training {p.dataset} on {ctx.device}: {ctx.train_size} samples ({where}), "
+                                     f"{ctx.steps_per_epoch} steps per epoch, {ctx.num_params:,} parameters")
+        if p.resume is not None:
+            self.cbs.on_log(ctx, "info", f"resumed from epoch {ctx.epoch}, step {ctx.step}")
         for message in p.warnings:
             self.cbs.on_log(ctx, "warning", message)
         status, error = "completed", None

@@ -16,46 +16,48 @@ def _acc_dtype(device: torch.device) -> torch.dtype:
 class TrainMeter:
     """Training losses per step and correct predictions, kept on the device.
 
-    Each step's loss is copied into a device buffer (one tiny kernel, no
-    sync); `flush()` reads the buffer in one transfer, which also tells the
-    exact step where the loss first went NaN or inf.
+    Each step's detached loss and correct count are kept as device scalars
+    (no kernel, no sync); `flush()` stacks and reads them in one transfer,
+    which also tells the exact step where the loss first went NaN or inf.
     """
 
     def __init__(self, device: torch.device, capacity: int, objective: Objective):
         self.objective = objective
         self.classification = objective.task == "classification"
-        self._losses = torch.zeros(max(1, capacity), dtype=torch.float32, device=device)
+        self.capacity = max(1, capacity)
+        self._losses: list[torch.Tensor] = []
         self._sizes: list[int] = []
-        self._correct = torch.zeros((), dtype=torch.int64, device=device)
+        self._correct: list[torch.Tensor] = []
+        self._correct_total = 0
 
     @property
     def pending(self) -> int:
         return len(self._sizes)
 
-    @property
-    def capacity(self) -> int:
-        return self._losses.numel()
-
     def add(self, loss: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor) -> None:
-        self._losses[len(self._sizes)] = loss.detach()
+        self._losses.append(loss.detach())
         self._sizes.append(int(targets.shape[0]))
         if self.classification:
-            self._correct += correct_count(outputs.detach(), targets, self.objective.binary)
+            self._correct.append(correct_count(outputs.detach(), targets, self.objective.binary))
 
     def flush(self) -> list[tuple[float, int]]:
         """(loss, batch size) of each step since the last flush; syncs once."""
-        n = len(self._sizes)
-        if n == 0:
+        if not self._sizes:
             return []
-        values = self._losses[:n].tolist()
-        out = list(zip(values, self._sizes))
-        self._sizes = []
+        values = torch.stack(self._losses).to(_acc_dtype(self._losses[0].device))
+        if self._correct:
+            values = torch.cat([values, torch.stack(self._correct).sum().reshape(1).to(values.dtype)])
+        host = values.tolist()
+        n = len(self._sizes)
+        if self._correct:
+            self._correct_total += int(host[n])
+        out = list(zip(host[:n], self._sizes))
+        self._losses, self._sizes, self._correct = [], [], []
         return out
 
     def take_correct(self) -> int:
-        """Correct predictions since the last call; syncs once."""
-        value = int(self._correct.item())
-        self._correct.zero_()
+        """Correct predictions counted by the flushes since the last call."""
+        value, self._correct_total = self._correct_total, 0
         return value
 
 

@@ -18,7 +18,7 @@ from engine.training import device as dev
 from engine.training.checkpoint import load_checkpoint
 from engine.training.errors import TrainingError
 from engine.training.feeds import Feed, as_tensors, batches_per_epoch
-from engine.training.losses import Objective, check_outputs, make_objective, penalized_weights, resolve_loss_name
+from engine.training.losses import CLASSIFICATION_LOSSES, Objective, check_outputs, make_objective, penalized_weights, resolve_loss_name
 from engine.training.optim import LRSchedule, build_optimizer
 
 
@@ -107,7 +107,7 @@ def prepare(spec: RunSpec, device_name: str, resume_from: str | Path | None) -> 
     if spec.scheduler.type == "ReduceLROnPlateau":
         check_monitor(spec.scheduler.monitor, keys, "scheduler ReduceLROnPlateau", has_val)
     loss_name = resolve_loss_name(tr.loss, task, info.name)
-    if spec.regularization.label_smoothing and loss_name not in ("cross_entropy", "bce_with_logits"):
+    if spec.regularization.label_smoothing and (task == "regression" or loss_name not in CLASSIFICATION_LOSSES):
         warnings.append(f"regularization.label_smoothing applies to classification losses; ignored with {loss_name}")
 
     # Reseed so initial weights depend on the seed alone, not on how much
