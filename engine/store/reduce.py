@@ -16,7 +16,7 @@ from typing import Optional
 import numpy as np
 from sqlalchemy import BigInteger, Connection, Integer, and_, cast, func, literal_column, select
 
-from engine.store.entities import Curve
+from engine.store.entities import Curve, empty_curve
 from engine.store.models import MetricRow, SystemMetricRow
 
 M = MetricRow.__table__.c
@@ -30,12 +30,10 @@ def _metric_where(run_id: int, key: str, step_range: Optional[tuple[int, int]]):
     return and_(*cond)
 
 
-def _arrays(rows, *, float_steps: bool = False) -> tuple[np.ndarray, ...]:
-    """Columns of `rows` as numpy arrays; None (SQL NULL) becomes NaN."""
-    if not rows:
-        return tuple(np.empty(0) for _ in range(6))
+def _arrays(rows) -> tuple[np.ndarray, ...]:
+    """Columns of `rows` as numpy arrays (the first as int64 steps); NULL becomes NaN."""
     cols = list(zip(*rows))
-    out = [np.asarray(cols[0], dtype=np.float64 if float_steps else np.int64)]
+    out = [np.asarray(cols[0], dtype=np.int64)]
     for c in cols[1:]:
         out.append(np.array(c, dtype=np.float64))
     return tuple(out)
@@ -50,8 +48,7 @@ def read_metric_curve(conn: Connection, run_id: int, key: str, *, buckets: Optio
     lo, hi = conn.execute(select(select(func.min(M.step)).where(where).scalar_subquery(),
                                  select(func.max(M.step)).where(where).scalar_subquery())).one()
     if lo is None:
-        return Curve(run_id, key, np.empty(0, np.int64), np.empty(0, np.int64),
-                     np.empty(0), np.empty(0))
+        return empty_curve(run_id, key)
     span = hi - lo + 1
     if buckets is None or span <= buckets:
         rows = conn.execute(select(M.step, M.epoch, M.value, M.wall_time)
@@ -81,27 +78,37 @@ _SQLITE_EXTREMES = ("SELECT min(value), max(value), count(*) FROM metrics "
 _SQLITE_LAST = ("SELECT step, epoch, value, wall_time FROM metrics "
                 "WHERE run_id = ? AND key = ? AND step >= ? AND step < ? "
                 "ORDER BY step DESC LIMIT 1")
+_SQLITE_NEXT = "SELECT min(step) FROM metrics WHERE run_id = ? AND key = ? AND step >= ?"
 
 
 def _sqlite_bucket_rows(conn: Connection, run_id: int, key: str, lo: int, hi: int,
                         buckets: int) -> list[tuple]:
-    """One primary-key range per bucket, on the raw driver cursor.
+    """One primary-key range per non-empty bucket, on the raw driver cursor.
 
     Why not GROUP BY: SQLite sorts the whole range in a temporary b-tree to
     group by a computed bucket (measured: ~3x slower for 1M points); ranges
     read in key order need no sort. The last point of a bucket is a single
-    b-tree probe (ORDER BY step DESC LIMIT 1 on the primary key)."""
+    b-tree probe (ORDER BY step DESC LIMIT 1), and an empty bucket jumps to
+    the next step present, so sparse curves (one point per epoch over
+    thousands of steps) cost a few probes per point, not two per bucket."""
     edges = bucket_edges(lo, hi, buckets)
+    span = hi - lo + 1
     cur = conn.connection.cursor()  # inside the session's transaction: one snapshot
     try:
         rows = []
-        for a, b in zip(edges[:-1], edges[1:]):
-            if a >= b:
-                continue
+        i = 0
+        while i < buckets:
+            a, b = edges[i], edges[i + 1]
             mn, mx, n = cur.execute(_SQLITE_EXTREMES, (run_id, key, a, b)).fetchone()
             if n:
                 step, epoch, value, wall = cur.execute(_SQLITE_LAST, (run_id, key, a, b)).fetchone()
                 rows.append((step, epoch, value, wall, mn, mx, n))
+                i += 1
+                continue
+            (nxt,) = cur.execute(_SQLITE_NEXT, (run_id, key, b)).fetchone()
+            if nxt is None or nxt > hi:
+                break
+            i = (nxt - lo) * buckets // span
         return rows
     finally:
         cur.close()
@@ -139,7 +146,7 @@ def read_system_curve(conn: Connection, run_id: Optional[int], key: str, *,
                              .where(where)).one()
     offset = 0.0 if t0 is None else float(t0)
     if not n:
-        return Curve(run_id, key, np.empty(0), np.empty(0, np.int64), np.empty(0), np.empty(0))
+        return empty_curve(run_id, key, float_steps=True)
     if buckets is None or n <= buckets or hi <= lo:
         rows = conn.execute(select(S.wall_time, S.value).where(where)
                             .order_by(S.wall_time)).all()

@@ -215,22 +215,28 @@ def test_reduction_keeps_the_extremes(store):
     assert len(full) == 10_000
 
 
-def test_sqlite_and_portable_reductions_agree(store):
+@pytest.mark.parametrize("pattern", ["random", "epochs_and_a_burst"])
+def test_sqlite_and_portable_reductions_agree(store, pattern):
     from sqlalchemy.orm import Session
 
     from engine.store.reduce import _grouped_bucket_rows, _metric_where, _sqlite_bucket_rows
 
     rid = store.create_run(SPEC)
-    steps = np.unique(np.random.default_rng(1).integers(0, 5000, size=3000))
+    if pattern == "random":
+        steps, buckets = np.unique(np.random.default_rng(1).integers(0, 5000, size=3000)), 64
+    else:  # one point per epoch over 30,000 steps, and a dense stretch: mostly empty buckets
+        steps, buckets = np.union1d(np.arange(999, 30_000, 1000), np.arange(12_000, 12_500)), 2000
     vals = np.sin(steps / 50.0)
     vals[10] = np.nan
     store.add_metrics(rid, _pts("x", steps, vals))
     with Session(store._engine) as s:
         conn = s.connection()
         lo, hi = int(steps[0]), int(steps[-1])
-        fast = _sqlite_bucket_rows(conn, rid, "x", lo, hi, 64)
-        portable = _grouped_bucket_rows(conn, rid, "x", lo, hi, 64, _metric_where(rid, "x", None))
+        fast = _sqlite_bucket_rows(conn, rid, "x", lo, hi, buckets)
+        portable = _grouped_bucket_rows(conn, rid, "x", lo, hi, buckets,
+                                        _metric_where(rid, "x", None))
     assert fast == portable
+    assert sum(r[6] for r in fast) == len(steps)  # every point landed in one bucket
 
 
 def test_sparse_points_over_a_long_range_are_not_reduced(store):
