@@ -32,7 +32,8 @@ from engine.store.paths import normalize_db_url, sqlite_path
 from engine.store.reduce import read_metric_curve, read_system_curve
 from engine.store.upsert import upsert_metrics
 
-R = RunRow.__table__.c
+RUNS = RunRow.__table__
+R = RUNS.c
 M = MetricRow.__table__
 SYS = SystemMetricRow.__table__
 CK = CheckpointRow.__table__
@@ -113,19 +114,19 @@ class RunStore:
             if parent_id is not None:
                 if s.execute(select(R.id).where(R.id == parent_id)).first() is None:
                     raise RunNotFoundError(f"parent run {parent_id} not found")
-            run_id = s.execute(insert(RunRow.__table__).values(
+            run_id = s.execute(insert(RUNS).values(
                 name=name or "run", status=status, spec=json.dumps(spec), created_at=now,
                 summary="{}", notes="", tags=json.dumps(clean_tags(tags)), parent_id=parent_id,
                 starred=False, started_at=now if status == "running" else None,
                 heartbeat_at=now if status == "running" else None,
             )).inserted_primary_key[0]
             if not name:
-                s.execute(update(RunRow).where(R.id == run_id).values(name=f"run {run_id}"))
+                s.execute(update(RUNS).where(R.id == run_id).values(name=f"run {run_id}"))
         return int(run_id)
 
     def get_run(self, run_id: int) -> Run:
         with self._read() as s:
-            row = s.execute(select(RunRow.__table__).where(R.id == run_id)).first()
+            row = s.execute(select(RUNS).where(R.id == run_id)).first()
         if row is None:
             raise RunNotFoundError(f"run {run_id} not found")
         return to_run(row)
@@ -138,7 +139,7 @@ class RunStore:
             raise ValueError(f"cannot order runs by {order_by!r}: "
                              f"use one of {', '.join(ORDERABLE)}")
         col = R[order_by]
-        stmt = select(RunRow.__table__).order_by(col.desc() if descending else col.asc(),
+        stmt = select(RUNS).order_by(col.desc() if descending else col.asc(),
                                                 R.id.desc() if descending else R.id.asc())
         if status is not None:
             wanted = [status] if isinstance(status, str) else list(status)
@@ -171,7 +172,7 @@ class RunStore:
             values["heartbeat_at"] = now
         if status in TERMINAL_STATUSES:
             values["finished_at"] = now
-        stmt = update(RunRow).where(R.id == run_id).values(**values)
+        stmt = update(RUNS).where(R.id == run_id).values(**values)
         if only_from is not None:
             stmt = stmt.where(R.status.in_([check_status(x) for x in only_from]))
         with self._write() as s:
@@ -186,7 +187,7 @@ class RunStore:
 
     def _update(self, run_id: int, **values: Any) -> None:
         with self._write() as s:
-            if not s.execute(update(RunRow).where(R.id == run_id).values(**values)).rowcount:
+            if not s.execute(update(RUNS).where(R.id == run_id).values(**values)).rowcount:
                 raise RunNotFoundError(f"run {run_id} not found")
 
     def rename(self, run_id: int, name: str) -> None:
@@ -211,7 +212,7 @@ class RunStore:
             if current is None:
                 raise RunNotFoundError(f"run {run_id} not found")
             merged = summary_json.deep_merge(summary_json.loads(current), patch)
-            s.execute(update(RunRow).where(R.id == run_id)
+            s.execute(update(RUNS).where(R.id == run_id)
                       .values(summary=summary_json.dumps(merged)))
 
     def mark_orphans_crashed(self) -> list[int]:
@@ -231,7 +232,7 @@ class RunStore:
                 reason = orphan_reason(r.pid, r.host, r.started_at, r.heartbeat_at, now, host)
                 if reason is None:
                     continue
-                s.execute(update(RunRow).where(R.id == r.id).values(
+                s.execute(update(RUNS).where(R.id == r.id).values(
                     status="crashed", finished_at=now,
                     error=f"{r.error}\n{reason}" if r.error else reason))
                 crashed.append(r.id)
@@ -249,8 +250,8 @@ class RunStore:
             paths = s.execute(select(CK.c.path).where(CK.c.run_id == run_id)).scalars().all()
             for table in (M, SYS, CK):
                 s.execute(delete(table).where(table.c.run_id == run_id))
-            s.execute(update(RunRow).where(R.parent_id == run_id).values(parent_id=None))
-            s.execute(delete(RunRow).where(R.id == run_id))
+            s.execute(update(RUNS).where(R.parent_id == run_id).values(parent_id=None))
+            s.execute(delete(RUNS).where(R.id == run_id))
         if delete_files:  # after the commit: a file we cannot remove never leaves rows behind
             remove_files(paths)
 
@@ -271,7 +272,7 @@ class RunStore:
             upsert_metrics(s, run_id, latest)
             summary = summary_json.apply_points(summary_json.loads(current),
                                                 (p[:4] for p in latest))
-            s.execute(update(RunRow).where(R.id == run_id).values(
+            s.execute(update(RUNS).where(R.id == run_id).values(
                 summary=summary_json.dumps(summary), heartbeat_at=utcnow()))
 
     def metric_keys(self, run_ids: list[int]) -> dict[int, list[str]]:
