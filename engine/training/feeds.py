@@ -86,10 +86,11 @@ class Feed:
         yield from self._loader([torch.arange(i, min(i + batch_size, n)) for i in range(0, n, batch_size)])
 
     def _loader(self, chunks: list[torch.Tensor]) -> Iterator[Batch]:
-        # Each sampler item is a whole batch of indices: TensorDataset indexes
-        # all of them at once instead of collating samples one by one.
-        workers = 2 if self.device.type == "cuda" else 0
+        # Each sampler item is a whole batch of indices: TensorDataset gathers
+        # all of them at once instead of collating samples one by one, which
+        # is fast enough in this process. No worker processes: they would be
+        # forked from a process that holds CUDA state (DESIGN.md §3).
         loader = DataLoader(TensorDataset(self.x, self.y), sampler=chunks, batch_size=None,
-                            num_workers=workers, pin_memory=self.device.type == "cuda")
+                            num_workers=0, pin_memory=self.device.type == "cuda")
         for xb, yb in loader:
             yield self._prepare(xb, yb)

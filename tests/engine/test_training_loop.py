@@ -115,6 +115,15 @@ def test_same_spec_and_seed_give_the_same_metrics(tmp_path):
     assert [(p.key, p.step, p.value) for p in other.points if p.key not in timing] != a
 
 
+def test_data_that_does_not_fit_streams_through_a_dataloader_with_the_same_result(tmp_path, monkeypatch):
+    spec = make_spec(epochs=2)
+    _, resident = run(spec, tmp_path, "resident")
+    monkeypatch.setattr("engine.training.device.fits_on_device", lambda nbytes, device: False)
+    _, streamed = run(spec, tmp_path, "streamed")
+    assert any("streamed from host memory" in m for _, m in streamed.logs)
+    assert _curve(streamed) == _curve(resident)
+
+
 def test_named_loss_and_a_loss_that_does_not_fit_the_task(tmp_path):
     result, _ = run(make_spec("curve", out=1, epochs=1, training={"loss": "huber"}), tmp_path)
     assert result.status == "completed"
