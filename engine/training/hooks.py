@@ -58,9 +58,11 @@ class EarlyStopping(Callback):
                                f"(best {self.best:.4g} at epoch {self.best_epoch})")
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best": float(self.best), "best_epoch": self.best_epoch, "wait": self.wait}
+        return {"monitor": self.monitor, "best": float(self.best), "best_epoch": self.best_epoch, "wait": self.wait}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("monitor", self.monitor) != self.monitor:
+            return  # the resumed spec watches another metric: start counting afresh
         self.best, self.best_epoch, self.wait = float(state["best"]), int(state["best_epoch"]), int(state["wait"])
 
 
@@ -127,9 +129,12 @@ class Checkpointing(Callback):
         return path
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best_value": self.best_value, "best_epoch": self.best_epoch, "paths": dict(self.paths)}
+        return {"monitor": self.monitor, "best_value": self.best_value, "best_epoch": self.best_epoch,
+                "paths": dict(self.paths)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("monitor", self.monitor) != self.monitor:
+            return  # another metric: the old best says nothing about this one
         self.best_value = state["best_value"]
         self.best_epoch = int(state["best_epoch"])
         self.paths = {k: v for k, v in state.get("paths", {}).items() if Path(v).is_file()}

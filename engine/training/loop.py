@@ -110,11 +110,18 @@ class _Trainer:
         self.ctx.epoch = int(state["epoch"])
         self.ctx.step = int(state["step"])
         self.batch_in_epoch = int(state.get("batch_in_epoch", 0))
-        self.epoch_perm_state = state["perm_rng"].cpu()
-        self.p.generator.set_state(self.epoch_perm_state)
+        try:
+            self.p.generator.set_state(state["perm_rng"].cpu())
+        except RuntimeError:
+            # A CPU generator's state does not fit a GPU one (resumed on another
+            # device type): continue with a fresh, still seeded, batch order.
+            self.p.generator.manual_seed(self.p.spec.seed + self.ctx.step)
+            self.p.warnings.append("resumed on another kind of device: the batch order differs from the original run")
+        self.epoch_perm_state = self.p.generator.get_state()
         dev.set_rng_state(state["rng"])
         hooks = state.get("hooks", {})
-        self.checkpointing.load_state_dict(hooks["checkpointing"])
+        if "checkpointing" in hooks:
+            self.checkpointing.load_state_dict(hooks["checkpointing"])
         if self.early_stopping and "early_stopping" in hooks:
             self.early_stopping.load_state_dict(hooks["early_stopping"])
         self.ctx.extra["resumed_from"] = {"epoch": self.ctx.epoch, "step": self.ctx.step}
