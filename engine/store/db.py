@@ -27,7 +27,7 @@ BUSY_TIMEOUT_MS = 30_000
 # so that bench/store_write.py can measure what FULL would cost.
 SYNCHRONOUS = "NORMAL"
 MMAP_BYTES = 256 * 1024 * 1024
-CACHE_KIB = 32 * 1024
+CACHE_KIB = 16 * 1024  # per connection; mmap does most of the work
 # Execution option read by the begin listener: the statement that opens a transaction.
 _BEGIN_OPTION = "layerdeck_begin"
 
