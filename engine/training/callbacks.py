@@ -39,6 +39,7 @@ class TrainContext:
     num_params: int = 0
     train_size: int = 0
     stop_reason: Optional[str] = None  # set by a hook (early stopping) to end training after this epoch
+    # checkpoint_dir, dataset, task, resident (data kept on the device), resumed_from {epoch, step}
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -49,7 +50,9 @@ class Callback:
         """Data and model are ready; nothing has been trained yet."""
 
     def on_metrics(self, ctx: TrainContext, points: list[MetricPoint]) -> None:
-        """New metric points (per-step at the logging interval, per-epoch at epoch end)."""
+        """New metric points: `train/loss_step` every log_every_n_steps steps (the
+        mean since the previous one; a NaN/inf loss also at its exact step), the
+        epoch keys at the step where an epoch ends, `test/*` once at the end."""
 
     def on_epoch_end(self, ctx: TrainContext, epoch: int, metrics: dict[str, float]) -> None:
         """Epoch `epoch` (1-based) finished; `metrics` are its epoch values by key."""

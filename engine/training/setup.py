@@ -48,11 +48,7 @@ class Prepared:
 
 def _load_data(spec: RunSpec) -> Any:
     """engine.data.load_dataset, with its errors as TrainingError (a seam tests can replace)."""
-    from engine.data import load_dataset
-    try:
-        from engine.data import DataError
-    except ImportError:  # pragma: no cover - the data package always defines it
-        DataError = ValueError  # type: ignore[misc,assignment]
+    from engine.data import DataError, load_dataset
     try:
         return load_dataset(spec.data, spec.seed)
     except DataError as e:
