@@ -56,7 +56,12 @@ def test_choosing_digits_shows_images_class_bars_and_sizes(qtbot, db_url):
     state, page = make_page(qtbot, db_url, data="iris")
     changed = []
     state.spec_changed.connect(changed.append)
-    click_dataset(qtbot, page, "digits")
+    lst = page.dataset_list
+    lst.scrollTo(lst.index_of("digits"))
+    qtbot.mouseClick(lst.viewport(), Qt.LeftButton, pos=lst.visual_rect("digits").center())
+    assert page.busy_bar.isVisible() and "Digits" in page.busy_label.text()  # loading happens off the UI thread
+    settle(qtbot, page)
+    assert not page.busy_bar.isVisible()
 
     assert state.spec.data.name == "digits"
     assert changed and changed[-1].data.name == "digits"  # the Build page hears about it
@@ -83,6 +88,19 @@ def test_iris_shows_a_table_with_feature_names(qtbot, db_url):
     shown = {page.samples.table.item(r, 4).text() for r in range(page.samples.table.rowCount())}
     assert shown == set(info.class_names)
     assert len(page.bars.heights()) == 3
+
+
+def test_the_arrow_keys_walk_the_list_and_skip_group_captions(qtbot, db_url):
+    state, page = make_page(qtbot, db_url, data="diabetes")  # the last bundled row
+    page.dataset_list.setFocus()
+    qtbot.keyClick(page.dataset_list, Qt.Key_Down)
+    settle(qtbot, page)
+    assert state.spec.data.name == "moons"  # past the "Synthetic" caption
+    assert page.samples.view() == "scatter"
+    qtbot.keyClick(page.dataset_list, Qt.Key_Up)
+    settle(qtbot, page)
+    assert state.spec.data.name == "diabetes"
+    assert page.bars.heights() and "regression" in page.info_label.text()  # a target histogram
 
 
 def test_moons_shows_a_scatter_and_its_options_edit_the_spec(qtbot, db_url):

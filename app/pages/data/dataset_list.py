@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QFont, QPalette, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QAbstractItemView, QListView, QStyle, QStyledItemDelegate,
                                QStyleOptionButton, QStyleOptionViewItem, QWidget)
@@ -18,13 +18,16 @@ HEADER_ROLE = Qt.UserRole + 3
 GROUPS = (("bundled", "Bundled"), ("synthetic", "Synthetic"), ("file", "From file"))
 
 
+def row_height(font_height: int, header: bool) -> int:
+    return font_height + (14 if header else 12)
+
+
 class _RowDelegate(QStyledItemDelegate):
     """Paints group headers as small captions and dataset rows as
     (radio) title ............ stats."""
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        h = option.fontMetrics.height()
-        return QSize(200, h + (14 if index.data(HEADER_ROLE) else 12))
+        return QSize(200, row_height(option.fontMetrics.height(), bool(index.data(HEADER_ROLE))))
 
     def paint(self, painter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         painter.save()
@@ -105,6 +108,7 @@ class DatasetList(QListView):
         self.setVerticalScrollMode(QAbstractItemView.ScrollPerPixel)
         self._quiet = False
         self.selectionModel().currentChanged.connect(self._on_current)
+        self._fit_height()
 
     # --- public API -----------------------------------------------------------
     def names(self) -> list[str]:
@@ -144,13 +148,26 @@ class DatasetList(QListView):
         return self.visualRect(self._rows[name].index())
 
     def sizeHint(self) -> QSize:
-        rows = sum(self.sizeHintForRow(r) for r in range(self._model.rowCount()))
-        return QSize(260, rows + 2 * self.frameWidth())
+        return QSize(260, self._content_height())
 
     def minimumSizeHint(self) -> QSize:
         return QSize(200, 150)
 
     # --- internals --------------------------------------------------------------
+    def _content_height(self) -> int:
+        h = self.fontMetrics().height()
+        rows = [bool(self._model.item(r).data(HEADER_ROLE)) for r in range(self._model.rowCount())]
+        return sum(row_height(h, header) for header in rows) + 2 * self.frameWidth()
+
+    def _fit_height(self) -> None:
+        """Never taller than its rows: spare room goes below the form, not into an empty list."""
+        self.setMaximumHeight(self._content_height())
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.FontChange, QEvent.StyleChange):
+            self._fit_height()
+
     def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         name = current.data(NAME_ROLE)
         if name and not self._quiet:

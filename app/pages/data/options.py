@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QLa
                                QSpinBox, QVBoxLayout, QWidget)
 
 from app.widgets.param_form import FloatSpinBox
+from engine.data.files import DEFAULT_IMAGE_SIZE
 from engine.spec import DataSpec, RunSpec
 
 INT_LIMIT = 2**31 - 1
@@ -83,7 +84,7 @@ class DataOptions(QWidget):
         self.image_size = QSpinBox()
         self.image_size.setObjectName("image_size")
         self.image_size.setRange(0, 1024)
-        self.image_size.setSpecialValueText("default")  # 0 reads "default": the loader picks the size
+        self.image_size.setSpecialValueText(f"default ({DEFAULT_IMAGE_SIZE})")  # 0: the loader picks the size
         self.image_size.setSuffix(" px")
         self.image_size.setKeyboardTracking(False)
         self.image_size.setToolTip(field_help("image_size"))

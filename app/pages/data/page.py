@@ -75,7 +75,8 @@ class DataPage(QWidget):
         lv.addWidget(self.open_button)
         lv.addSpacing(4)
         lv.addWidget(self.options)
-        left.setMinimumWidth(290)
+        lv.addStretch(0)  # takes what the list (capped at its rows) leaves
+        left.setMinimumWidth(280)
 
         # Right: what it is and what it looks like.
         self.title_label = QLabel()
@@ -112,10 +113,10 @@ class DataPage(QWidget):
         plots = QSplitter(Qt.Horizontal)
         plots.addWidget(self.samples)
         plots.addWidget(self.bars)
-        plots.setStretchFactor(0, 3)
-        plots.setStretchFactor(1, 2)
+        plots.setStretchFactor(0, 2)
+        plots.setStretchFactor(1, 1)
         plots.setChildrenCollapsible(False)
-        plots.setSizes([600, 360])
+        plots.setSizes([640, 320])
         right = QWidget()
         rv = QVBoxLayout(right)
         rv.setContentsMargins(6, 0, 0, 0)
@@ -129,7 +130,7 @@ class DataPage(QWidget):
         splitter.addWidget(left)
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([320, 960])
+        splitter.setSizes([290, 990])
         splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)

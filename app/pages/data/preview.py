@@ -125,8 +125,9 @@ class SampleTable(QTableWidget):
         self.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.setAlternatingRowColors(True)
         self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
+        self.verticalHeader().hide()  # row numbers of a sample say nothing; the width goes to the columns
         self.horizontalHeader().setStretchLastSection(True)
+        self._natural: list[int] = []  # each column's width for its contents
 
     def set_rows(self, samples: Sequence[tuple[np.ndarray, Any]], features: list[str], target: str,
                  labels: list[str]) -> None:
@@ -148,7 +149,30 @@ class SampleTable(QTableWidget):
                 self.setItem(r, c, item)
             item = QTableWidgetItem(labels[r])
             self.setItem(r, width, item)
+        for c, name in enumerate(names + [target]):
+            self.horizontalHeaderItem(c).setToolTip(name)  # the full name where the header is elided
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
         self.resizeColumnsToContents()
+        self._natural = [self.columnWidth(c) for c in range(self.columnCount())]
+        self._fit_columns()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """A few columns share the width (headers elided) rather than hide the target
+        behind a scroll bar; many columns keep their widths and scroll."""
+        if not self._natural:
+            return
+        header = self.horizontalHeader()
+        squeeze = sum(self._natural) > self.viewport().width() and len(self._natural) <= 8
+        mode = QHeaderView.Stretch if squeeze else QHeaderView.Interactive
+        if header.sectionResizeMode(0) != mode:
+            header.setSectionResizeMode(mode)
+            if mode == QHeaderView.Interactive:
+                for c, w in enumerate(self._natural):
+                    self.setColumnWidth(c, w)
 
     def headers(self) -> list[str]:
         return [self.horizontalHeaderItem(c).text() for c in range(self.columnCount())]
