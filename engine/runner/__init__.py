@@ -1,0 +1,17 @@
+"""Running runs in worker processes (DESIGN.md §3). Qt-free; app.bridge wraps it.
+
+    runner = Runner(db_url)                 # concurrency={"cpu": 1, "cuda:0": 1} by default
+    unsubscribe = runner.subscribe(print)   # events arrive on reader threads
+    run_id = runner.submit(spec)            # the queued row exists when this returns
+    runner.pause(run_id); runner.resume(run_id); runner.stop(run_id)
+    runner.wait(run_id, timeout=60)         # -> "completed" | "stopped" | "failed" | "crashed"
+    runner.shutdown()
+
+The worker side lives here too: the event sender and the store writer that
+`python -m engine.worker` runs on its own threads.
+"""
+from engine.runner.executor import EventCallback, Executor
+from engine.runner.local import FINAL_STATUSES, LocalExecutor, describe_exit
+from engine.runner.runner import Runner
+
+__all__ = ["EventCallback", "Executor", "FINAL_STATUSES", "LocalExecutor", "Runner", "describe_exit"]

@@ -1,0 +1,126 @@
+"""Runner: the one entry point for launching runs (CLI and GUI alike).
+
+It validates the spec, creates the `queued` row, hands the run to an
+executor and fans the executor's events out to subscribers. Workers write
+their own rows; the runner only settles a row its worker could not.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import traceback
+from typing import Any, Callable, Optional, Union
+
+from engine.protocol import Event, Finished, Status
+from engine.runner.executor import EventCallback, Executor
+from engine.runner.local import FINAL_STATUSES, LocalExecutor
+from engine.spec import RunSpec, parse_spec
+
+
+class Runner:
+    """Queue runs, command them, and watch their events.
+
+    concurrency: runs at once per device queue ("cpu", "cuda:0", ...);
+    default one per GPU and one on the CPU.
+    executor: a factory `(db_url, store, on_event) -> Executor`; default local
+    subprocesses (the seam for a Ray executor later).
+    """
+
+    def __init__(self, db_url: str, *, concurrency: Optional[dict[str, int]] = None,
+                 executor: Optional[Callable[[str, Any, EventCallback], Executor]] = None,
+                 worker_command: Optional[list[str]] = None):
+        from engine.store import RunStore
+
+        self.db_url = db_url
+        self.store = RunStore(db_url)
+        self._lock = threading.Lock()
+        self._subscribers: list[EventCallback] = []
+        self._done: dict[int, threading.Event] = {}
+        self._final: dict[int, str] = {}
+        if executor is not None:
+            self.executor: Executor = executor(db_url, self.store, self._dispatch)
+        else:
+            self.executor = LocalExecutor(db_url, self.store, self._dispatch, concurrency=concurrency,
+                                          worker_command=worker_command)
+
+    # --- launching ----------------------------------------------------------------------
+    def submit(self, spec: Union[RunSpec, dict[str, Any]], *, name: Optional[str] = None,
+               parent_id: Optional[int] = None, resume_from: Optional[str] = None,
+               device: Optional[str] = None) -> int:
+        """Create the queued row and queue the run; returns its id.
+
+        A dict is validated first: a bad spec raises engine.spec.SpecError and
+        no row or worker is created.
+        """
+        if not isinstance(spec, RunSpec):
+            spec = parse_spec(spec)
+        run_id = self.store.create_run(spec.to_dict(), name=name or spec.name, parent_id=parent_id)
+        with self._lock:
+            self._done[run_id] = threading.Event()
+        self._dispatch(Status(run_id, "queued"))
+        self.executor.submit(run_id, device=device or spec.training.device, resume_from=resume_from)
+        return run_id
+
+    def pause(self, run_id: int) -> bool:
+        return self.executor.pause(run_id)
+
+    def resume(self, run_id: int) -> bool:
+        return self.executor.resume(run_id)
+
+    def stop(self, run_id: int) -> bool:
+        """Graceful: the worker finishes its batch, saves a checkpoint and ends `stopped`."""
+        return self.executor.stop(run_id)
+
+    def cancel(self, run_id: int) -> bool:
+        """Kill the worker and its children now; the run ends `stopped` without a checkpoint."""
+        return self.executor.cancel(run_id)
+
+    def active_runs(self) -> list[int]:
+        return self.executor.active_runs()
+
+    # --- watching -----------------------------------------------------------------------
+    def subscribe(self, callback: EventCallback) -> Callable[[], None]:
+        """Call `callback(event)` for every event (on a reader thread); returns an unsubscribe."""
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def wait(self, run_id: int, timeout: Optional[float] = None) -> Optional[str]:
+        """Block until the run ends; its final status, or None on timeout.
+
+        For a run this runner did not submit, the store's status if final.
+        """
+        with self._lock:
+            done = self._done.get(run_id)
+        if done is None:
+            status = self.store.get_run(run_id).status
+            return status if status in FINAL_STATUSES else None
+        if not done.wait(timeout):
+            return None
+        return self._final.get(run_id)
+
+    def shutdown(self, stop_runs: bool = True, timeout: Optional[float] = 30.0) -> None:
+        """Stop taking runs. stop_runs: stop queued and running ones gracefully
+        (killing any still alive after `timeout`); else wait for them to finish."""
+        self.executor.shutdown(stop_runs=stop_runs, timeout=timeout)
+
+    def _dispatch(self, event: Event) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for callback in subscribers:
+            try:
+                callback(event)
+            except Exception:  # one broken view must not stop the stream for the others
+                print(f"layerdeck: event subscriber {callback!r} failed:", file=sys.stderr)
+                traceback.print_exc()
+        if isinstance(event, Finished):  # after the subscribers: wait() returns with their view complete
+            with self._lock:
+                self._final[event.run_id] = event.status
+                done = self._done.setdefault(event.run_id, threading.Event())
+            done.set()
