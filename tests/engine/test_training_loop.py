@@ -240,6 +240,17 @@ def test_mixed_precision_trains_on_the_cpu_with_a_warning(tmp_path, precision):
     assert bool(scaler) == (precision == "fp16")  # fp16 keeps its GradScaler's state
 
 
+def test_an_unexpected_error_fails_the_run_with_the_traceback_in_the_log(tmp_path):
+    class Broken(Callback):
+        def on_epoch_end(self, ctx, epoch, metrics):
+            raise RuntimeError("boom")
+
+    result, rec = run(make_spec(epochs=2), tmp_path, callbacks=[Broken()])
+    assert result.status == "failed" and result.error == "training failed: RuntimeError: boom"
+    assert any(level == "error" and "Traceback" in m and "boom" in m for level, m in rec.logs)
+    assert rec.ended == ("failed", result.error)
+
+
 def test_unavailable_device_is_refused():
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
