@@ -179,7 +179,7 @@ def test_fractions_that_leave_no_training_data_are_refused_in_words(qtbot, db_ur
     page.options.test_fraction.setValue(0.5)
     settle(qtbot, page)
     assert page.error_label.isVisible()
-    assert "test_fraction" in page.error_label.text() and "< 1" in page.error_label.text()
+    assert page.error_label.text() == "data.test_fraction: val_fraction + test_fraction must be < 1 (got 0.6 + 0.5)"
     assert state.spec.data.test_fraction == 0.0
 
 

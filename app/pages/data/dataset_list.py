@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from PySide6.QtCore import QEvent, QModelIndex, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QFont, QPalette, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import (QAbstractItemView, QListView, QStyle, QStyledItemDelegate,
-                               QStyleOptionButton, QStyleOptionViewItem, QWidget)
+from PySide6.QtCore import QEvent, QModelIndex, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QFont, QPainter, QPalette, QPen, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 NAME_ROLE = Qt.UserRole + 1
 STATS_ROLE = Qt.UserRole + 2
@@ -47,14 +46,18 @@ class _RowDelegate(QStyledItemDelegate):
             painter.fillRect(rect, pal.color(QPalette.Highlight))
         elif option.state & QStyle.State_MouseOver:
             painter.fillRect(rect, pal.color(QPalette.AlternateBase))
-        radio = QStyleOptionButton()
-        size = option.widget.style().pixelMetric(QStyle.PM_ExclusiveIndicatorWidth) if option.widget else 14
-        radio.rect = QRect(rect.left() + 8, rect.center().y() - size // 2 + 1, size, size)
-        radio.state = QStyle.State_Enabled | (QStyle.State_On if selected else QStyle.State_Off)
-        radio.palette = pal
-        style = option.widget.style() if option.widget else None
-        if style is not None:
-            style.drawPrimitive(QStyle.PE_IndicatorRadioButton, radio, painter, option.widget)
+        # A radio mark drawn here rather than by the style: Fusion's outline vanishes on dark bases.
+        size = 14
+        mark = QRectF(rect.left() + 8.5, rect.center().y() - size / 2 + 1, size, size)
+        ink = pal.color(QPalette.HighlightedText if selected else QPalette.PlaceholderText)
+        painter.setRenderHint(QPainter.Antialiasing)
+        painter.setPen(QPen(ink, 1.3))
+        painter.setBrush(Qt.NoBrush)
+        painter.drawEllipse(mark)
+        if selected:
+            painter.setPen(Qt.NoPen)
+            painter.setBrush(ink)
+            painter.drawEllipse(mark.adjusted(3.5, 3.5, -3.5, -3.5))
         text_color = pal.color(QPalette.HighlightedText if selected else QPalette.Text)
         stats = index.data(STATS_ROLE) or ""
         fm = option.fontMetrics

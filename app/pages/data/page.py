@@ -223,14 +223,12 @@ class DataPage(QWidget):
         values = self.options.values()
         seed = values.pop("seed")
         entry = self._entries[self._name]
-        fields: dict[str, Any] = {"name": self._name, "path": self._path, **values}
         if self._name == "csv" and self._path:
             self._refresh_columns(values)
         try:
-            data = DataSpec(**fields)
+            data = DataSpec(**{"name": self._name, "path": self._path, **values})
         except ValidationError as e:
-            err = e.errors()[0]
-            self._say(f"data.{format_loc(tuple(err['loc']))}: {err['msg']}")
+            self._say(_validation_text(e))
             return
         if entry.source == "file" and not data.path:
             self._show_needs_file(self._name)
@@ -244,9 +242,10 @@ class DataPage(QWidget):
         if columns and columns != shown:
             target = values.get("target") if values.get("target") in columns else columns[-1]
             values["target"] = target
-            data = DataSpec(name="csv", path=self._path, target=target,
-                            options=values["options"], val_fraction=values["val_fraction"],
-                            test_fraction=values["test_fraction"], normalize=values["normalize"])
+            try:
+                data = DataSpec(name="csv", path=self._path, **values)
+            except ValidationError:
+                return  # the caller reports the same problem
             self._show_form(data, self.options.seed.value())
 
     def _request(self, data: DataSpec, seed: int) -> None:
@@ -357,6 +356,13 @@ def info_text(info: Any) -> str:
         what = f"regression · {info.num_targets} target{'s' if info.num_targets != 1 else ''}"
     sizes = " · ".join(f"{k} {info.sizes.get(k, 0)}" for k in ("train", "val", "test"))
     return f"input {shape} · {what} · {sizes}"
+
+
+def _validation_text(e: ValidationError) -> str:
+    """The first problem as "data.field: message", without pydantic's "Value error," prefix."""
+    err = e.errors()[0]
+    msg = str(err.get("msg", "")).removeprefix("Value error, ")
+    return f"data.{format_loc(tuple(err['loc']))}: {msg}"
 
 
 def _caption(text: str) -> QLabel:
