@@ -26,7 +26,9 @@ from app.pages.runs.tasks import Worker
 EMPTY_TEXT = ("No runs yet — launch one from the Train page or run `layerdeck train SPEC.json`.\n"
               "Runs appear here as they start; select two or more to compare them.")
 HIDDEN_COLUMNS_KEY = "runs/hidden_columns"
-REFRESH_MS = 3000  # re-read while some run is queued or running
+REFRESH_MS = 3000  # re-read the active runs while some run is queued or running
+FIRST_PAGE = 300  # newest runs shown before the full list has been read
+ACTIVE = ("queued", "running", "paused")
 
 
 class RunsPage(QWidget):
@@ -43,7 +45,7 @@ class RunsPage(QWidget):
         self._store_obj: Any = None
         self._store_lock = threading.Lock()
         self._load_gen = 0
-        self._pending_select: Optional[list[int]] = None
+        self._full_gen = 0
 
         self.filter_bar = FilterBar()
         self.model = RunsTableModel(self)
@@ -119,7 +121,9 @@ class RunsPage(QWidget):
         lay.addWidget(self.split, 1)
 
         self._apply_hidden_columns()
-        self._select_timer = QTimer(self, singleShot=True, interval=120)
+        # Clicks settle for a moment first: a shift-click range or a drag
+        # should load the comparison once, not once per row.
+        self._select_timer = QTimer(self, singleShot=True, interval=80)
         self._select_timer.timeout.connect(self._on_selection_settled)
         self._refresh = QTimer(self, interval=REFRESH_MS)
         self._refresh.timeout.connect(self._auto_refresh)
@@ -143,17 +147,26 @@ class RunsPage(QWidget):
             return self._store_obj
 
     def reload(self) -> None:
-        """Re-read the runs in the background; the selection survives by run id."""
+        """Re-read the runs in the background; the selection survives by run id.
+
+        On first open the newest FIRST_PAGE runs are shown at once while the
+        full list (seconds of JSON decoding for 10,000 runs) is read beside it.
+        """
         self._load_gen += 1
         gen = self._load_gen
+        self._full_gen = 0 if self.model.rowCount() == 0 else self._full_gen
+        if self.model.rowCount() == 0:
+            self.worker.submit(lambda: build_rows(self.store().list_runs(limit=FIRST_PAGE)),
+                               lambda rows: self._on_loaded(gen, rows, full=False), self._on_load_failed)
         self.worker.submit(lambda: build_rows(self.store().list_runs()),
-                           lambda rows: self._on_loaded(gen, rows), self._on_load_failed)
+                           lambda rows: self._on_loaded(gen, rows, full=True), self._on_load_failed)
 
-    def _on_loaded(self, gen: int, rows: list) -> None:
-        if gen != self._load_gen:
-            return
-        keep = self._pending_select if self._pending_select is not None else self.selected_ids()
-        self._pending_select = None
+    def _on_loaded(self, gen: int, rows: list, full: bool = True) -> None:
+        if gen != self._load_gen or (not full and self._full_gen == gen):
+            return  # a newer read is on its way, or the full list beat the first page
+        if full:
+            self._full_gen = gen
+        keep = self.selected_ids()
         current = self.details.run.id if self.details.run is not None else None
         self.model.set_rows(rows)
         self.stack.setCurrentWidget(self.empty if not rows else self.table)
@@ -161,7 +174,9 @@ class RunsPage(QWidget):
         by_id = {r.run_id: r.run for r in rows}
         self.details.show_run(by_id.get(current) if current in by_id else None)
         self._update_count()
-        active = any(r.run.status in ("queued", "running", "paused") for r in rows)
+        if not full:
+            return
+        active = any(r.run.status in ACTIVE for r in rows)
         if active and not self._refresh.isActive():
             self._refresh.start()
         elif not active:
@@ -173,8 +188,34 @@ class RunsPage(QWidget):
         self.show_error(f"Could not read the run history at {self.state.store_url}: {message}")
 
     def _auto_refresh(self) -> None:
-        if self.isVisible():
-            self.reload()
+        """While runs are active, re-read only those (and the ones that just
+        finished): re-reading 10,000 runs every few seconds would be waste."""
+        if not self.isVisible():
+            return
+        known = [r.run_id for r in self.model.rows if r.run.status in ACTIVE]
+        gen = self._load_gen
+
+        def work() -> list:
+            from engine.store import RunNotFoundError
+            store = self.store()
+            active = store.list_runs(status=list(ACTIVE))
+            seen = {r.id for r in active}
+            ended = []
+            for rid in known:
+                if rid not in seen:
+                    try:
+                        ended.append(store.get_run(rid))
+                    except RunNotFoundError:
+                        pass
+            return build_rows(active + ended)
+
+        def done(changed: list) -> None:
+            if gen != self._load_gen:
+                return
+            by_id = {r.run_id: r for r in self.model.rows}
+            by_id.update({r.run_id: r for r in changed})
+            self._on_loaded(gen, list(by_id.values()), full=True)
+        self.worker.submit(work, done, self._on_load_failed)
 
     # selection ---------------------------------------------------------------------
     def selected_ids(self) -> list[int]:
@@ -205,8 +246,9 @@ class RunsPage(QWidget):
         if not emit:
             sm.blockSignals(False)
             self.table.viewport().update()
-        else:
-            self._select_timer.start()
+        else:  # a programmatic choice is final: no need to wait for more clicks
+            self._select_timer.stop()
+            self._on_selection_settled()
 
     def _on_selection_settled(self, force: bool = True) -> None:
         runs = self.selected_runs()

@@ -1,0 +1,236 @@
+"""Runs page speed: compare 20 long runs, and list/sort 10,000 runs.
+
+    python bench/compare_runs.py [--runs 20] [--steps 100000] [--many 10000]
+
+1. A store with 20 runs x 100,000 steps (train/loss_step at every step plus
+   epoch metrics): time from selecting them to every compare chart drawn.
+   Goal < 1 s. Measured cold (first selection: charts are created) and warm
+   (a second selection: charts are reused).
+2. A store with 10,000 runs: time to open the Runs page (read the store off
+   the UI thread, build rows, show them) and to sort by a metric column.
+   Goal < 0.5 s.
+
+Prints each figure and its ratio to the goal (< 1.0 meets it).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QEventLoop, QSettings, Qt, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+COMPARE_GOAL_S = 1.0
+SORT_GOAL_S = 0.5
+
+
+def spec(i: int) -> dict:
+    return {
+        "name": f"bench-{i}", "seed": i,
+        "data": {"name": "digits", "path": None, "target": None, "val_fraction": 0.2, "test_fraction": 0.0,
+                 "normalize": "standard", "image_size": None, "options": {}},
+        "model": {"blocks": [{"type": "Conv2d", "out_channels": [8, 16, 32, 64][i % 4], "kernel_size": 3,
+                              "padding": 1}, {"type": "ReLU"}, {"type": "Flatten"},
+                             {"type": "Linear", "out_features": 10}]},
+        "optimizer": {"type": ["AdamW", "SGD", "Adam"][i % 3], "lr": [1e-3, 3e-3, 1e-2, 3e-4][i % 4],
+                      "weight_decay": 0.01},
+        "scheduler": {"type": "none", "warmup_epochs": 0},
+        "regularization": {"l1": 0.0, "label_smoothing": 0.0, "grad_clip_norm": None, "early_stopping": None},
+        "training": {"epochs": 100, "batch_size": [16, 32, 64, 128, 256][i % 5], "device": "auto",
+                     "precision": "fp32", "loss": None, "log_every_n_steps": 1, "compile": False,
+                     "channels_last": False},
+    }
+
+
+def wait(ms: int) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def wait_for(signal, timeout_s: float = 120.0) -> None:
+    loop = QEventLoop()
+    signal.connect(loop.quit)
+    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+    loop.exec()
+    signal.disconnect(loop.quit)
+
+
+def build_long_store(url: str, n_runs: int, steps: int) -> list[int]:
+    from engine.store import RunStore
+    from engine.training.callbacks import MetricPoint
+
+    store = RunStore(url)
+    ids = []
+    rng = np.random.default_rng(0)
+    for i in range(n_runs):
+        rid = store.create_run(spec(i))
+        store.set_status(rid, "running")
+        noise = rng.lognormal(0, 0.1, steps)
+        loss = (0.05 + 2.3 * np.exp(-np.arange(1, steps + 1) / (steps / (4 + i % 5)))) * noise
+        per_epoch = steps // 100
+        for start in range(0, steps, 50_000):
+            pts = [MetricPoint("train/loss_step", s + 1, s // per_epoch + 1, float(loss[s]), 1e9 + s * 0.01)
+                   for s in range(start, min(steps, start + 50_000))]
+            store.add_metrics(rid, pts)
+        epoch_pts = []
+        for e in range(1, 101):
+            st = e * per_epoch
+            for key, v in (("train/loss", float(loss[st - 1])), ("val/loss", float(loss[st - 1]) * 1.1),
+                           ("val/accuracy", 0.97 - 0.8 * np.exp(-e / 10) - 0.002 * i), ("lr", 1e-3)):
+                epoch_pts.append(MetricPoint(key, st, e, v, 1e9 + st * 0.01))
+        store.add_metrics(rid, epoch_pts)
+        store.set_status(rid, "completed")
+        ids.append(rid)
+    store.close()
+    return ids
+
+
+def build_many_store(url: str, n: int) -> None:
+    """10,000 runs written straight into the `runs` table (the contract's
+    table; creating them one transaction at a time would only time the setup)."""
+    from sqlalchemy import insert
+
+    from engine.store import RunStore
+    from engine.store.db import create_db_engine, writer
+    from engine.store.models import RunRow
+
+    RunStore(url).close()  # migrations
+    rnd = random.Random(0)
+    now = datetime(2026, 11, 1)
+    rows = []
+    for i in range(n):
+        acc = rnd.uniform(0.5, 0.99)
+        summary = {"params": rnd.randint(1_000, 2_000_000), "metrics": {
+            k: {"last": v, "best": v, "min": v, "max": v, "last_step": 100, "best_step": 90, "best_epoch": 9}
+            for k, v in (("val/accuracy", acc), ("val/loss", 1 - acc), ("train/loss", 0.9 - acc * 0.8),
+                         ("test/accuracy", acc - 0.01))}}
+        start = now + timedelta(minutes=i)
+        rows.append({"name": f"run-{i}", "status": rnd.choice(["completed", "stopped", "failed"]),
+                     "spec": json.dumps(spec(i)), "created_at": start, "started_at": start,
+                     "finished_at": start + timedelta(seconds=rnd.randint(10, 4000)),
+                     "summary": json.dumps(summary), "notes": "", "tags": json.dumps(["bench"]),
+                     "starred": i % 50 == 0})
+    engine = create_db_engine(url)
+    with writer(engine).begin() as conn:
+        conn.execute(insert(RunRow.__table__), rows)
+    engine.dispose()
+
+
+def bench_compare(url: str, ids: list[int]) -> dict[str, float]:
+    from app.pages.runs import RunsPage
+    from app.state import AppState
+
+    page = RunsPage(AppState(url))
+    page.resize(1400, 900)
+    page.show()
+    wait_for(page.loaded)
+
+    def select(run_ids: list[int]) -> float:
+        t0 = time.perf_counter()
+        page.select_runs(run_ids)
+        wait_for(page.compare.charts_ready)
+        page.compare.metrics_grid.repaint()  # paint the visible charts now, as the screen would
+        dt = time.perf_counter() - t0
+        page.select_runs([])
+        wait(300)
+        return dt
+
+    out = {"first": select(ids)}  # the first comparison in this process: one-time warm-ups included
+    page.compare.cache = type(page.compare.cache)()  # forget the curves, keep the warmed code paths
+    out["uncached"] = select(ids)
+    out["cached"] = select(ids)  # finished runs: curves come from the page's cache
+    out["charts"] = len(page.compare.charts)
+    out["curves"] = sum(len(c.items) for c in page.compare.charts.values())
+    page.worker.wait()
+    page.close()
+    return out
+
+
+def bench_many(url: str) -> tuple[float, float, float]:
+    from app.pages.runs import RunsPage
+    from app.pages.runs.table_model import COLUMN_INDEX
+    from app.state import AppState
+
+    t0 = time.perf_counter()
+    page = RunsPage(AppState(url))
+    page.resize(1400, 900)
+    page.show()
+    t_first = first_rows = None
+    full = lambda: page._full_gen == page._load_gen  # noqa: E731 - the page's full list is shown
+    while not full() and time.perf_counter() - t0 < 120:
+        QApplication.processEvents()
+        if t_first is None and page.model.rowCount():
+            page.table.viewport().repaint()
+            t_first, first_rows = time.perf_counter() - t0, page.model.rowCount()
+        time.sleep(0.001)
+    page.table.viewport().repaint()
+    t_open = time.perf_counter() - t0
+    if t_first is not None and first_rows < page.model.rowCount():
+        print(f"    (first {first_rows} rows on screen after {t_first:.3f} s)")
+    t1 = time.perf_counter()
+    page.table.sortByColumn(COLUMN_INDEX["best_val"], Qt.DescendingOrder)
+    page.table.viewport().repaint()
+    t_sort = time.perf_counter() - t1
+    top = page.proxy.index(0, COLUMN_INDEX["best_val"]).data()
+    t2 = time.perf_counter()
+    page.filter_bar.use_filter('val/accuracy > 0.9 and optimizer.type == "AdamW"')
+    page.table.viewport().repaint()
+    t_filter = time.perf_counter() - t2
+    print(f"    (top best val after sort: {top}; filter kept {page.proxy.rowCount()} rows)")
+    page.worker.wait()
+    page.close()
+    return t_open, t_sort, t_filter
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--steps", type=int, default=100_000)
+    ap.add_argument("--many", type=int, default=10_000)
+    args = ap.parse_args()
+    app = QApplication.instance() or QApplication([])
+    work = Path(tempfile.mkdtemp(prefix="layerdeck-bench-"))
+    QCoreApplication.setOrganizationName("LayerDeckBench")
+    QSettings.setDefaultFormat(QSettings.IniFormat)
+    QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(work / "settings"))
+
+    long_url = f"sqlite:///{work / 'long.db'}"
+    t = time.perf_counter()
+    ids = build_long_store(long_url, args.runs, args.steps)
+    print(f"setup: {args.runs} runs x {args.steps:,} steps written in {time.perf_counter() - t:.1f} s")
+    r = bench_compare(long_url, ids)
+    print(f"compare {args.runs} runs x {args.steps:,} steps ({r['charts']} charts, {r['curves']} curves), "
+          "select -> every chart drawn:")
+    for label, key in (("first in the process", "first"), ("curves not cached", "uncached"),
+                       ("curves cached", "cached")):
+        print(f"  {label:22s} {r[key]:.3f} s  ratio to goal {r[key] / COMPARE_GOAL_S:.2f}")
+
+    many_url = f"sqlite:///{work / 'many.db'}"
+    t = time.perf_counter()
+    build_many_store(many_url, args.many)
+    print(f"setup: {args.many:,} runs written in {time.perf_counter() - t:.1f} s")
+    t_open, t_sort, t_filter = bench_many(many_url)
+    print(f"runs page with {args.many:,} runs:")
+    print(f"  open (read, build rows, show):  {t_open:.3f} s  ratio to goal {t_open / SORT_GOAL_S:.2f}")
+    print(f"  sort by best val:               {t_sort:.3f} s  ratio to goal {t_sort / SORT_GOAL_S:.2f}")
+    print(f"  open + sort:                    {t_open + t_sort:.3f} s  ratio to goal "
+          f"{(t_open + t_sort) / SORT_GOAL_S:.2f}")
+    print(f"  filter expression:              {t_filter:.3f} s")
+    del app
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
