@@ -28,8 +28,9 @@ STEPS_PER_EPOCH = 4
 
 
 def fake_spec(mode: str, epochs: int = 2) -> dict:
-    """A valid spec whose name tells the fake loop what to do:
-    quick (train and complete), endless (until stopped), crash (SIGKILL itself at step 3)."""
+    """A valid spec whose name tells the fake loop what to do: quick (train and
+    complete), endless (until stopped), endless-child (also starts a child
+    process, like a DataLoader worker), crash (SIGKILL itself at step 3)."""
     return {"name": f"fake-{mode}", "data": {"name": "iris"},
             "model": {"blocks": [{"type": "Linear", "out_features": 3}]},
             "training": {"epochs": epochs, "batch_size": 16, "device": "cpu"}}
@@ -50,10 +51,14 @@ def fake_train(spec, *, callbacks, control, checkpoint_dir, resume_from=None, de
         cbs.on_checkpoint(ctx, "last", str(path), ctx.step, ctx.epoch, None)
 
     cbs.on_train_start(ctx)
+    endless = mode.startswith("endless")
+    if mode == "endless-child":
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+        cbs.on_log(ctx, "info", f"child {child.pid}")
     print("a stray print from user code, on stdout")  # must not corrupt the event stream
     sys.stderr.write(f"fake worker {os.getpid()} training\n")
     sys.stderr.flush()
-    while mode == "endless" or ctx.epoch < ctx.total_epochs:
+    while endless or ctx.epoch < ctx.total_epochs:
         epoch = ctx.epoch + 1
         for _ in range(STEPS_PER_EPOCH):
             control.wait_while_paused()
@@ -65,7 +70,7 @@ def fake_train(spec, *, callbacks, control, checkpoint_dir, resume_from=None, de
             if mode == "crash" and ctx.step == 3:
                 os.kill(os.getpid(), signal.SIGKILL)
             cbs.on_metrics(ctx, [MetricPoint("train/loss_step", ctx.step, epoch, 1.0 / ctx.step, time.time())])
-            time.sleep(0.05 if mode == "endless" else 0.01)
+            time.sleep(0.05 if endless else 0.01)
         ctx.epoch = epoch
         values = {"train/loss": 1.0 / epoch, "val/loss": 1.1 / epoch, "val/accuracy": 0.5 + 0.1 * epoch}
         cbs.on_metrics(ctx, [MetricPoint(k, ctx.step, epoch, v, time.time()) for k, v in values.items()])

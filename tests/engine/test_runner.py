@@ -1,0 +1,205 @@
+"""The Runner and its LocalExecutor: queues, concurrency, commands, crashes.
+
+Workers here are the fake worker of tests/engine/test_worker.py (the real
+worker plumbing around a sleep loop), so each run takes a few seconds at
+most; tests/e2e/test_train_e2e.py runs the real training loop.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import psutil
+import pytest
+
+from engine.protocol import Finished, Log, Started, Status
+from engine.runner import Runner
+from engine.runner.paths import log_path
+from engine.spec import SpecError
+from tests.engine.test_worker import FAKE_WORKER, fake_spec
+
+
+class Recorder:
+    """Collects events from the runner's reader threads; waits for a condition."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+        self.cond = threading.Condition()
+
+    def __call__(self, event) -> None:
+        with self.cond:
+            self.events.append(event)
+            self.cond.notify_all()
+
+    def wait_for(self, predicate, timeout: float = 60.0, *, after: int = 0):
+        """The first event from index `after` on that satisfies `predicate`."""
+        with self.cond:
+            assert self.cond.wait_for(lambda: any(predicate(e) for e in self.events[after:]), timeout), \
+                [type(e).__name__ for e in self.events]
+            return next(e for e in self.events[after:] if predicate(e))
+
+    def of(self, run_id: int, kind: type) -> list:
+        with self.cond:
+            return [e for e in self.events if e.run_id == run_id and isinstance(e, kind)]
+
+
+@pytest.fixture
+def runner(db_url):
+    r = Runner(db_url, worker_command=FAKE_WORKER)
+    yield r
+    r.shutdown(stop_runs=True, timeout=20)
+
+
+@pytest.fixture
+def events(runner):
+    rec = Recorder()
+    runner.subscribe(rec)
+    return rec
+
+
+def wait_until(read, timeout: float = 60.0):
+    """Poll `read()` until it returns something truthy (rows a worker writes)."""
+    deadline = time.monotonic() + timeout
+    while not (value := read()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+    return value
+
+
+def started(run_id):
+    return lambda e: isinstance(e, Started) and e.run_id == run_id
+
+
+def test_submit_creates_the_queued_row_and_the_run_completes(runner, events):
+    run_id = runner.submit(fake_spec("quick"), name="first")
+    assert runner.store.get_run(run_id).name == "first"
+    assert runner.wait(run_id, timeout=60) == "completed"
+    assert runner.active_runs() == []
+    mine = [e for e in events.events if e.run_id == run_id]
+    assert mine[0] == Status(run_id, "queued")
+    assert isinstance(mine[-1], Finished) and mine[-1].status == "completed"
+    assert len([e for e in mine if isinstance(e, Finished)]) == 1
+    assert runner.store.get_run(run_id).status == "completed"
+
+
+def test_a_bad_spec_is_refused_before_any_row_or_worker_exists(runner):
+    bad = fake_spec("quick")
+    bad["training"]["batch_size"] = -1
+    with pytest.raises(SpecError, match=r"training\.batch_size: must be >= 1"):
+        runner.submit(bad)
+    assert runner.store.list_runs() == [] and runner.active_runs() == []
+
+
+def test_the_cpu_queue_runs_one_at_a_time_and_starts_the_next_when_one_ends(runner, events):
+    first = runner.submit(fake_spec("endless"))
+    second = runner.submit(fake_spec("quick"))
+    events.wait_for(started(first))
+    assert runner.store.get_run(second).status == "queued"
+    assert runner.active_runs() == [first, second]
+    assert not events.of(second, Started)
+
+    runner.stop(first)
+    assert runner.wait(first, timeout=60) == "stopped"
+    assert runner.wait(second, timeout=60) == "completed"
+    # The second worker started only after the first one was gone.
+    first_end = events.events.index(events.of(first, Finished)[0])
+    second_start = events.events.index(events.of(second, Started)[0])
+    assert first_end < second_start
+
+
+def test_a_higher_limit_runs_two_at_once(db_url):
+    runner = Runner(db_url, worker_command=FAKE_WORKER, concurrency={"cpu": 2})
+    rec = Recorder()
+    runner.subscribe(rec)
+    try:
+        a, b = runner.submit(fake_spec("endless")), runner.submit(fake_spec("endless"))
+        rec.wait_for(started(a))
+        rec.wait_for(started(b))
+        assert {r.status for r in runner.store.list_runs()} == {"running"}
+    finally:
+        runner.shutdown(stop_runs=True, timeout=30)
+    assert {runner.store.get_run(i).status for i in (a, b)} == {"stopped"}
+
+
+def test_kill_9_of_a_worker_marks_its_run_crashed_with_the_exit_and_stderr_tail(runner, events, db_url):
+    run_id = runner.submit(fake_spec("endless"))
+    start = events.wait_for(started(run_id))
+    written = wait_until(lambda: runner.store.get_curves([run_id], ["train/loss_step"], buckets=None))
+    os.kill(start.pid, signal.SIGKILL)
+
+    assert runner.wait(run_id, timeout=60) == "crashed"
+    run = runner.store.get_run(run_id)
+    assert run.status == "crashed" and run.finished_at is not None
+    assert "SIGKILL" in run.error
+    assert f"fake worker {start.pid} training" in run.error  # the last stderr lines
+    assert events.of(run_id, Finished)[-1].status == "crashed"
+    assert "a stray print from user code" in log_path(db_url, run_id).read_text()
+    # Metrics written before the kill are kept.
+    [kept] = runner.store.get_curves([run_id], ["train/loss_step"], buckets=None)
+    assert len(kept) >= len(written[0])
+
+
+def test_pause_and_resume_through_the_runner(runner, events):
+    run_id = runner.submit(fake_spec("endless"))
+    events.wait_for(started(run_id))
+    assert runner.pause(run_id)
+    events.wait_for(lambda e: e == Status(run_id, "paused"))
+    assert runner.store.get_run(run_id).status == "paused"
+    seen = len(events.events)
+    assert runner.resume(run_id)
+    events.wait_for(lambda e: e == Status(run_id, "running"), after=seen)
+    assert runner.store.get_run(run_id).status == "running"
+    runner.stop(run_id)
+    assert runner.wait(run_id, timeout=60) == "stopped"
+
+
+def test_cancel_kills_the_worker_and_its_children(runner, events):
+    run_id = runner.submit(fake_spec("endless-child"))
+    pid = events.wait_for(started(run_id)).pid
+    log = events.wait_for(lambda e: isinstance(e, Log) and e.message.startswith("child "))
+    worker, child = psutil.Process(pid), psutil.Process(int(log.message.split()[1]))
+    assert runner.cancel(run_id)
+    assert runner.wait(run_id, timeout=60) == "stopped"
+    for proc in (worker, child):
+        assert not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
+    run = runner.store.get_run(run_id)
+    assert run.status == "stopped" and "cancelled" in run.error
+
+
+def test_stopping_a_queued_run_drops_it_without_starting_a_worker(runner, events):
+    first = runner.submit(fake_spec("endless"))
+    second = runner.submit(fake_spec("quick"))
+    events.wait_for(started(first))
+    assert runner.stop(second)
+    assert runner.wait(second, timeout=5) == "stopped"
+    assert not events.of(second, Started)
+    assert runner.active_runs() == [first]
+
+
+def test_a_failing_subscriber_does_not_stop_the_stream_for_others(runner, events, capsys):
+    def broken(event):
+        raise RuntimeError("a view with a bug")
+
+    runner.subscribe(broken)
+    run_id = runner.submit(fake_spec("quick"))
+    assert runner.wait(run_id, timeout=60) == "completed"
+    assert events.of(run_id, Finished)
+    assert "a view with a bug" in capsys.readouterr().err
+
+
+def test_unsubscribe_stops_delivery(runner):
+    got = []
+    unsubscribe = runner.subscribe(got.append)
+    unsubscribe()
+    run_id = runner.submit(fake_spec("quick"))
+    runner.wait(run_id, timeout=60)
+    assert got == []
+
+
+def test_wait_times_out_with_none(runner, events):
+    run_id = runner.submit(fake_spec("endless"))
+    assert runner.wait(run_id, timeout=0.2) is None
+    runner.stop(run_id)
+    assert runner.wait(run_id, timeout=60) == "stopped"
