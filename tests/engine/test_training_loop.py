@@ -95,6 +95,25 @@ def test_classification_reports_the_documented_keys(tmp_path):
     assert rec.ended == ("completed", None)
 
 
+def test_the_host_reads_losses_only_at_the_logging_interval(tmp_path, monkeypatch):
+    from engine.training.metrics import TrainMeter
+    reads = []
+    real = TrainMeter.flush
+
+    def counting(self):
+        out = real(self)
+        reads.append(len(out))
+        return out
+
+    monkeypatch.setattr(TrainMeter, "flush", counting)
+    spec = make_spec(epochs=3, training={"log_every_n_steps": 4})
+    result, _ = run(spec, tmp_path)
+    steps = result.step
+    reads = [n for n in reads if n]  # empty flushes read nothing from the device
+    assert sum(reads) == steps  # every step's loss is seen once...
+    assert len(reads) <= steps // 4 + 3  # ...in one read per interval (plus one at each epoch end)
+
+
 def test_regression_reports_mae_and_r2(tmp_path):
     spec = make_spec("curve", out=1, epochs=2, optimizer={"type": "Adam", "lr": 0.02})
     result, rec = run(spec, tmp_path)
