@@ -259,3 +259,49 @@ def test_hidden_columns_are_remembered(qtbot, page, db_url):
     assert again.table.horizontalHeader().isSectionHidden(COLUMN_INDEX["tags"])
     assert not again.table.horizontalHeader().isSectionHidden(COLUMN_INDEX["name"])
     again.worker.wait()
+
+
+class FakeRunner:
+    """Stands in for engine.runner.Runner: records what the page asked for."""
+
+    def __init__(self, store: RunStore):
+        self.store = store
+        self.calls: list[dict] = []
+
+    def subscribe(self, callback):
+        return lambda: None
+
+    def submit(self, spec, *, name=None, parent_id=None, resume_from=None, device=None):
+        self.calls.append({"spec": spec, "name": name, "parent_id": parent_id, "resume_from": resume_from})
+        return self.store.create_run(spec, name=name, parent_id=parent_id)
+
+
+def test_resume_continues_from_the_last_checkpoint_as_a_linked_run(qtbot, page, store):
+    from app.bridge import RunBridge, set_bridge
+    runner = FakeRunner(store)
+    set_bridge(page.state, RunBridge(page.state.store_url, runner=runner, parent=page.state))
+    old = next(r for r in store.list_runs() if r.name == "beta")
+    store.set_status(old.id, "stopped")
+    page.reload()
+    qtbot.waitUntil(lambda: any(r.run.status == "stopped" for r in page.model.rows), timeout=5000)
+    click_row(qtbot, page, "beta")
+    qtbot.waitUntil(page.actions.resume_action.isEnabled, timeout=3000)
+    page.actions.resume_action.trigger()
+    assert runner.calls == [{"spec": old.spec, "name": "beta (resumed)", "parent_id": old.id,
+                             "resume_from": store.checkpoints(old.id)[0].path}]
+    qtbot.waitUntil(lambda: page.model.rowCount() == 4, timeout=5000)
+    assert "Resuming run" in page.message.text()
+
+
+def test_resume_without_a_checkpoint_file_says_so(qtbot, page, store):
+    from pathlib import Path
+    run = next(r for r in store.list_runs() if r.name == "alpha")
+    store.set_status(run.id, "crashed", error="the worker process (pid 1234) is gone")
+    Path(store.checkpoints(run.id)[0].path).unlink()
+    page.reload()
+    qtbot.waitUntil(lambda: any(r.run.status == "crashed" for r in page.model.rows), timeout=5000)
+    click_row(qtbot, page, "alpha")
+    qtbot.waitUntil(page.actions.resume_action.isEnabled, timeout=3000)
+    page.actions.resume_action.trigger()
+    assert page.message.isVisible() and "checkpoint of run" in page.message.text() and "missing" in page.message.text()
+    assert page.details.error.text() == "the worker process (pid 1234) is gone"

@@ -8,6 +8,7 @@ page, never as a traceback dialog.
 """
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -179,21 +180,26 @@ class RunActions(QObject):
             return
         try:
             new_id = self._submit(run.spec, name=f"{run.name} (resumed)", parent_id=run.id, resume_from=ck.path)
-        except (SpecError, ValueError, OSError) as e:
+        except (SpecError, ValueError, OSError, RuntimeError) as e:
             self.page.show_error(f"Could not resume run #{run.id}: {e}")
             return
         self.page.show_info(f"Resuming run #{run.id} from epoch {ck.epoch} as run #{new_id}.")
         self._changed()
 
     def _submit(self, spec: dict, **kwargs: Any) -> int:
-        """Through the app's bridge when there is one (the Train page then sees
-        the run live), else a runner of this page's own."""
+        """Through the app's bridge (one runner per window: the Train page sees
+        the resumed run live), else a runner of this page's own."""
         try:
-            from app import bridge  # type: ignore[attr-defined]
+            from app.bridge import get_bridge
         except ImportError:
-            bridge = None
-        if bridge is not None and hasattr(bridge, "get_bridge"):
-            return int(bridge.get_bridge(self.page.state).submit(spec, **kwargs))
+            get_bridge = None
+        if get_bridge is not None:
+            bridge = get_bridge(self.page.state)
+            if set(kwargs) <= set(inspect.signature(bridge.submit).parameters):
+                return int(bridge.submit(spec, **kwargs))
+            # This bridge's submit takes the spec alone; its runner takes the
+            # rest, and its events still reach the bridge's signals.
+            return int(bridge.runner.submit(spec, **kwargs))
         if self._runner is None:
             from engine.runner import Runner
             self._runner = Runner(self.page.state.store_url)
