@@ -111,6 +111,7 @@ class RunsPage(QWidget):
         self.split = QSplitter(Qt.Vertical, objectName="runs_splitter")
         self.split.addWidget(top)
         self.split.addWidget(self.bottom)
+        self.bottom.setCurrentWidget(self.compare)  # switched to the hint (and sized) below
         self.split.setSizes([380, 520])
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 8, 8, 8)
@@ -170,6 +171,9 @@ class RunsPage(QWidget):
         current = self.details.run.id if self.details.run is not None else None
         self.model.set_rows(rows)
         self.stack.setCurrentWidget(self.empty if not rows else self.table)
+        # An empty history is one message, not three empty panels.
+        self.details.setVisible(bool(rows))
+        self.bottom.setVisible(bool(rows))
         self.select_runs(keep, emit=False)
         by_id = {r.run_id: r.run for r in rows}
         self.details.show_run(by_id.get(current) if current in by_id else None)
@@ -263,11 +267,16 @@ class RunsPage(QWidget):
             self._load_files(self.details.run.id)
         self.actions.update_enabled(runs)
         if len(runs) >= 2:
-            self.bottom.setCurrentWidget(self.compare)
+            if self.bottom.currentWidget() is not self.compare:
+                self.bottom.setCurrentWidget(self.compare)
+                self.bottom.setMaximumHeight(16_777_215)  # QWIDGETSIZE_MAX
+                self.split.setSizes([380, max(400, self.split.height() - 380)])
             if changed or force:
                 self.compare.set_runs(runs)
-        else:
+        elif self.bottom.currentWidget() is not self.compare_hint:
+            # The one-line hint needs little room: give it back to the table.
             self.bottom.setCurrentWidget(self.compare_hint)
+            self.bottom.setMaximumHeight(56)
         self._update_count()
 
     def _load_files(self, run_id: int) -> None:
