@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any, Optional
+from typing import Any
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSettings, QTimer, Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QMenu, QSplitter, QStackedWidget,
