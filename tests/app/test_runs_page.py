@@ -305,3 +305,23 @@ def test_resume_without_a_checkpoint_file_says_so(qtbot, page, store):
     page.actions.resume_action.trigger()
     assert page.message.isVisible() and "checkpoint of run" in page.message.text() and "missing" in page.message.text()
     assert page.details.error.text() == "the worker process (pid 1234) is gone"
+
+
+def test_export_metrics_csv_and_model_python(qtbot, page, store, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+    target = {"path": str(tmp_path / "out.csv")}
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (target["path"], ""))
+    click_row(qtbot, page, "alpha")
+    qtbot.waitUntil(page.actions.csv_action.isEnabled, timeout=3000)
+    page.actions.csv_action.trigger()
+    qtbot.waitUntil(lambda: "metric rows" in page.message.text(), timeout=10_000)
+    lines = (tmp_path / "out.csv").read_text().splitlines()
+    assert lines[0] == "key,step,epoch,value,wall_time" and len(lines) == 1 + 10 + 50
+    assert "Wrote 60 metric rows" in page.message.text()
+
+    target["path"] = str(tmp_path / "alpha.py")
+    page.actions.python_action.trigger()
+    qtbot.waitUntil(lambda: (tmp_path / "alpha.py").exists(), timeout=60_000)
+    source = (tmp_path / "alpha.py").read_text()
+    assert "import torch" in source and "Conv2d" in source
+    compile(source, "alpha.py", "exec")  # valid Python (never executed here)

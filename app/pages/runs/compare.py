@@ -310,6 +310,8 @@ class CompareView(QWidget):
         full_lo = min(float(c.steps[0]) for c in chart.full.values() if len(c))
         full_hi = max(float(c.steps[-1]) for c in chart.full.values() if len(c))
         if lo <= full_lo and hi >= full_hi:  # zoomed back out: the reduced curves are the truth
+            if all(chart.shown.get(r) is c for r, c in chart.full.items()):
+                return  # already showing them (an auto-range after loading)
             chart.shown = dict(chart.full)
             chart.redraw(self._x_of(chart), self.weight, self.log_y.isChecked())
             return
