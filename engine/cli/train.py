@@ -1,0 +1,272 @@
+"""`layerdeck train SPEC.json [--db URL] [--device D] [--resume RUN_ID]`.
+
+Trains through the Runner in a real worker process, exactly as the GUI
+does, so a headless run and a GUI run leave identical rows. Exit codes:
+0 completed, 1 failed / crashed / stopped elsewhere, 2 a bad spec,
+130 stopped with Ctrl-C (a second Ctrl-C kills the worker).
+"""
+from __future__ import annotations
+
+import argparse
+import queue
+import signal
+import sys
+import time
+from typing import Any, Optional, TextIO
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_SPEC, EXIT_INTERRUPTED = 0, 1, 2, 130
+RESUMABLE = ("stopped", "crashed")
+# Shown on the progress line, in this order, when the run logs them.
+SHOWN_KEYS = ("train/loss", "val/loss", "val/accuracy", "val/mae", "val/r2", "train/accuracy")
+BAR_WIDTH = 24
+
+
+class UserError(Exception):
+    """Something the user can fix; printed as one line, no traceback."""
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("train", help="Train a run spec in a worker process.",
+                       description="Train SPEC.json in a worker process, recording it in the run store.")
+    p.add_argument("spec", nargs="?", metavar="SPEC.json",
+                   help="Run spec file (with --resume it may be left out: the old run's spec is used).")
+    # SUPPRESS: `layerdeck --db URL train ...` must not be overwritten by this default.
+    p.add_argument("--db", default=argparse.SUPPRESS, help="Run store URL or file (default: LAYERDECK_DB or the user data dir).")
+    p.add_argument("--device", help="Train on this device: auto, cpu, cuda, cuda:N or mps (overrides training.device).")
+    p.add_argument("--resume", type=int, metavar="RUN_ID",
+                   help="Continue a stopped or crashed run from its last checkpoint, as a new run.")
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.spec import SpecError
+    from engine.store import resolve_db_url
+
+    try:
+        db_url = resolve_db_url(getattr(args, "db", None))
+        if args.spec is None and args.resume is None:
+            raise UserError("give a run spec file (layerdeck train SPEC.json) or --resume RUN_ID")
+        from engine.runner import Runner
+
+        runner = Runner(db_url)
+        spec, parent_id, resume_from = prepare(args, runner.store)
+    except SpecError as e:
+        print(f"layerdeck train: the spec cannot be used{' (' + e.source + ')' if e.source else ''}:",
+              file=sys.stderr)
+        for err in e.errors:
+            print(f"  {err}", file=sys.stderr)
+        return EXIT_BAD_SPEC
+    except (UserError, ValueError) as e:
+        print(f"layerdeck train: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    return train_and_watch(runner, spec, parent_id=parent_id, resume_from=resume_from)
+
+
+def prepare(args: argparse.Namespace, store: Any) -> tuple[Any, Optional[int], Optional[str]]:
+    """(spec, parent_id, checkpoint to resume from); SpecError or UserError if unusable."""
+    from engine.spec import load_spec, parse_spec
+
+    spec = load_spec(args.spec) if args.spec else None
+    parent_id: Optional[int] = None
+    resume_from: Optional[str] = None
+    if args.resume is not None:
+        from engine.store import RunNotFoundError
+
+        try:
+            old = store.get_run(args.resume)
+        except RunNotFoundError:
+            raise UserError(f"there is no run {args.resume} in this store (see `layerdeck runs list`)") from None
+        if old.status not in RESUMABLE:
+            raise UserError(f"run {old.id} is {old.status}; only a stopped or crashed run can be resumed")
+        last = [c for c in store.checkpoints(old.id) if c.kind == "last"]
+        if not last:
+            raise UserError(f"run {old.id} has no checkpoint to resume from "
+                            "(it ended before its first checkpoint); start it again instead")
+        resume_from = max(last, key=lambda c: c.step).path
+        parent_id = old.id
+        if spec is None:
+            spec = parse_spec(old.spec, f"run {old.id}")
+    assert spec is not None
+    if args.device:
+        # Through the spec, so the value is checked and the run records where it trained.
+        spec = spec.copy_with(training={**spec.training.model_dump(mode="json"), "device": args.device})
+    check_model(spec)
+    return spec, parent_id, resume_from
+
+
+def check_model(spec: Any) -> None:
+    """Refuse a model that does not fit its dataset before any worker starts
+    (the same check as `layerdeck check`: shapes and the last layer's size)."""
+    from engine.data import DataError, dataset_info
+    from engine.model import summarize
+    from engine.spec import SpecError
+
+    try:
+        info = dataset_info(spec.data, spec.seed)
+    except DataError as e:
+        raise SpecError([str(e)]) from None
+    outputs = info.num_classes if info.task == "classification" and info.num_classes else info.num_targets
+    summary = summarize(spec.model, tuple(info.input_shape), batch_size=spec.training.batch_size,
+                        num_outputs=int(outputs), optimizer=spec.optimizer.type, task=info.task)
+    if not summary.valid:
+        raise SpecError(summary.errors)
+
+
+def train_and_watch(runner: Any, spec: Any, *, parent_id: Optional[int], resume_from: Optional[str]) -> int:
+    from engine.protocol import Finished
+
+    events: queue.Queue = queue.Queue()
+    runner.subscribe(events.put)
+    run_id = runner.submit(spec, parent_id=parent_id, resume_from=resume_from)
+    resumed = f", resuming run {parent_id}" if parent_id is not None else ""
+    print(f"run {run_id}: {spec.name} (store {runner.db_url}{resumed})", flush=True)
+
+    interrupts = 0
+
+    def on_sigint(*_: Any) -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            progress.note(f"stopping run {run_id} after this batch (saving a checkpoint); "
+                          "press Ctrl-C again to kill it")
+            runner.stop(run_id)
+        else:
+            progress.note(f"killing run {run_id}")
+            runner.cancel(run_id)
+
+    progress = Progress(sys.stdout)
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        while True:
+            try:
+                event = events.get(timeout=0.25)
+            except queue.Empty:
+                progress.redraw()
+                continue
+            if event.run_id != run_id:
+                continue
+            progress.handle(event)
+            if isinstance(event, Finished):
+                break
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        runner.shutdown(stop_runs=True, timeout=30)
+    return report(run_id, event, runner, stopped_by_user=interrupts > 0)
+
+
+def report(run_id: int, finished: Any, runner: Any, *, stopped_by_user: bool) -> int:
+    run = runner.store.get_run(run_id)
+    if finished.status == "completed":
+        print(f"run {run_id} completed{_duration(run)}{_best(run)}")
+        return EXIT_OK
+    if finished.status == "stopped":
+        print(f"run {run_id} stopped{_duration(run)}{_best(run)}; continue it with "
+              f"`layerdeck train --resume {run_id}`", file=sys.stderr)
+        return EXIT_INTERRUPTED if stopped_by_user else EXIT_FAILED
+    print(f"run {run_id} {finished.status}: {finished.error or 'no reason given'}", file=sys.stderr)
+    if finished.status == "crashed":
+        print(f"  continue it with `layerdeck train --resume {run_id}` if it saved a checkpoint",
+              file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _duration(run: Any) -> str:
+    d = getattr(run, "duration_s", None)
+    return f" in {d:.1f} s" if d is not None else ""
+
+
+def _best(run: Any) -> str:
+    metrics = (getattr(run, "summary", None) or {}).get("metrics", {})
+    parts = [f"{k} {metrics[k]['best']:.4g}" for k in ("val/accuracy", "val/loss", "test/accuracy")
+             if k in metrics and metrics[k].get("best") is not None]
+    return (" · best " + ", ".join(parts)) if parts else ""
+
+
+def format_eta(seconds: Optional[float]) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = max(0, int(round(seconds)))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class Progress:
+    """One progress line: redrawn in place on a terminal, one line per epoch otherwise."""
+
+    def __init__(self, stream: TextIO, *, tty: Optional[bool] = None):
+        self.stream = stream
+        self.tty = stream.isatty() if tty is None else tty
+        self.total_epochs = 0
+        self.steps_per_epoch = 0
+        self.epoch = 0
+        self.step = 0
+        self.latest: dict[str, float] = {}
+        self.eta_s: Optional[float] = None
+        self.eta_at = 0.0
+        self._drawn = 0.0
+        self._line_open = False
+
+    def handle(self, event: Any) -> None:
+        from engine.protocol import Epoch, Finished, Log, Metrics, Started
+
+        if isinstance(event, Started):
+            self.total_epochs, self.steps_per_epoch = event.total_epochs, event.steps_per_epoch
+            self.note(f"training on {event.device}, {event.num_params:,} parameters, "
+                      f"{event.total_epochs} epochs")
+        elif isinstance(event, Metrics):
+            for p in event.points:
+                self.step = max(self.step, p.step)
+                self.latest[p.key.removesuffix("_step")] = p.value  # train/loss_step is live train/loss
+            self.redraw()
+        elif isinstance(event, Epoch):
+            self.epoch, self.total_epochs = event.epoch, event.total_epochs
+            self.latest.update(event.metrics)
+            self.eta_s, self.eta_at = event.eta_s, time.monotonic()
+            self.redraw(force=True)
+            if not self.tty:
+                self.stream.write(self.line() + "\n")
+                self.stream.flush()
+        elif isinstance(event, Log) and event.level in ("warning", "error"):
+            self.note(f"{event.level}: {event.message}")
+        elif isinstance(event, Finished) and self._line_open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._line_open = False
+
+    def fraction(self) -> float:
+        total_steps = self.total_epochs * self.steps_per_epoch
+        by_step = self.step / total_steps if total_steps else 0.0
+        by_epoch = self.epoch / self.total_epochs if self.total_epochs else 0.0
+        return min(1.0, max(by_step, by_epoch))
+
+    def line(self) -> str:
+        frac = self.fraction()
+        filled = int(frac * BAR_WIDTH)
+        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+        eta = None if self.eta_s is None else self.eta_s - (time.monotonic() - self.eta_at)
+        shown = " · ".join(f"{k} {self.latest[k]:.4g}" for k in SHOWN_KEYS if k in self.latest)
+        # A live line names the epoch in progress; a line per finished epoch, that one.
+        current = self.epoch + 1 if self.tty and self.epoch < self.total_epochs else self.epoch
+        epoch = f"epoch {current}/{self.total_epochs or '?'}"
+        return f"[{bar}] {frac * 100:3.0f}% {epoch} · ETA {format_eta(eta)}" + (f" · {shown}" if shown else "")
+
+    def redraw(self, force: bool = False) -> None:
+        """Repaint the line on a terminal, at most 10 times a second."""
+        if not self.tty or not self.total_epochs:
+            return
+        now = time.monotonic()
+        if not force and now - self._drawn < 0.1:
+            return
+        self._drawn = now
+        self.stream.write("\r" + self.line() + "\x1b[K")
+        self.stream.flush()
+        self._line_open = True
+
+    def note(self, message: str) -> None:
+        """A message on its own line, the progress line redrawn under it."""
+        if self._line_open:
+            self.stream.write("\r\x1b[K")
+            self._line_open = False
+        self.stream.write(message + "\n")
+        self.stream.flush()
+        self.redraw(force=True)
