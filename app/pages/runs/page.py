@@ -172,11 +172,11 @@ class RunsPage(QWidget):
         self.model.set_rows(rows)
         self.stack.setCurrentWidget(self.empty if not rows else self.table)
         # An empty history is one message, not three empty panels.
-        self.details.setVisible(bool(rows))
         self.bottom.setVisible(bool(rows))
         self.select_runs(keep, emit=False)
         by_id = {r.run_id: r.run for r in rows}
         self.details.show_run(by_id.get(current) if current in by_id else None)
+        self.details.setVisible(self.details.run is not None)
         self._update_count()
         if not full:
             return
@@ -263,6 +263,8 @@ class RunsPage(QWidget):
         cur_id = self.proxy.run_id(current.row()) if current.isValid() and ids else None
         by_id = {r.id: r for r in runs}
         self.details.show_run(by_id.get(cur_id) or (runs[0] if runs else None))
+        # The table gets the full width until there is a run to detail.
+        self.details.setVisible(self.details.run is not None)
         if self.details.run is not None:
             self._load_files(self.details.run.id)
         self.actions.update_enabled(runs)
