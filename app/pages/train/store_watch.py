@@ -1,0 +1,100 @@
+"""Runs read from the store: the ones that were queued or training when the
+window opened (they train on in their own worker processes, or were started
+by `layerdeck train`), polled until they end, and a final full read of a
+finished run's curves (the live stream may have thinned its points; the
+store has them all).
+
+Every read runs on a background thread (a store read can wait on a
+writer); results come back on the UI thread as signals.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Optional
+
+from PySide6.QtCore import QObject, Signal
+
+from app.widgets.sampling import BackgroundCollector
+
+ACTIVE = ["queued", "running", "paused"]
+POLL_MS = 2000
+CURVE_BUCKETS = 2000
+
+
+class StoreWatch(QObject):
+    found = Signal(list)
+    """Runs read from the store (payload: [(engine.store Run, last epoch seen)])."""
+    curves = Signal(int, list)
+    """A run's curves, read from the store (payload: run id, [engine.store Curve])."""
+    _curves_read = Signal(object)
+
+    def __init__(self, db_url: str, parent: Optional[QObject] = None):
+        super().__init__(parent)
+        self.db_url = db_url
+        self._store: Any = None
+        self._store_lock = threading.Lock()
+        self._watched: Optional[set[int]] = None  # None until the first look at the store
+        self._collector = BackgroundCollector(self._collect, POLL_MS, self)
+        self._collector.collected.connect(self._on_collected)
+        self._curves_read.connect(lambda pair: self.curves.emit(*pair))
+
+    def start(self) -> None:
+        self._collector.start()
+
+    def stop(self) -> None:
+        self._collector.stop()
+
+    def wait(self, msecs: int = 5000) -> bool:
+        """Block until a read in progress is done (shutdown and tests)."""
+        return self._collector.wait(msecs)
+
+    def watched(self) -> set[int]:
+        return set(self._watched or ())
+
+    def _open(self) -> Any:
+        with self._store_lock:
+            if self._store is None:
+                from engine.store import RunStore
+
+                self._store = RunStore(self.db_url)
+            return self._store
+
+    # --- the background side --------------------------------------------------------------
+    def _collect(self) -> list[tuple[Any, int, list]]:
+        store = self._open()
+        if self._watched is None:
+            runs = store.list_runs(status=ACTIVE)
+        else:
+            runs = [store.get_run(rid) for rid in sorted(self._watched)]
+        out = []
+        for run in runs:
+            curves = store.get_curves([run.id], buckets=CURVE_BUCKETS)
+            epoch = max((int(c.epochs[-1]) for c in curves if len(c) and c.key == "train/loss"), default=0)
+            out.append((run, epoch, curves))
+        return out
+
+    # --- the UI side ------------------------------------------------------------------------------
+    def _on_collected(self, result: list) -> None:
+        if self._watched is None:
+            self._watched = {run.id for run, _, _ in result}
+        for run, _, curves in result:
+            if run.status not in ACTIVE:
+                self._watched.discard(run.id)
+            self.curves.emit(run.id, curves)
+        self.found.emit([(run, epoch) for run, epoch, _ in result])
+        if not self._watched:
+            self._collector.stop()
+
+    def read_curves_once(self, run_id: int) -> None:
+        """Read a run's curves in the background and emit `curves` for it."""
+        def work() -> None:
+            try:
+                curves = self._open().get_curves([run_id], buckets=CURVE_BUCKETS)
+            except Exception:  # the live curves stay; the store may be busy or gone
+                return
+            try:
+                self._curves_read.emit((run_id, curves))
+            except RuntimeError:  # the page closed meanwhile
+                pass
+
+        threading.Thread(target=work, name=f"curves-{run_id}", daemon=True).start()
