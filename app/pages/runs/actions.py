@@ -62,7 +62,9 @@ class RunActions(QObject):
             a.setEnabled(one)
         for a in (self.tag_action, self.star_action, self.delete_action):
             a.setEnabled(bool(runs))
-        self.resume_action.setEnabled(one and runs[0].status in ("stopped", "crashed", "failed"))
+        # As `layerdeck train --resume`: stopped and crashed runs continue; a
+        # failed one (NaN loss, bad spec) would fail again the same way.
+        self.resume_action.setEnabled(one and runs[0].status in ("stopped", "crashed"))
         self.star_action.setText("Unstar" if runs and all(r.starred for r in runs) else "Star")
 
     # helpers ------------------------------------------------------------------------

@@ -79,6 +79,9 @@ class RunDetails(QWidget):
         self.checkpoints.verticalHeader().hide()
         self.checkpoints.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.checkpoints.horizontalHeader().setSectionResizeMode(4, QHeaderView.Stretch)
+        for c in range(4):
+            self.checkpoints.horizontalHeader().setSectionResizeMode(c, QHeaderView.ResizeToContents)
+        self.checkpoints.verticalHeader().setDefaultSectionSize(20)
         self.log = QPlainTextEdit(objectName="run_log", readOnly=True)
         self.log.setFont(mono)
 
