@@ -22,6 +22,7 @@ from app.pages.runs.details import RunDetails
 from app.pages.runs.filter_bar import FilterBar
 from app.pages.runs.table_model import COLUMN_INDEX, COLUMNS, RunsFilterProxy, RunsTableModel, build_rows
 from app.pages.runs.tasks import Worker
+from engine.runner.paths import log_path
 
 EMPTY_TEXT = ("No runs yet — launch one from the Train page or run `layerdeck train SPEC.json`.\n"
               "Runs appear here as they start; select two or more to compare them.")
@@ -46,6 +47,7 @@ class RunsPage(QWidget):
         self._store_lock = threading.Lock()
         self._load_gen = 0
         self._full_gen = 0
+        self._compared: list[tuple[int, str]] = []  # (id, status) of the runs in the compare view
 
         self.filter_bar = FilterBar()
         self.model = RunsTableModel(self)
@@ -257,7 +259,10 @@ class RunsPage(QWidget):
     def _on_selection_settled(self, force: bool = True) -> None:
         runs = self.selected_runs()
         ids = [r.id for r in runs]
-        changed = ids != self.state.selected_runs
+        # A selected run that started or finished since the comparison was
+        # drawn changes it too (its curves grew, its summary is final).
+        shown = [(r.id, r.status) for r in runs]
+        changed = ids != self.state.selected_runs or shown != self._compared
         self.state.set_selected_runs(ids)
         current = self.table.currentIndex()
         cur_id = self.proxy.run_id(current.row()) if current.isValid() and ids else None
@@ -274,6 +279,7 @@ class RunsPage(QWidget):
                 self.bottom.setMaximumHeight(16_777_215)  # QWIDGETSIZE_MAX
                 self.split.setSizes([380, max(400, self.split.height() - 380)])
             if changed or force:
+                self._compared = shown
                 self.compare.set_runs(runs)
         elif self.bottom.currentWidget() is not self.compare_hint:
             # The one-line hint needs little room: give it back to the table.
@@ -282,8 +288,6 @@ class RunsPage(QWidget):
         self._update_count()
 
     def _load_files(self, run_id: int) -> None:
-        from engine.runner.paths import log_path
-
         def read() -> tuple:
             ck = self.store().checkpoints(run_id)
             path = log_path(self.state.store_url, run_id)
