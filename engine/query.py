@@ -15,11 +15,13 @@ Grammar (keywords are case-insensitive):
 
 Fields:
 - metrics: any key with a slash (`val/accuracy`, `test/loss`) or one of the
-  slash-less keys (`lr`, `throughput`, `epoch_time`); the value is the run
+  slash-less keys (`throughput`, `epoch_time`, `lr.last`); the value is the run
   summary's best, or `.last`, `.best`, `.min`, `.max`, `.best_step`,
   `.last_step` (`val/loss.last`).
 - run columns: id, name, status, tags, starred, device, notes, error,
   params, duration (seconds), dataset (= data.name), parent_id.
+- short names: lr (= optimizer.lr), optimizer (= optimizer.type),
+  batch_size, epochs, seed.
 - spec paths: `optimizer.type`, `training.batch_size`,
   `model.blocks[1].out_channels`, `regularization.early_stopping.patience`.
 
@@ -41,8 +43,8 @@ __all__ = ["QueryError", "Query", "parse_query", "looks_like_query", "field_valu
 
 FIELDS_HELP = (
     "Fields: metrics such as val/accuracy (best value; add .last/.min/.max), "
-    "name, status, tags, starred, dataset, params, duration, and spec paths such as "
-    "optimizer.type, optimizer.lr, training.batch_size, model.blocks[0].out_channels. "
+    "name, status, tags, starred, dataset, params, duration, lr, optimizer, batch_size, epochs, "
+    "and spec paths such as optimizer.momentum, training.batch_size, model.blocks[0].out_channels. "
     "Operators: == != < <= > >= contains, and/or/not, parentheses."
 )
 
@@ -54,6 +56,10 @@ SPEC_SECTIONS = ("seed", "data", "model", "optimizer", "scheduler", "regularizat
 # Metric keys without a slash (DESIGN.md §4) are metrics too.
 PLAIN_METRICS = ("lr", "throughput", "epoch_time")
 METRIC_STATS = ("best", "last", "min", "max", "best_step", "last_step")
+# Short names for the settings people filter by most. A bare `lr` means the
+# optimizer's setting; the logged lr curve is still `lr.last`, `lr.min`, ...
+ALIASES = {"lr": "optimizer.lr", "optimizer": "optimizer.type", "batch_size": "training.batch_size",
+           "epochs": "training.epochs", "seed": "seed"}
 
 
 class QueryError(ValueError):
@@ -213,6 +219,8 @@ _SPEC_FIELDS: dict[str, set[str]] | None = None
 def _resolve(word: str, col: int) -> Callable[[Any], Any]:
     """Turn a field token into a getter, or explain what is wrong with it."""
     global _SPEC_FIELDS
+    if word in ALIASES:
+        return _spec_getter(_spec_path_parts(ALIASES[word]))
     if "/" in word or word.split(".")[0] in PLAIN_METRICS:
         key, stat = word, "best"
         head, _, tail = word.rpartition(".")

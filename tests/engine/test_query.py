@@ -73,6 +73,8 @@ def names(expr: str) -> list[str]:
     ('model.blocks contains "Linear"', ["digits-cnn", "digits-sgd", "iris-mlp"]),
     ("status = 'completed'", ["digits-cnn"]),  # a single '=' and single quotes are forgiven
     ("", ["digits-cnn", "digits-sgd", "iris-mlp"]),
+    ("lr > 0.005 or optimizer == 'adam'", ["digits-sgd", "iris-mlp"]),  # short names for settings
+    ("batch_size >= 64 and epochs == 10", ["digits-cnn", "digits-sgd"]),
     ("id == 3 or id == 1 and starred", ["digits-cnn", "iris-mlp"]),  # 'and' binds tighter than 'or'
     ("id == 3 or id == 2 and starred", ["iris-mlp"]),
 ])
