@@ -46,6 +46,8 @@ def store(db_url, tmp_path):
         pts += [MetricPoint("train/loss_step", st, st // 10 + 1, 2.0 / (1 + st / 10), 1000.0 + st / 10)
                 for st in range(1, 51)]
         s.add_metrics(rid, pts)
+        s.add_system_metrics(rid, [(k, 1000.0 + t, 100.0 * ch + t) for t in range(5)
+                                   for k in ("gpu0/mem_used_mb", "cpu/percent", "gpu0/mem_total_mb")])
         s.update_summary(rid, {"params": 1000 * ch})
         ck = tmp_path / f"ck-{rid}" / "last.pt"
         ck.parent.mkdir()
@@ -157,6 +159,10 @@ def test_compare_overlays_one_curve_per_run_with_smoothing_and_diffs(qtbot, page
     # One colour per run in every chart.
     pens = {key: c.items[ids["gamma"]][1].opts["pen"].color().name() for key, c in charts.items()}
     assert len(set(pens.values())) == 1
+
+    # System samples overlay the same way; the constant memory total gets no chart.
+    assert sorted(page.compare.system_charts) == ["cpu/percent", "gpu0/mem_used_mb"]
+    assert len(page.compare.system_charts["gpu0/mem_used_mb"].items) == 3
 
     # Only the differing fields, each run's value in its column.
     order = [ids["alpha"], ids["beta"], ids["gamma"]]
