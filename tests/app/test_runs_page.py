@@ -331,3 +331,30 @@ def test_export_metrics_csv_and_model_python(qtbot, page, store, tmp_path, monke
     source = (tmp_path / "alpha.py").read_text()
     assert "import torch" in source and "Conv2d" in source
     compile(source, "alpha.py", "exec")  # valid Python (never executed here)
+
+
+def test_five_runs_get_a_hyperparameter_scatter(qtbot, db_url):
+    s = RunStore(db_url)
+    ids = []
+    for i, lr in enumerate([0.0001, 0.0003, 0.001, 0.003, 0.01]):
+        rid = s.create_run(make_spec(f"lr-{i}", lr, 64, 16))
+        s.add_metrics(rid, [MetricPoint("val/accuracy", 10, 1, 0.8 + i / 100, 1.0)])
+        ids.append(rid)
+    s.close()
+    p = RunsPage(AppState(db_url))
+    qtbot.addWidget(p)
+    p.show()
+    qtbot.waitUntil(lambda: p.model.rowCount() == 5, timeout=10_000)
+    with qtbot.waitSignal(p.compare.charts_ready, timeout=10_000):
+        p.select_runs(ids[:4])
+    view = p.compare.parallel
+    assert view.note.isVisibleTo(view) and "5 or more" in view.note.text()  # (its tab is not shown)
+    with qtbot.waitSignal(p.compare.charts_ready, timeout=10_000):
+        p.select_runs(ids)
+    assert not view.note.isVisibleTo(view) and view.plot.isVisibleTo(view)
+    assert view.param.currentText() == "optimizer.lr" and view.log_x.isChecked()  # spans two decades
+    assert view.metric.currentText() == "val/accuracy · best"
+    assert sorted((lr, round(m, 3)) for _, lr, m in view.points()) == \
+        [(0.0001, 0.8), (0.0003, 0.81), (0.001, 0.82), (0.003, 0.83), (0.01, 0.84)]
+    assert len(view.scatter.points()) == 5
+    p.worker.wait()

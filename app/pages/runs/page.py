@@ -313,7 +313,10 @@ class RunsPage(QWidget):
     def _update_count(self) -> None:
         shown, total = self.proxy.rowCount(), self.model.rowCount()
         n = len(self.table.selectionModel().selectedRows())
-        text = f"{shown} of {total} runs" if shown != total else f"{total} runs"
+        if total and not shown:
+            text = f"No run matches this filter ({total} runs in all)"
+        else:
+            text = f"{shown} of {total} runs" if shown != total else f"{total} runs"
         self.count.setText(text + (f" · {n} selected" if n else ""))
 
     def _column_menu(self, pos) -> None:
