@@ -85,12 +85,16 @@ class MetricChart(pg.PlotWidget):
             for rid, (raw, smooth) in self.items.items():
                 c = self.shown[rid]
                 x = np.asarray(x_of(c), dtype=float)
-                y = np.asarray(c.values, dtype=float)
-                if log_y:  # log of <= 0 is undefined: leave a gap, not an error
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        y = np.where(y > 0, np.log10(np.where(y > 0, y, 1.0)), np.nan)
-                raw.setData(x, y, connect="finite")
-                raw.setVisible(weight > 0)
+                y = _log10(c.values) if log_y else np.asarray(c.values, dtype=float)
+                if c.mins is not None:
+                    # A reduced curve: its faint line strokes each bucket from
+                    # min to max, so a spike inside a bucket still shows.
+                    lo = _log10(c.mins) if log_y else c.mins
+                    hi = _log10(c.maxs) if log_y else c.maxs
+                    raw.setData(np.repeat(x, 2), np.column_stack([lo, hi]).ravel(), connect="finite")
+                else:
+                    raw.setData(x, y, connect="finite")
+                raw.setVisible(weight > 0 or c.mins is not None)
                 smooth.setData(x, ema_smooth(y, weight) if weight > 0 else y, connect="finite")
                 smooth.show()
         finally:
@@ -149,3 +153,10 @@ class ChartGrid(QScrollArea):
             self.empty.show()
         for c in range(COLUMNS):
             self.grid.setColumnStretch(c, 1)
+
+
+def _log10(values: Any) -> np.ndarray:
+    """log10 for a log axis; values <= 0 have none and leave a gap, not an error."""
+    v = np.asarray(values, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(v > 0, np.log10(np.where(v > 0, v, 1.0)), np.nan)
