@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Iterable, Optional
 
 from engine.store import summary as summary_json
 from engine.store.entities import Run
@@ -33,32 +32,6 @@ def to_run(r: Any) -> Run:
                summary=summary_json.loads(r.summary), notes=r.notes or "",
                tags=list(json.loads(r.tags or "[]")), parent_id=r.parent_id,
                starred=bool(r.starred), heartbeat_at=aware(r.heartbeat_at))
-
-
-def metric_rows(points: Sequence[Any]) -> list[tuple[str, int, int, Optional[float], float]]:
-    """(key, step, epoch, value, wall_time) tuples, NaN as None, one per (key, step)
-    (the last wins, as it does across batches).
-
-    Points are MetricPoints (engine.training.callbacks; not imported here, it
-    would drag training in), mappings with those keys, or tuples in that order.
-    The shape is read from the first point: this runs for every point logged."""
-    first = points[0]
-    if hasattr(first, "wall_time"):
-        get = attrgetter("key", "step", "epoch", "value", "wall_time")
-    elif isinstance(first, Mapping):
-        get = itemgetter("key", "step", "epoch", "value", "wall_time")
-    else:
-        get = tuple
-    latest: dict[tuple[str, int], tuple] = {}
-    for p in points:
-        key, step, epoch, value, wall = get(p)
-        step = int(step)
-        if value is not None:
-            value = float(value)
-            if value != value:  # NaN: NULL (SQLite would do it anyway; PostgreSQL would not)
-                value = None
-        latest[(key, step)] = (key, step, int(epoch or 0), value, float(wall))
-    return list(latest.values())
 
 
 def clean_tags(tags: Iterable[str] | None) -> list[str]:

@@ -92,3 +92,27 @@ class CheckpointRow(Base):
     step: Mapped[int] = mapped_column(Integer)
     epoch: Mapped[int] = mapped_column(Integer)
     metric_value: Mapped[Optional[float]] = mapped_column(Float)
+
+
+class MetricBlockRow(Base):
+    """Beyond the contract, derived from `metrics`: the count, extremes and last
+    step of each curve's 32-step block (block = step >> 5), rewritten from
+    `metrics` in the same transaction as every batch that touches it.
+
+    Why: a 1,000,000-point curve reduced for a plot would otherwise read a
+    million rows; with blocks a reduced read touches about a tenth of that (the
+    blocks inside each bucket, raw rows only at bucket edges). SQLite only:
+    on other databases the table stays empty and reduce.py groups `metrics`
+    directly. Writers that bypass RunStore would leave it stale."""
+
+    __tablename__ = "metric_blocks"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    run_id: Mapped[int] = mapped_column(Integer, ForeignKey("runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    block: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)  # rows, NULL values included
+    vmin: Mapped[Optional[float]] = mapped_column(Float)  # NULL when every value is NULL
+    vmax: Mapped[Optional[float]] = mapped_column(Float)
+    last_step: Mapped[int] = mapped_column(Integer)

@@ -21,22 +21,24 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.store import summary as summary_json
-from engine.store.convert import (check_status, clean_tags, metric_rows, remove_files,
-                                  to_run, utcnow)
+from engine.store.batch import to_batch
+from engine.store.convert import check_status, clean_tags, remove_files, to_run, utcnow
 from engine.store.db import create_db_engine, upgrade_to_head, writer
 from engine.store.entities import CheckpointRecord, Curve, Run, RunNotFoundError, StoreError
 from engine.store.models import (ACTIVE_STATUSES, CHECKPOINT_KINDS, TERMINAL_STATUSES,
-                                 CheckpointRow, MetricRow, RunRow, SystemMetricRow)
+                                 CheckpointRow, MetricBlockRow, MetricRow, RunRow,
+                                 SystemMetricRow)
 from engine.store.orphans import orphan_reason
 from engine.store.paths import normalize_db_url, sqlite_path
 from engine.store.reduce import read_metric_curve, read_system_curve
-from engine.store.upsert import upsert_metrics
+from engine.store.upsert import add_metrics_session, add_metrics_sqlite
 
 RUNS = RunRow.__table__
 R = RUNS.c
 M = MetricRow.__table__
 SYS = SystemMetricRow.__table__
 CK = CheckpointRow.__table__
+BLOCKS = MetricBlockRow.__table__
 ORDERABLE = ("id", "name", "status", "created_at", "started_at", "finished_at")
 
 
@@ -55,6 +57,10 @@ class RunStore:
             raise StoreError(f"cannot open the run store {url!r}: {e}. Give a SQLAlchemy URL "
                              "(sqlite:///path/runs.db, postgresql://...) or a file path") from e
         self._writer = writer(self._engine)
+        # heartbeat_at as this dialect stores a DateTime, for add_metrics' driver-level write
+        dialect = self._engine.dialect
+        self._bind_time = (R.heartbeat_at.type.dialect_impl(dialect).bind_processor(dialect)
+                           or (lambda v: v))
         try:
             upgrade_to_head(self._engine)
             self.mark_orphans_crashed()
@@ -248,7 +254,7 @@ class RunStore:
             if status in ACTIVE_STATUSES:
                 raise ValueError(f"run {run_id} is {status}: stop it before deleting it")
             paths = s.execute(select(CK.c.path).where(CK.c.run_id == run_id)).scalars().all()
-            for table in (M, SYS, CK):
+            for table in (M, BLOCKS, SYS, CK):
                 s.execute(delete(table).where(table.c.run_id == run_id))
             s.execute(update(RUNS).where(R.parent_id == run_id).values(parent_id=None))
             s.execute(delete(RUNS).where(R.id == run_id))
@@ -262,18 +268,14 @@ class RunStore:
 
         A point is a MetricPoint (key, step, epoch, value, wall_time), a dict
         with those keys, or a tuple in that order. NaN is stored as NULL."""
-        if not points:
+        if not len(points):
             return
-        latest = metric_rows(points)
+        batch = to_batch(points)
+        if self._engine.dialect.name == "sqlite":
+            add_metrics_sqlite(self._engine, run_id, batch, self._bind_time(utcnow()))
+            return
         with self._write() as s:
-            current = s.execute(select(R.summary).where(R.id == run_id)).scalar_one_or_none()
-            if current is None:
-                raise RunNotFoundError(f"run {run_id} not found")
-            upsert_metrics(s, run_id, latest)
-            summary = summary_json.apply_points(summary_json.loads(current),
-                                                (p[:4] for p in latest))
-            s.execute(update(RUNS).where(R.id == run_id).values(
-                summary=summary_json.dumps(summary), heartbeat_at=utcnow()))
+            add_metrics_session(s, run_id, batch, utcnow)
 
     def metric_keys(self, run_ids: list[int]) -> dict[int, list[str]]:
         """Sorted metric keys per run, read from the primary key (a skip scan:

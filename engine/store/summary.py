@@ -29,7 +29,9 @@ import json
 import math
 import re
 from functools import lru_cache
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
+
+from engine.store.batch import MetricBatch, key_stats
 
 _HIGHER_IS_BETTER = re.compile(r"accuracy|(?:^|[/_.\-])r2(?:$|[/_.\-])")
 
@@ -40,53 +42,34 @@ def higher_is_better(key: str) -> bool:
     return _HIGHER_IS_BETTER.search(key) is not None
 
 
-def _finite(value: Any) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if value - value == 0.0 else None  # False for NaN and ±inf; cheaper than isfinite
+def apply_batch(summary: dict[str, Any], batch: MetricBatch) -> dict[str, Any]:
+    """Fold a batch of points into `summary["metrics"]`, in place; returns it.
 
-
-def apply_points(summary: dict[str, Any], points: Iterable[tuple[str, int, int, float | None]]
-                 ) -> dict[str, Any]:
-    """Fold (key, step, epoch, value) points into `summary["metrics"]`, in place; returns it."""
+    Within a batch, ties for best go to the lowest step."""
     metrics = summary.get("metrics")
     if not isinstance(metrics, dict):
         metrics = summary["metrics"] = {}
-    by_key: dict[str, list[tuple[int, int, float | None]]] = {}
-    for key, step, epoch, value in points:  # group first: builtins then do the per-key work
-        by_key.setdefault(key, []).append((step, epoch, _finite(value)))
-    for key, pts in by_key.items():
+    stats = key_stats(batch)
+    for key, st in stats.items():
         m = metrics.get(key)
         if not isinstance(m, dict):
             m = metrics[key] = {"last": None, "last_step": None, "best": None,
                                 "best_step": None, "best_epoch": None, "min": None, "max": None}
-        last = max(pts, key=_step_of)
-        if m.get("last_step") is None or last[0] >= m["last_step"]:
-            m["last_step"], m["last"] = last[0], last[2]
-        finite = [p for p in pts if p[2] is not None]
-        if not finite:
-            continue
-        lo = min(finite, key=_value_of)
-        hi = max(finite, key=_value_of)
-        if m.get("min") is None or lo[2] < m["min"]:
-            m["min"] = lo[2]
-        if m.get("max") is None or hi[2] > m["max"]:
-            m["max"] = hi[2]
+        if m.get("last_step") is None or st.last_step >= m["last_step"]:
+            m["last_step"], m["last"] = st.last_step, st.last
+        if st.min is None:
+            continue  # no finite value in this batch
+        if m.get("min") is None or st.min < m["min"]:
+            m["min"] = st.min
+        if m.get("max") is None or st.max > m["max"]:
+            m["max"] = st.max
         up = higher_is_better(key)
-        cand = hi if up else lo
+        value, row = (st.max, st.argmax) if up else (st.min, st.argmin)
         best = m.get("best")
-        if best is None or (cand[2] > best if up else cand[2] < best):
-            m["best"], m["best_step"], m["best_epoch"] = cand[2], cand[0], cand[1]
+        if best is None or (value > best if up else value < best):
+            m["best"] = value
+            m["best_step"], m["best_epoch"] = int(batch.steps[row]), int(batch.epochs[row])
     return summary
-
-
-def _step_of(p: tuple) -> int:
-    return p[0]
-
-
-def _value_of(p: tuple) -> float:
-    return p[2]
 
 
 def deep_merge(base: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
