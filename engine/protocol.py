@@ -8,8 +8,9 @@ old GUI refuse a newer worker with a clear message instead of misreading it.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, Optional, Union
+from typing import Any, ClassVar, Iterator, Optional, Union
 
 from engine.training.callbacks import MetricPoint
 
@@ -228,6 +229,28 @@ def decode_event(line: bytes | str) -> AnyEvent:
         return cls(**obj, seq=int(seq))  # type: ignore[return-value]
     except (TypeError, KeyError, ValueError) as e:
         raise ProtocolError(f"malformed {kind!r} event ({e}): {str(line)[:120]}") from None
+
+
+def iter_lines(fd: int, chunk_size: int = 65536) -> Iterator[bytes]:
+    """The lines arriving on a pipe, until it closes.
+
+    Raw os.read rather than a buffered file: a daemon thread blocked inside a
+    buffered reader can abort the interpreter at exit ("could not acquire
+    lock"), and the readers on both sides of the pipe are daemon threads.
+    """
+    pending = b""
+    while True:
+        try:
+            chunk = os.read(fd, chunk_size)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            if pending:
+                yield pending
+            return
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        yield from lines
 
 
 def decode_command(line: bytes | str) -> Command:

@@ -21,10 +21,11 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 from engine.protocol import (Checkpoint, Epoch, Finished, Heartbeat, Log, Metrics, Pause,
-                             ProtocolError, Resume, Started, Status, Stop, System, decode_command)
+                             ProtocolError, Resume, Started, Status, Stop, System, decode_command,
+                             iter_lines)
 from engine.runner.paths import checkpoint_dir
 from engine.runner.sender import EventSender
 from engine.runner.store_writer import StoreWriter
@@ -79,23 +80,8 @@ class CommandReader(threading.Thread):
         super().__init__(name="command-reader", daemon=True)
         self.fd, self.control, self.state = fd, control, state
 
-    def lines(self) -> Iterator[bytes]:
-        # Raw os.read, not sys.stdin: a daemon thread blocked inside a buffered
-        # reader aborts the interpreter at exit ("could not acquire lock").
-        buf = b""
-        while True:
-            try:
-                chunk = os.read(self.fd, 4096)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                return
-            buf += chunk
-            *complete, buf = buf.split(b"\n")
-            yield from complete
-
     def run(self) -> None:
-        for line in self.lines():
+        for line in iter_lines(self.fd):
             if not line.strip():
                 continue
             try:
@@ -204,24 +190,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _load_spec(run: Any) -> Any:
-    import json
-
-    from engine.spec import parse_spec
-
-    raw = run.spec
-    return parse_spec(json.loads(raw) if isinstance(raw, str) else raw, f"run {run.id}")
-
-
 def train_run(args: argparse.Namespace, store: Any, sender: EventSender) -> tuple[str, Optional[str]]:
     """Train the run; return its final (status, error). Rows are written as it goes."""
-    from engine.spec import SpecError
-    from engine.training import train
+    from engine.spec import SpecError, parse_spec
+    from engine.training import TrainingError, train
 
     run_id = args.run_id
-    run = store.get_run(run_id)
     try:
-        spec = _load_spec(run)
+        spec = parse_spec(store.get_run(run_id).spec, f"run {run_id}")
     except SpecError as e:
         error = f"the run's spec is invalid: {e}"
         store.set_status(run_id, "failed", error=error)
@@ -246,6 +222,8 @@ def train_run(args: argparse.Namespace, store: Any, sender: EventSender) -> tupl
                        control=control, checkpoint_dir=checkpoint_dir(args.db, run_id),
                        resume_from=args.resume_from, device=args.device)
         status, error = result.status, result.error
+    except TrainingError as e:  # a setting that cannot work here: the message says which and why
+        error = str(e)
     except Exception as e:
         traceback.print_exc()
         error = f"{type(e).__name__}: {e}"

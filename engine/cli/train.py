@@ -58,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
     except (UserError, ValueError) as e:
         print(f"layerdeck train: {e}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:  # before any worker started: nothing to stop
+        return EXIT_INTERRUPTED
     return train_and_watch(runner, spec, parent_id=parent_id, resume_from=resume_from)
 
 

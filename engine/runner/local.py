@@ -21,7 +21,7 @@ from typing import Any, Optional, Sequence
 import psutil
 
 from engine.protocol import (Command, Event, Finished, Pause, ProtocolError, Resume, Stop,
-                             decode_event, encode_command)
+                             decode_event, encode_command, iter_lines)
 from engine.runner.executor import EventCallback
 from engine.runner.paths import log_path
 from engine.store import RunNotFoundError, TERMINAL_STATUSES
@@ -85,8 +85,7 @@ class _Worker:
         with self.stdin_lock:
             try:
                 assert self.proc.stdin is not None
-                self.proc.stdin.write(encode_command(command))
-                self.proc.stdin.flush()
+                self.proc.stdin.write(encode_command(command))  # a few bytes: one atomic pipe write
                 return True
             except (OSError, ValueError):  # the worker is exiting; its end is handled by the watcher
                 return False
@@ -94,8 +93,8 @@ class _Worker:
     def _read_stderr(self) -> None:
         assert self.proc.stderr is not None
         with open(self.log_file, "ab") as log:
-            for raw in self.proc.stderr:
-                log.write(raw)
+            for raw in iter_lines(self.proc.stderr.fileno()):
+                log.write(raw + b"\n")
                 log.flush()
                 self.tail.append(raw.decode("utf-8", "replace").rstrip())
 
@@ -177,6 +176,8 @@ class LocalExecutor:
         with self._lock:
             self._idle.wait_for(lambda: not self.active_runs(), timeout)
             leftovers = list(self._workers)
+        if not stop_runs:
+            return  # still running after `timeout`: they stop themselves when this process exits
         for run_id in leftovers:  # did not stop in time: no checkpoint, but no orphan either
             self.cancel(run_id)
         with self._lock:
@@ -217,6 +218,7 @@ class LocalExecutor:
         try:
             proc = subprocess.Popen(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                bufsize=0,  # raw pipes: read by iter_lines, commands written whole
                 # Its own session: a Ctrl-C in the terminal reaches the CLI, which
                 # stops the run gracefully, instead of killing the worker mid-batch.
                 start_new_session=(os.name == "posix"),
@@ -235,7 +237,7 @@ class LocalExecutor:
         """Forward its events until its stdout closes, then settle its row."""
         assert worker.proc.stdout is not None
         run_id = worker.job.run_id
-        for line in worker.proc.stdout:
+        for line in iter_lines(worker.proc.stdout.fileno()):
             try:
                 event = decode_event(line)
             except ProtocolError as e:
@@ -250,11 +252,10 @@ class LocalExecutor:
         status, error = self._settle(worker, returncode)
         with self._lock:
             self._workers.pop(run_id, None)
-            if worker.proc.stdin:
-                try:
-                    worker.proc.stdin.close()
-                except OSError:
-                    pass
+            with worker.stdin_lock:
+                for pipe in (worker.proc.stdin, worker.proc.stdout, worker.proc.stderr):
+                    if pipe is not None:
+                        pipe.close()
             self._start_ready()
             self._idle.notify_all()
         self._emit(Finished(run_id, status=status, error=error))

@@ -106,8 +106,10 @@ class Runner:
         return self._final.get(run_id)
 
     def shutdown(self, stop_runs: bool = True, timeout: Optional[float] = 30.0) -> None:
-        """Stop taking runs. stop_runs: stop queued and running ones gracefully
-        (killing any still alive after `timeout`); else wait for them to finish."""
+        """Stop taking runs. stop_runs: stop queued and running ones gracefully,
+        killing any still alive after `timeout`. Otherwise wait up to `timeout`
+        for them to finish; a worker still running then stops itself (with a
+        checkpoint) when this process exits and its stdin closes."""
         self.executor.shutdown(stop_runs=stop_runs, timeout=timeout)
 
     def _dispatch(self, event: Event) -> None:

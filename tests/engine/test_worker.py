@@ -114,6 +114,8 @@ class WorkerProcess:
         assert rest == b""  # Finished is the last line
         stderr = self.proc.stderr.read().decode()
         assert self.proc.wait(timeout=30) == 0
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            pipe.close()
         return finished, stderr
 
 
@@ -205,6 +207,7 @@ def test_an_invalid_spec_in_the_row_fails_the_run_in_words(store, db_url):
     worker = WorkerProcess(db_url, run_id)
     finished = worker.next_event(Finished)
     assert worker.proc.wait(timeout=30) == 1
+    worker.proc.communicate()
     assert finished.status == "failed" and "training.epochs: must be >= 1" in finished.error
     run = store.get_run(run_id)
     assert run.status == "failed" and "training.epochs" in run.error
