@@ -362,3 +362,17 @@ def test_five_runs_get_a_hyperparameter_scatter(qtbot, db_url):
         [(0.0001, 0.8), (0.0003, 0.81), (0.001, 0.82), (0.003, 0.83), (0.01, 0.84)]
     assert len(view.scatter.points()) == 5
     p.worker.wait()
+
+
+def test_runs_changed_elsewhere_reloads_and_own_edits_are_announced(qtbot, page, store, monkeypatch):
+    rid = store.create_run(make_spec("delta", 0.002, 32, 8))  # e.g. launched from the Train page
+    page.state.runs_changed.emit()
+    qtbot.waitUntil(lambda: "delta" in names_in_view(page), timeout=5000)
+    click_row(qtbot, page, "delta")
+    qtbot.waitUntil(page.actions.rename_action.isEnabled, timeout=3000)
+    from PySide6.QtWidgets import QInputDialog
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("delta-2", True))
+    with qtbot.waitSignal(page.state.runs_changed, timeout=3000):
+        page.actions.rename_action.trigger()
+    qtbot.waitUntil(lambda: "delta-2" in names_in_view(page), timeout=5000)
+    assert store.get_run(rid).name == "delta-2"

@@ -75,8 +75,10 @@ class RunActions(QObject):
     def _in_background(self, fn: Callable[[], Any], done: Callable[[Any], None], what: str) -> None:
         self.page.worker.submit(fn, done, lambda msg, _tb: self.page.show_error(f"{what} failed: {msg}"))
 
-    def _changed(self) -> None:
-        self.page.state.runs_changed.emit()
+    def _changed(self, run_ids: Sequence[int]) -> None:
+        """Re-read just these runs here, and tell the other views the history changed."""
+        self.page.refresh_runs(list(run_ids))
+        self.page.announce_change()
 
     # simple edits --------------------------------------------------------------------
     def rename(self) -> None:
@@ -87,7 +89,7 @@ class RunActions(QObject):
         if not ok or not name.strip() or name.strip() == run.name:
             return
         self.page.store().rename(run.id, name.strip())
-        self._changed()
+        self._changed([run.id])
 
     def add_tags(self) -> None:
         runs = self.page.selected_runs()
@@ -101,11 +103,11 @@ class RunActions(QObject):
         store = self.page.store()
         for r in runs:
             store.set_tags(r.id, list(dict.fromkeys([*r.tags, *new])))
-        self._changed()
+        self._changed([r.id for r in runs])
 
     def save_tags(self, run_id: int, tags: list) -> None:
         self.page.store().set_tags(run_id, tags)
-        self._changed()
+        self._changed([run_id])
 
     def save_notes(self, run_id: int, text: str) -> None:
         # Notes are saved quietly: a full reload per pause in typing would be noise.
@@ -120,7 +122,7 @@ class RunActions(QObject):
         store = self.page.store()
         for r in runs:
             store.set_starred(r.id, star)
-        self._changed()
+        self._changed([r.id for r in runs])
 
     # delete ---------------------------------------------------------------------------
     def delete(self) -> None:
@@ -149,7 +151,7 @@ class RunActions(QObject):
 
         def done(n: int) -> None:
             self.page.show_info(f"Deleted {n} run{'s' if n != 1 else ''} and {'their' if n != 1 else 'its'} files.")
-            self._changed()
+            self._changed(ids)
         self._in_background(work, done, "Deleting")
 
     # clone and resume -----------------------------------------------------------------
@@ -186,7 +188,7 @@ class RunActions(QObject):
             self.page.show_error(f"Could not resume run #{run.id}: {e}")
             return
         self.page.show_info(f"Resuming run #{run.id} from epoch {ck.epoch} as run #{new_id}.")
-        self._changed()
+        self._changed([new_id])
 
     def _submit(self, spec: dict, **kwargs: Any) -> int:
         """Through the app's bridge (one runner per window: the Train page sees

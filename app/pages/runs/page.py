@@ -48,6 +48,7 @@ class RunsPage(QWidget):
         self._load_gen = 0
         self._full_gen = 0
         self._compared: list[tuple[int, str]] = []  # (id, status) of the runs in the compare view
+        self._announcing = False  # our own runs_changed: already handled run by run
 
         self.filter_bar = FilterBar()
         self.model = RunsTableModel(self)
@@ -137,7 +138,7 @@ class RunsPage(QWidget):
         self.details.notes_edited.connect(self.actions.save_notes)
         self.details.tags_edited.connect(self.actions.save_tags)
         self.compare.error.connect(self.show_error)
-        state.runs_changed.connect(self.reload)
+        state.runs_changed.connect(self._on_runs_changed)
         self.reload()
 
     # the store ---------------------------------------------------------------------
@@ -189,6 +190,42 @@ class RunsPage(QWidget):
             self._refresh.stop()
         self._on_selection_settled(force=False)
         self.loaded.emit()
+
+    def _on_runs_changed(self) -> None:
+        if not self._announcing:
+            self.reload()
+
+    def announce_change(self) -> None:
+        """Emit AppState.runs_changed for the other views, without re-reading everything here."""
+        self._announcing = True
+        try:
+            self.state.runs_changed.emit()
+        finally:
+            self._announcing = False
+
+    def refresh_runs(self, run_ids: list[int]) -> None:
+        """Re-read these runs only (a rename, a star, a delete): with 10,000
+        runs a full re-read would keep the change from showing for seconds."""
+        gen = self._load_gen
+
+        def work() -> tuple[list, list[int]]:
+            from engine.store import RunNotFoundError
+            store, found, gone = self.store(), [], []
+            for rid in run_ids:
+                try:
+                    found.append(store.get_run(rid))
+                except RunNotFoundError:
+                    gone.append(rid)
+            return build_rows(found), gone
+
+        def done(result: tuple[list, list[int]]) -> None:
+            rows, gone = result
+            if gen != self._load_gen:
+                return
+            by_id = {r.run_id: r for r in self.model.rows if r.run_id not in gone}
+            by_id.update({r.run_id: r for r in rows})
+            self._on_loaded(gen, list(by_id.values()), full=True)
+        self.worker.submit(work, done, self._on_load_failed)
 
     def _on_load_failed(self, message: str, trace: str) -> None:
         self.show_error(f"Could not read the run history at {self.state.store_url}: {message}")
