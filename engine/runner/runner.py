@@ -57,8 +57,14 @@ class Runner:
         run_id = self.store.create_run(spec.to_dict(), name=name or spec.name, parent_id=parent_id)
         with self._lock:
             self._done[run_id] = threading.Event()
-        self._dispatch(Status(run_id, "queued"))
-        self.executor.submit(run_id, device=device or spec.training.device, resume_from=resume_from)
+        self._dispatch(Status(run_id, "queued"))  # before the worker's own events
+        try:
+            self.executor.submit(run_id, device=device or spec.training.device, resume_from=resume_from)
+        except Exception as e:  # never leave a queued row that no worker will pick up
+            error = f"could not queue the run: {e}"
+            self.store.set_status(run_id, "failed", error=error)
+            self._dispatch(Finished(run_id, status="failed", error=error))
+            raise
         return run_id
 
     def pause(self, run_id: int) -> bool:
@@ -80,7 +86,11 @@ class Runner:
 
     # --- watching -----------------------------------------------------------------------
     def subscribe(self, callback: EventCallback) -> Callable[[], None]:
-        """Call `callback(event)` for every event (on a reader thread); returns an unsubscribe."""
+        """Call `callback(event)` for every event; returns an unsubscribe.
+
+        Events arrive on the runner's reader threads (a `Status("queued")` on
+        the thread that called submit): a GUI hands them to its own thread.
+        """
         with self._lock:
             self._subscribers.append(callback)
 

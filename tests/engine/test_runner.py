@@ -203,3 +203,12 @@ def test_wait_times_out_with_none(runner, events):
     assert runner.wait(run_id, timeout=0.2) is None
     runner.stop(run_id)
     assert runner.wait(run_id, timeout=60) == "stopped"
+
+
+def test_after_shutdown_submit_is_refused_and_leaves_no_queued_row(runner, events):
+    runner.shutdown()
+    with pytest.raises(RuntimeError, match="shutting down"):
+        runner.submit(fake_spec("quick"))
+    [run] = runner.store.list_runs()
+    assert run.status == "failed" and "could not queue the run" in run.error
+    assert events.of(run.id, Finished)[0].status == "failed"
