@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import queue
+import shutil
 import signal
 import sys
 import time
@@ -260,7 +261,9 @@ class Progress:
         if not force and now - self._drawn < 0.1:
             return
         self._drawn = now
-        self.stream.write("\r" + self.line() + "\x1b[K")
+        # A wrapped line cannot be redrawn with \r: cut it to the terminal's width.
+        width = shutil.get_terminal_size().columns - 1
+        self.stream.write("\r" + self.line()[:width] + "\x1b[K")
         self.stream.flush()
         self._line_open = True
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -100,6 +101,18 @@ def test_progress_line_shows_bar_epoch_eta_and_latest_metrics():
     assert lines[0] == "training on cpu, 1,234 parameters, 4 epochs"
     assert lines[1].startswith("[######------------------]  25% epoch 1/4 · ETA 1:3")
     assert "train/loss 0.8" in lines[1] and "val/accuracy 0.75" in lines[1]
+
+
+def test_on_a_terminal_the_line_is_redrawn_in_place_and_names_the_epoch_in_progress():
+    out = io.StringIO()
+    progress = Progress(out, tty=True)
+    progress.handle(Started(1, pid=9, device="cpu", num_params=10, total_epochs=4, steps_per_epoch=10))
+    progress.handle(Epoch(1, epoch=1, total_epochs=4, metrics={"val/loss": 0.5}, eta_s=30.0))
+    progress.handle(Finished(1, status="completed"))
+    text = out.getvalue()
+    assert text.count("\n") == 2  # the "training on" note and the line closed at the end
+    last_draw = re.findall(r"\r(\[[^\r\n]*)", text)[-1]
+    assert last_draw.startswith("[######") and "epoch 2/4" in last_draw and last_draw.endswith("\x1b[K")
 
 
 def test_eta_reads_as_minutes_and_hours():
