@@ -195,3 +195,11 @@ def test_runs_reads_layerdeck_db_when_no_db_is_given(monkeypatch, db_url, capsys
     RunStore(db_url).create_run(iris_spec(), name="from-env")
     assert main(["runs", "list"]) == 0
     assert "from-env" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["--db", "{db}", "runs", "list"], ["runs", "--db", "{db}", "list"],
+                                  ["runs", "list", "--db", "{db}"]])
+def test_db_is_accepted_before_or_after_the_sub_command(db_url, capsys, argv):
+    RunStore(db_url).create_run(iris_spec(), name="here")
+    assert main([a.format(db=db_url) for a in argv]) == 0
+    assert "here" in capsys.readouterr().out
