@@ -206,23 +206,32 @@ def main() -> int:
     QSettings.setDefaultFormat(QSettings.IniFormat)
     QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(work / "settings"))
 
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+          f"on {os.cpu_count()} cores (figures scale with it)")
     long_url = f"sqlite:///{work / 'long.db'}"
     t = time.perf_counter()
     ids = build_long_store(long_url, args.runs, args.steps)
     print(f"setup: {args.runs} runs x {args.steps:,} steps written in {time.perf_counter() - t:.1f} s")
+    from app.pages.runs.compare import load_compare_data
+    from engine.store import RunStore
+    with RunStore(long_url) as store:
+        runs = store.list_runs()
+        t = time.perf_counter()
+        load_compare_data(store, runs)  # no cache: what the store's reduced reads cost
+        t_read = time.perf_counter() - t
     r = bench_compare(long_url, ids)
     print(f"compare {args.runs} runs x {args.steps:,} steps ({r['charts']} charts, {r['curves']} curves), "
           "select -> every chart drawn:")
     for label, key in (("first in the process", "first"), ("curves not cached", "uncached"),
                        ("curves cached", "cached")):
         print(f"  {label:22s} {r[key]:.3f} s  ratio to goal {r[key] / COMPARE_GOAL_S:.2f}")
+    print(f"  of which, measured alone: reading the reduced curves {t_read:.3f} s")
 
     many_url = f"sqlite:///{work / 'many.db'}"
     t = time.perf_counter()
     build_many_store(many_url, args.many)
     print(f"setup: {args.many:,} runs written in {time.perf_counter() - t:.1f} s")
     from app.pages.runs.table_model import build_rows
-    from engine.store import RunStore
     with RunStore(many_url) as store:
         t = time.perf_counter()
         runs = store.list_runs()
@@ -238,6 +247,7 @@ def main() -> int:
           f"{(t_open + t_sort) / SORT_GOAL_S:.2f}")
     print(f"  filter expression:              {t_filter:.3f} s")
     print(f"  of which, measured alone: store.list_runs() {t_list:.3f} s, build_rows() {t_rows:.3f} s")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     del app
     return 0
 
