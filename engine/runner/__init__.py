@@ -11,7 +11,7 @@ The worker side lives here too: the event sender and the store writer that
 `python -m engine.worker` runs on its own threads.
 """
 from engine.runner.executor import EventCallback, Executor
-from engine.runner.local import FINAL_STATUSES, LocalExecutor, describe_exit
+from engine.runner.local import LocalExecutor, describe_exit
 from engine.runner.runner import Runner
 
-__all__ = ["EventCallback", "Executor", "FINAL_STATUSES", "LocalExecutor", "Runner", "describe_exit"]
+__all__ = ["EventCallback", "Executor", "LocalExecutor", "Runner", "describe_exit"]

@@ -24,10 +24,9 @@ from engine.protocol import (Command, Event, Finished, Pause, ProtocolError, Res
                              decode_event, encode_command, iter_lines)
 from engine.runner.executor import EventCallback
 from engine.runner.paths import log_path
-from engine.store import RunNotFoundError, TERMINAL_STATUSES
+from engine.store import ACTIVE_STATUSES, TERMINAL_STATUSES, RunNotFoundError
 
-FINAL_STATUSES = frozenset(TERMINAL_STATUSES)
-UNFINISHED = ("queued", "running", "paused")
+UNFINISHED = ("queued", *ACTIVE_STATUSES)
 STDERR_TAIL_LINES = 20
 WORKER_MODULE = "engine.worker"
 
@@ -267,7 +266,7 @@ class LocalExecutor:
             run = self.store.get_run(run_id)
         except RunNotFoundError:  # deleted meanwhile: nothing to settle
             run = None
-        if run is not None and run.status in FINAL_STATUSES and not worker.cancelled:
+        if run is not None and run.status in TERMINAL_STATUSES and not worker.cancelled:
             return run.status, run.error
         if worker.cancelled:
             status, error = "stopped", "cancelled: the worker was killed before it could save a checkpoint"

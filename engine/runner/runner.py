@@ -13,8 +13,9 @@ from typing import Any, Callable, Optional, Union
 
 from engine.protocol import Event, Finished, Status
 from engine.runner.executor import EventCallback, Executor
-from engine.runner.local import FINAL_STATUSES, LocalExecutor
+from engine.runner.local import LocalExecutor
 from engine.spec import RunSpec, parse_spec
+from engine.store import TERMINAL_STATUSES, RunStore
 
 
 class Runner:
@@ -29,8 +30,6 @@ class Runner:
     def __init__(self, db_url: str, *, concurrency: Optional[dict[str, int]] = None,
                  executor: Optional[Callable[[str, Any, EventCallback], Executor]] = None,
                  worker_command: Optional[list[str]] = None):
-        from engine.store import RunStore
-
         self.db_url = db_url
         self.store = RunStore(db_url)
         self._lock = threading.Lock()
@@ -110,7 +109,7 @@ class Runner:
             done = self._done.get(run_id)
         if done is None:
             status = self.store.get_run(run_id).status
-            return status if status in FINAL_STATUSES else None
+            return status if status in TERMINAL_STATUSES else None
         if not done.wait(timeout):
             return None
         return self._final.get(run_id)
