@@ -376,3 +376,15 @@ def test_runs_changed_elsewhere_reloads_and_own_edits_are_announced(qtbot, page,
         page.actions.rename_action.trigger()
     qtbot.waitUntil(lambda: "delta-2" in names_in_view(page), timeout=5000)
     assert store.get_run(rid).name == "delta-2"
+
+
+def test_the_chosen_sort_is_remembered(qtbot, page, db_url):
+    page.table.sortByColumn(COLUMN_INDEX["best_val"], Qt.AscendingOrder)
+    assert names_in_view(page) == ["gamma", "alpha", "beta"]  # best val 0.88, 0.93, 0.95
+    again = RunsPage(AppState(db_url))
+    qtbot.addWidget(again)
+    qtbot.waitUntil(lambda: again.model.rowCount() == 3, timeout=10_000)
+    header = again.table.horizontalHeader()
+    assert (header.sortIndicatorSection(), header.sortIndicatorOrder()) == (COLUMN_INDEX["best_val"], Qt.AscendingOrder)
+    assert names_in_view(again) == ["gamma", "alpha", "beta"]
+    again.worker.wait()

@@ -27,6 +27,7 @@ from engine.runner.paths import log_path
 EMPTY_TEXT = ("No runs yet — launch one from the Train page or run `layerdeck train SPEC.json`.\n"
               "Runs appear here as they start; select two or more to compare them.")
 HIDDEN_COLUMNS_KEY = "runs/hidden_columns"
+SORT_KEY = "runs/sort"
 REFRESH_MS = 3000  # re-read the active runs while some run is queued or running
 FIRST_PAGE = 300  # newest runs shown before the full list has been read
 ACTIVE = ("queued", "running", "paused")
@@ -65,7 +66,6 @@ class RunsPage(QWidget):
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(24)
         header = self.table.horizontalHeader()
-        header.setSortIndicator(COLUMN_INDEX["id"], Qt.DescendingOrder)
         header.setStretchLastSection(False)
         header.setContextMenuPolicy(Qt.CustomContextMenu)
         header.customContextMenuRequested.connect(self._column_menu)
@@ -125,6 +125,8 @@ class RunsPage(QWidget):
         lay.addWidget(self.split, 1)
 
         self._apply_hidden_columns()
+        self._apply_sort()
+        header.sortIndicatorChanged.connect(self._save_sort)
         # Clicks settle for a moment first: a shift-click range or a drag
         # should load the comparison once, not once per row.
         self._select_timer = QTimer(self, singleShot=True, interval=80)
@@ -370,6 +372,20 @@ class RunsPage(QWidget):
         self.table.horizontalHeader().setSectionHidden(column, not visible)
         hidden = [c.key for i, c in enumerate(COLUMNS) if self.table.horizontalHeader().isSectionHidden(i)]
         QSettings().setValue(HIDDEN_COLUMNS_KEY, json.dumps(hidden))
+
+    def _save_sort(self, column: int, order) -> None:
+        QSettings().setValue(SORT_KEY, json.dumps({"column": COLUMNS[column].key,
+                                                   "descending": order == Qt.DescendingOrder}))
+
+    def _apply_sort(self) -> None:
+        """The sort the user chose last time (newest first the very first time)."""
+        try:
+            saved = json.loads(QSettings().value(SORT_KEY, "{}"))
+        except (TypeError, json.JSONDecodeError):
+            saved = {}
+        column = COLUMN_INDEX.get(saved.get("column") if isinstance(saved, dict) else None, COLUMN_INDEX["id"])
+        order = Qt.AscendingOrder if isinstance(saved, dict) and saved.get("descending") is False else Qt.DescendingOrder
+        self.table.sortByColumn(column, order)
 
     def _apply_hidden_columns(self) -> None:
         try:
