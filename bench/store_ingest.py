@@ -13,7 +13,9 @@ Prints, all measured in this one run:
 
 Every figure is a median: of the batches of all repeats for writes, of all
 reads for the curve. The machine's load average is printed before and after,
-because on a shared machine it moves the figures more than anything else.
+because on a shared machine it moves the figures more than anything else;
+CPU time (this thread's, SQLite's included) moves much less, so it is
+printed too: points per CPU-second is what one free core would reach.
 The databases live in a temporary folder under --dir (default: the system
 temp dir; fsync cost depends on that disk).
 """
@@ -50,18 +52,21 @@ def load() -> str:
     return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def bench_batched(folder: Path, name: str, steps_per_batch: int, batches: int) -> list[float]:
-    """Seconds per add_metrics call, one per batch of len(KEYS) * steps_per_batch points.
-    The points are built before the clock starts: only the store is timed."""
+def bench_batched(folder: Path, name: str, steps_per_batch: int, batches: int
+                  ) -> tuple[list[float], list[float]]:
+    """(wall, CPU) seconds per add_metrics call, one per batch of len(KEYS) *
+    steps_per_batch points. The points are built before the clock starts:
+    only the store is timed. CPU time is this thread's: SQLite runs in it."""
     with RunStore(f"sqlite:///{folder / name}") as store:
         rid = store.create_run({"name": "bench"})
         data = [batch(b * steps_per_batch, steps_per_batch, KEYS) for b in range(batches)]
-        times = []
+        times, cpu = [], []
         for pts in data:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.thread_time()
             store.add_metrics(rid, pts)
             times.append(time.perf_counter() - t)
-    return times
+            cpu.append(time.thread_time() - c)
+    return times, cpu
 
 
 def bench_sync(folder: Path, mode: str, commits: int) -> list[float]:
@@ -94,17 +99,19 @@ def write_long_run(folder: Path, steps: int) -> tuple[str, int, float]:
         return url, rid, time.perf_counter() - t
 
 
-def bench_read(url: str, rid: int, reads: int) -> tuple[list[float], int]:
-    """Seconds per reduced read (a fresh store each time would time the migration
-    check too; a plot re-reads through an open store), and the buckets returned."""
+def bench_read(url: str, rid: int, reads: int) -> tuple[list[float], list[float], int]:
+    """(wall, CPU) seconds per reduced read (a fresh store each time would time
+    the migration check too; a plot re-reads through an open store), and the
+    buckets returned."""
     with RunStore(url) as store:
         store.get_curves([rid], [LONG_KEY], buckets=2000)  # first touch: page cache, pool
-        times = []
+        times, cpu = [], []
         for _ in range(reads):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.thread_time()
             (curve,) = store.get_curves([rid], [LONG_KEY], buckets=2000)
             times.append(time.perf_counter() - t)
-    return times, len(curve)
+            cpu.append(time.thread_time() - c)
+    return times, cpu, len(curve)
 
 
 def main() -> int:
@@ -118,30 +125,37 @@ def main() -> int:
     print(f"start: {load()} ({os.cpu_count()} CPUs)")
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         folder = Path(tmp)
-        small, large, normal, full, reads, long_writes = [], [], [], [], [], []
+        small, large, small_cpu, large_cpu = [], [], [], []
+        normal, full, reads, reads_cpu, long_writes = [], [], [], [], []
         for r in range(args.repeat):
-            small += bench_batched(folder, f"b1k_{r}.db", 100, 300)
-            large += bench_batched(folder, f"b10k_{r}.db", 1000, 30)
+            wall, cpu = bench_batched(folder, f"b1k_{r}.db", 100, 300)
+            small, small_cpu = small + wall, small_cpu + cpu
+            wall, cpu = bench_batched(folder, f"b10k_{r}.db", 1000, 30)
+            large, large_cpu = large + wall, large_cpu + cpu
             normal += bench_sync(folder, "NORMAL", 200)
             full += bench_sync(folder, "FULL", 200)
             url, rid, w = write_long_run(folder, steps)
             long_writes.append(steps / w)
-            times, buckets = bench_read(url, rid, 5)
-            reads += times
+            times, cpu, buckets = bench_read(url, rid, 5)
+            reads, reads_cpu = reads + times, reads_cpu + cpu
             Path(url.removeprefix("sqlite:///")).unlink()  # keep the temp folder small
         end = load()
-    for label, times, n in (("1,000-point", small, 1000), ("10,000-point", large, 10_000)):
+    for label, times, cpu, n in (("1,000-point", small, small_cpu, 1000),
+                                 ("10,000-point", large, large_cpu, 10_000)):
         med = statistics.median(times)
         pps = n / med
         print(f"add_metrics, {label} batches: {pps:,.0f} points/s at the median batch "
               f"({med * 1000:.2f} ms, {len(times)} batches; overall {n * len(times) / sum(times):,.0f}"
-              f" points/s) -> {pps / WRITE_GOAL:.2f}x the {WRITE_GOAL:,} points/s goal")
+              f" points/s) -> {pps / WRITE_GOAL:.2f}x the {WRITE_GOAL:,} points/s goal; "
+              f"CPU {statistics.median(cpu) * 1000:.2f} ms a batch = "
+              f"{n / statistics.median(cpu):,.0f} points per CPU-second")
     print(f"{steps:,} points of one key written in 10,000-point batches: "
           f"{statistics.median(long_writes):,.0f} points/s (median of {len(long_writes)})")
     read = statistics.median(reads)
     print(f"{steps:,} points read reduced to {buckets} buckets: {read * 1000:.1f} ms median "
           f"(best {min(reads) * 1000:.1f} ms, {len(reads)} reads) -> "
-          f"{read / READ_GOAL_S:.2f}x the {READ_GOAL_S} s goal (below 1 meets it)")
+          f"{read / READ_GOAL_S:.2f}x the {READ_GOAL_S} s goal (below 1 meets it); "
+          f"CPU {statistics.median(reads_cpu) * 1000:.1f} ms median")
     n_med, f_med = statistics.median(normal), statistics.median(full)
     print(f"one 10-point commit: NORMAL {n_med * 1000:.2f} ms, FULL {f_med * 1000:.2f} ms -> "
           f"FULL/NORMAL = {f_med / n_med:.2f}x")
