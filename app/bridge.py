@@ -17,7 +17,6 @@ from typing import Any, Callable, Optional, Union
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.protocol import Checkpoint, Epoch, Event, Finished, Log, Metrics, Started, Status, System
 from engine.spec import RunSpec
 
 RunnerFactory = Callable[[str], Any]
@@ -41,8 +40,11 @@ class RunBridge(QObject):
     finished = Signal(object)
     """A run ended: completed, stopped, failed or crashed (payload: engine.protocol.Finished)."""
 
-    _SIGNALS = {Started: "started", Metrics: "metrics", Epoch: "epoch", System: "system", Log: "log",
-                Status: "status", Checkpoint: "checkpoint", Finished: "finished"}
+    # Event kinds shown, each re-emitted on the signal of the same name. Matched by
+    # `KIND`, not by class: engine.protocol imports torch (through engine.training)
+    # and this module is imported on the UI thread; the runner imports it in the
+    # background instead.
+    _SHOWN = frozenset({"started", "metrics", "epoch", "system", "log", "status", "checkpoint", "finished"})
 
     def __init__(self, db_url: str, *, runner: Any = None, runner_factory: Optional[RunnerFactory] = None,
                  parent: Optional[QObject] = None):
@@ -85,12 +87,12 @@ class RunBridge(QObject):
         return self._runner
 
     # --- events (reader threads) ------------------------------------------------------
-    def _on_event(self, event: Event) -> None:
-        name = self._SIGNALS.get(type(event))
-        if name is None or self._closed:  # heartbeats: nothing to show
+    def _on_event(self, event: Any) -> None:
+        kind = getattr(event, "KIND", "")
+        if kind not in self._SHOWN or self._closed:  # heartbeats: nothing to show
             return
         try:
-            getattr(self, name).emit(event)
+            getattr(self, kind).emit(event)
         except RuntimeError:  # the bridge was deleted while a worker still talked
             pass
 

@@ -141,9 +141,11 @@ class LivePlot(pg.PlotWidget):
     """
 
     def __init__(self, title: str, series: list[tuple[str, str]], *, y_label: str = "",
-                 x_label: str = "step", max_fps: float = 30.0,
+                 x_label: str = "step", max_fps: float = 30.0, phase_ms: int = 0,
                  parent: Optional[QWidget] = None):
-        """series: (label, colour) in legend order; a label with "step" in it is drawn thin."""
+        """series: (label, colour) in legend order; a label with "step" in it is drawn thin.
+        phase_ms: delay of this plot's redraw ticks, so plots side by side repaint
+        in different frames instead of all in one long frame."""
         super().__init__(parent, axisItems={"left": CompactAxis("left")})
         self._title = title
         self._series = list(series)
@@ -190,7 +192,15 @@ class LivePlot(pg.PlotWidget):
         self._timer = QTimer(self)
         self._timer.setInterval(max(1, int(1000 / max_fps)))
         self._timer.timeout.connect(self.redraw)
-        self._timer.start()
+        self._stopped = False
+        self._phase = QTimer(self)  # a child: it cannot fire after the plot is gone
+        self._phase.setSingleShot(True)
+        self._phase.timeout.connect(self._start_timer)
+        self._phase.start(max(0, phase_ms))
+
+    def _start_timer(self) -> None:
+        if not self._stopped:
+            self._timer.start()
 
     # --- data -------------------------------------------------------------------------
     def set_buffers(self, buffers: dict[str, SeriesBuffer]) -> None:
@@ -275,6 +285,7 @@ class LivePlot(pg.PlotWidget):
             self._follow_data()
 
     def stop(self) -> None:
+        self._stopped = True
         self._timer.stop()
 
     # --- palette ----------------------------------------------------------------------

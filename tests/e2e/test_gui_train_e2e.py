@@ -55,7 +55,7 @@ def test_launch_trains_digits_and_the_run_is_in_the_store(qtbot, page, db_url):
     assert page.live.plots["loss"].point_count() >= 4  # train/loss and val/loss per epoch, and per step
     assert page.live.plots["accuracy"].point_count() >= 2
     row = page.runs.row_widget(run_id)
-    assert "completed" in row.status.text() and row.progress.format().startswith("2/2 epochs")
+    assert "completed" in row.status.text() and row.message.text() == "2/2 epochs"
     run = RunStore(db_url).get_run(run_id)
     assert run.status == "completed" and run.name == "digits-mlp"
     assert "started on cpu" in page.log.text.toPlainText()

@@ -17,15 +17,15 @@ import json
 from typing import Any, Optional
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit, QPushButton,
-                               QScrollArea, QSizePolicy, QSplitter, QStyle, QSystemTrayIcon, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QScrollArea,
+                               QSizePolicy, QSplitter, QStyle, QToolButton, QVBoxLayout, QWidget)
 
 from app.bridge import RunBridge, get_bridge
-from app.pages.build.summary import SummaryService
 from app.pages.train.log_pane import LogPane
-from app.pages.train.live_view import LiveView
+from app.pages.train.closing import Notifier, ask_close
+from app.pages.train.live_view import LiveView, latest_text
 from app.pages.train.memory import MemoryCheck, describe_fit
+from app.pages.train.model_check import ModelCheck
 from app.pages.train.run_list import ACTIVE, RunList, RunRow, first_line
 from app.pages.train.settings_form import SettingsForm
 from app.pages.train.store_watch import StoreWatch
@@ -48,7 +48,8 @@ class TrainPage(QWidget):
         self._model_error: Optional[str] = None
         self._summary: Any = None
         self._names: dict[int, str] = {}
-        self._tray: Optional[QSystemTrayIcon] = None
+        self._latest: dict[int, str] = {}  # run id -> the line over the plots at its last epoch
+        self.notifier = Notifier(self)
         self._build_left()
         self._build_right(sampler)
         split = QSplitter(Qt.Orientation.Horizontal)
@@ -62,8 +63,8 @@ class TrainPage(QWidget):
         box.setContentsMargins(8, 8, 8, 8)
         box.addWidget(split)
 
-        self._summaries = SummaryService(self)
-        self._summaries.ready.connect(self._on_summary)
+        self._model_check = ModelCheck(self)
+        self._model_check.ready.connect(self._on_summary)
         self.memory = MemoryCheck()
         self.settings.edited.connect(self._on_edited)
         state.spec_changed.connect(self._on_spec_changed)
@@ -210,7 +211,7 @@ class TrainPage(QWidget):
         self.settings.set_spec(spec)
         self.json_view.setPlainText(spec.to_json())
         self._summary, self._model_error = None, None
-        self._summaries.request(spec)
+        self._model_check.request(spec)
         self._update_launch()
 
     def _on_summary(self, result: Any) -> None:
@@ -313,8 +314,9 @@ class TrainPage(QWidget):
 
     def _on_epoch(self, e: Any) -> None:
         self.runs.change(e.run_id, epoch=e.epoch, total_epochs=e.total_epochs, eta_s=e.eta_s)
+        self._latest[e.run_id] = latest_text(e.epoch, e.total_epochs, e.metrics)
         if e.run_id == self.live.run_id:
-            self.live.set_latest(_latest_text(e.epoch, e.total_epochs, e.metrics))
+            self.live.set_latest(self._latest[e.run_id])
 
     def _on_finished(self, e: Any) -> None:
         row = self.runs.change(e.run_id, status=e.status, error=e.error, eta_s=None)
@@ -324,7 +326,7 @@ class TrainPage(QWidget):
         line = first_line(e.error)
         text = f"Run #{e.run_id} {name} {e.status}" + (f": {line}" if line else "")
         self._announce(text)
-        self._notify(f"LayerDeck: run {e.status}", text, failed=e.status in ("failed", "crashed"))
+        self.notifier.notify(f"LayerDeck: run {e.status}", text, failed=e.status in ("failed", "crashed"))
         self.state.runs_changed.emit()
         self.watch.read_curves_once(e.run_id)  # the store has every point; the live stream may have thinned
 
@@ -335,19 +337,11 @@ class TrainPage(QWidget):
         tail = ", ".join(parts) or "nothing training"
         self.state.status_message.emit(f"{head} · {tail}" if head else tail)
 
-    def _notify(self, title: str, text: str, failed: bool) -> None:
-        if not QSystemTrayIcon.isSystemTrayAvailable():
-            return
-        if self._tray is None:
-            self._tray = QSystemTrayIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_ComputerIcon), self)
-            self._tray.show()
-        icon = QSystemTrayIcon.MessageIcon.Warning if failed else QSystemTrayIcon.MessageIcon.Information
-        self._tray.showMessage(title, text, icon, 8000)
-
     # --- selection and runs from the store ----------------------------------------------------------
     def _on_selected(self, run_id: int) -> None:
         row = self.runs.row(run_id)
         self.live.show_run(run_id, f"{row.name} #{run_id}" if row else f"#{run_id}")
+        self.live.set_latest(self._latest.get(run_id, ""))
         self.log.show_run(run_id)
         self.state.set_selected_runs([run_id])
 
@@ -400,23 +394,7 @@ class TrainPage(QWidget):
 
     def _ask_close(self, count: int, can_keep: bool) -> str:
         """'stop', 'keep' or 'cancel' (a dialog; tests replace this method)."""
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle("Runs are training")
-        runs = "1 run is" if count == 1 else f"{count} runs are"
-        box.setText(f"{runs} still queued or training.")
-        info = "Stop them: each finishes its batch and saves a checkpoint, so it can be resumed."
-        if can_keep:
-            info += ("\nKeep them: they train on in the background and write to the run history; "
-                     "LayerDeck shows them again when it reopens.")
-        box.setInformativeText(info)
-        stop = box.addButton("Stop them", QMessageBox.ButtonRole.DestructiveRole)
-        keep = box.addButton("Keep training", QMessageBox.ButtonRole.AcceptRole) if can_keep else None
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(stop)
-        box.exec()
-        clicked = box.clickedButton()
-        return "stop" if clicked is stop else ("keep" if keep is not None and clicked is keep else "cancel")
+        return ask_close(self, count, can_keep)
 
     def shutdown(self, stop_runs: bool = True) -> None:
         """Stop timers and let go of the runs (stopping them, or leaving them to train on)."""
@@ -425,19 +403,8 @@ class TrainPage(QWidget):
         self.live.stop()
         self.bridge.shutdown(stop_runs=stop_runs)
         # Background reads in flight would answer to deleted widgets.
-        for wait in (self._summaries.wait, self.watch.wait,
+        for wait in (self._model_check.wait, self.watch.wait,
                      self.strip.collector.wait if self.strip.collector else None):
             if wait is not None:
                 wait(5000)
 
-
-def _latest_text(epoch: int, total: int, metrics: dict[str, float]) -> str:
-    parts = [f"epoch {epoch}/{total}"]
-    for key in ("val/accuracy", "val/loss", "val/r2", "train/loss"):
-        if key in metrics:
-            parts.append(f"{key} {metrics[key]:.4g}")
-            if len(parts) == 3:
-                break
-    if "throughput" in metrics:
-        parts.append(f"{metrics['throughput']:,.0f} samples/s")
-    return "  ·  ".join(parts)

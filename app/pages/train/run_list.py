@@ -65,7 +65,8 @@ class RunRowWidget(QWidget):
         self.progress.setMinimumWidth(120)
         self.message = QLabel()
         self.message.setObjectName("run_message")
-        self.message.setWordWrap(True)
+        # One line (the error's first); the whole text is the tooltip and in the log pane.
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.pause_button = QPushButton("Pause")
         self.pause_button.setObjectName("pause_button")
         self.pause_button.setToolTip("Pause after the current batch (the worker keeps its state)")
@@ -92,6 +93,7 @@ class RunRowWidget(QWidget):
         box.addLayout(top)
         box.addWidget(self.progress)
         box.addWidget(self.message)
+        box.addStretch(1)
         self.row = row
         self.show_row(row)
 
@@ -112,20 +114,25 @@ class RunRowWidget(QWidget):
                 b.setToolTip("Launched by another LayerDeck window or `layerdeck train`; control it there")
         total = max(row.total_epochs, 1)
         self.progress.setRange(0, total)
-        self.progress.setValue(min(row.epoch, total) if row.status != "completed" else total)
-        eta = format_eta(row.eta_s) if row.status == "running" else ""
-        if row.total_epochs:
-            done = total if row.status == "completed" else row.epoch
-            self.progress.setFormat(f"{done}/{row.total_epochs} epochs" + (f"  ·  {eta}" if eta else ""))
+        self.progress.setValue(min(row.epoch, total))
+        if row.status == "queued":
+            self.progress.setFormat("waiting for a free worker")
+        elif not row.total_epochs:
+            self.progress.setFormat("starting…")
         else:
-            self.progress.setFormat("waiting for a worker" if row.status == "queued" else "starting…")
-        self.progress.setVisible(active or row.total_epochs > 0)
+            eta = format_eta(row.eta_s) if row.status == "running" else ""
+            self.progress.setFormat(f"{row.epoch}/{row.total_epochs} epochs" + (f"  ·  {eta}" if eta else ""))
+        self.progress.setVisible(active)  # an ended run says how far it got in words
         line = first_line(row.error)
         if row.status in ("failed", "crashed") and line:
-            self.message.setText(f"<span style='color:#c0392b'>{line}</span>")
-        else:
+            self.message.setText(f"<span style='color:{STATUS_COLOURS['failed']}'>{line}</span>")
+        elif active:
             self.message.setText(line)
-        self.message.setVisible(bool(line))
+        else:
+            done = row.total_epochs if row.status == "completed" else row.epoch
+            epochs = f"{done}/{row.total_epochs} epochs" if row.total_epochs else ""
+            self.message.setText(" · ".join(t for t in (epochs, line) if t))
+        self.message.setVisible(bool(self.message.text()))
         self.message.setToolTip(row.error or "")
 
 

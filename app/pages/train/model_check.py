@@ -1,0 +1,94 @@
+"""The model check behind Launch: the spec's model summarized on its dataset
+(engine.model.summarize: shapes, errors, training memory at this batch
+size), off the UI thread because it imports torch and may load the data.
+
+Requests are "latest wins": one background thread, a request made while
+another waits replaces it, and a result that is no longer the latest is
+dropped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    generation: int
+    summary: Any = None  # engine.model ModelSummary; None when it could not be computed
+    error: Optional[str] = None  # why not, in words
+
+
+def check_model(spec: Any, generation: int = 0) -> CheckResult:
+    """Summarize `spec`'s model on its dataset (runs on a worker thread)."""
+    try:
+        from engine.data import dataset_info
+
+        info = dataset_info(spec.data, spec.seed)
+    except Exception as e:  # a missing CSV, a bad option: the user's to fix, said in words
+        return CheckResult(generation, error=f"dataset {spec.data.name!r}: {_words(e)}")
+    try:
+        from engine.model import summarize
+
+        summary = summarize(spec.model, tuple(info.input_shape), batch_size=spec.training.batch_size,
+                            num_outputs=getattr(info, "num_targets", None), optimizer=spec.optimizer.type,
+                            task=getattr(info, "task", None))
+    except Exception as e:
+        return CheckResult(generation, error=f"cannot check the model: {_words(e)}")
+    return CheckResult(generation, summary=summary)
+
+
+def _words(e: Exception) -> str:
+    errors = getattr(e, "errors", None)
+    if isinstance(errors, list) and errors and all(isinstance(x, str) for x in errors):
+        return "; ".join(errors)
+    return str(e) or type(e).__name__
+
+
+class _Relay(QObject):
+    done = Signal(object)
+
+
+class _Job(QRunnable):
+    def __init__(self, check: "ModelCheck", spec: Any, generation: int):
+        super().__init__()
+        self._check, self._spec, self._generation = check, spec, generation
+        self._relay = check._relay  # kept alive by the job until it has emitted
+
+    def run(self) -> None:
+        if self._check.generation != self._generation:
+            return  # a newer request exists
+        result = check_model(self._spec, self._generation)
+        try:
+            self._relay.done.emit(result)
+        except RuntimeError:  # the page closed meanwhile
+            pass
+
+
+class ModelCheck(QObject):
+    ready = Signal(object)
+    """The latest requested spec was checked (payload: CheckResult)."""
+
+    def __init__(self, parent: Optional[QObject] = None):
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._relay = _Relay()
+        self._relay.done.connect(self._on_done)
+        self.generation = 0
+
+    def request(self, spec: Any) -> int:
+        self.generation += 1
+        self._pool.clear()  # requests that never started
+        self._pool.start(_Job(self, spec, self.generation))
+        return self.generation
+
+    def wait(self, msecs: int = -1) -> bool:
+        """Block until the thread is idle (shutdown and tests)."""
+        return self._pool.waitForDone(msecs)
+
+    def _on_done(self, result: CheckResult) -> None:
+        if result.generation == self.generation:
+            self.ready.emit(result)
