@@ -20,6 +20,9 @@ from engine.runner.paths import log_path
 from engine.spec import SpecError
 from tests.engine.test_worker import FAKE_WORKER, fake_spec
 
+# Every test here starts worker processes (fake training, real plumbing).
+pytestmark = pytest.mark.slow
+
 
 class Recorder:
     """Collects events from the runner's reader threads; waits for a condition."""

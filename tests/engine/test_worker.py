@@ -24,6 +24,8 @@ from engine.training.callbacks import CallbackList, MetricPoint, TrainContext
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE_WORKER = [sys.executable, "-m", "tests.engine.test_worker"]
+# Every test here starts a worker process (fake training, real plumbing).
+pytestmark = pytest.mark.slow
 STEPS_PER_EPOCH = 4
 
 
