@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -200,8 +201,15 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=100_000)
     ap.add_argument("--many", type=int, default=10_000)
     args = ap.parse_args()
-    app = QApplication.instance() or QApplication([])
-    work = Path(tempfile.mkdtemp(prefix="layerdeck-bench-"))
+    app = QApplication.instance() or QApplication([])  # noqa: F841 - lives while the bench runs
+    work = Path(tempfile.mkdtemp(prefix="layerdeck-compare-bench-"))
+    try:
+        return _run(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # ~130 MB of stores
+
+
+def _run(args: argparse.Namespace, work: Path) -> int:
     QCoreApplication.setOrganizationName("LayerDeckBench")
     QSettings.setDefaultFormat(QSettings.IniFormat)
     QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(work / "settings"))
@@ -248,7 +256,6 @@ def main() -> int:
     print(f"  filter expression:              {t_filter:.3f} s")
     print(f"  of which, measured alone: store.list_runs() {t_list:.3f} s, build_rows() {t_rows:.3f} s")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    del app
     return 0
 
 
