@@ -42,3 +42,14 @@ def test_importing_the_engine_loads_no_qt():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ENGINE.parent)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_runner_and_protocol_load_without_torch():
+    """The GUI imports the runner (through its bridge) before the window paints;
+    torch must wait until a summary or a worker needs it."""
+    code = (
+        "import sys, engine.runner, engine.protocol, engine.training, engine.blocks, engine.store\n"
+        "sys.exit(1 if 'torch' in sys.modules else 0)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ENGINE.parent)
+    assert out.returncode == 0, "importing the runner loaded torch\n" + out.stderr
