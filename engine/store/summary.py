@@ -99,6 +99,17 @@ def dumps(summary: Mapping[str, Any]) -> str:
     return json.dumps(_jsonable(summary), allow_nan=False, separators=(",", ":"))
 
 
+def dumps_clean(summary: Mapping[str, Any]) -> str:
+    """dumps for a summary that is loads() output changed only by apply_batch
+    (finite floats or None, ints, strings): skips the per-value walk, which
+    costs more than the encoding. A stray NaN (text written by another
+    tool) takes the slow path, which turns it into null."""
+    try:
+        return json.dumps(summary, allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        return dumps(summary)
+
+
 def loads(text: str | None) -> dict[str, Any]:
     if not text:
         return {}

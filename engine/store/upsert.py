@@ -49,7 +49,7 @@ def add_metrics_sqlite(engine: Engine, run_id: int, batch: MetricBatch, heartbea
             con.executemany(SQLITE_UPSERT, batch.rows(run_id))
             refresh_blocks_sqlite(con, run_id, batch)
             summary = summary_json.apply_batch(summary_json.loads(row[0]), batch)
-            con.execute(_SQLITE_SET_SUMMARY, (summary_json.dumps(summary), heartbeat, run_id))
+            con.execute(_SQLITE_SET_SUMMARY, (summary_json.dumps_clean(summary), heartbeat, run_id))
             con.execute("COMMIT")
         except BaseException:
             if con.in_transaction:
