@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 
 log = logging.getLogger(__name__)
 
@@ -100,19 +100,48 @@ class _Relay(QObject):
     done = Signal(object)
 
 
-class _Job(QRunnable):
-    def __init__(self, service: "SummaryService", relay: _Relay, spec: Any, generation: int):
-        super().__init__()
-        self._service_gen = service.latest_generation  # a bound method: reads the newest number
-        self._relay, self._spec, self._generation = relay, spec, generation
+class _Worker:
+    """One daemon thread for all builders. Each requester keeps at most one
+    waiting job (a new request replaces it: latest wins). A plain Python
+    thread, not a QThreadPool: a pool's destructor waits for its job while
+    holding the GIL that the job needs, and a daemon thread never holds up exit."""
 
-    def run(self) -> None:
-        try:
-            if self._service_gen() != self._generation:
-                return  # a newer request exists; skip the work
-        except RuntimeError:
-            return  # the service is gone
-        self._relay.done.emit(compute(self._spec, self._generation))
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._jobs: dict[int, tuple[_Relay, Any, int]] = {}
+        self._busy = False
+        self._thread: threading.Thread | None = None
+
+    def submit(self, relay: _Relay, spec: Any, generation: int) -> None:
+        with self._cond:
+            self._jobs[id(relay)] = (relay, spec, generation)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="layerdeck-summary", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def idle(self) -> bool:
+        with self._cond:
+            return not self._jobs and not self._busy
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._jobs:
+                    self._cond.wait()
+                _, (relay, spec, generation) = self._jobs.popitem()
+                self._busy = True
+            try:
+                result = compute(spec, generation)
+                relay.done.emit(result)
+            except Exception:  # compute() reports user errors itself; this is a bug: log, keep serving
+                log.exception("summary worker failed")
+            finally:
+                with self._cond:
+                    self._busy = False
+
+
+_worker = _Worker()
 
 
 class SummaryService(QObject):
@@ -123,16 +152,11 @@ class SummaryService(QObject):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)  # one at a time: the newest wins anyway
         self._relay = _Relay()
         self._relay.done.connect(self._on_done)
         self._generation = 0
         self._delivered = 0
         self._spec: Any = None
-
-    def latest_generation(self) -> int:
-        return self._generation
 
     def request(self, spec: Any) -> int:
         self._generation += 1
@@ -148,13 +172,8 @@ class SummaryService(QObject):
         """True while the latest request has no result yet."""
         return self._delivered < self._generation
 
-    def wait(self, msecs: int = -1) -> bool:
-        """Block until the worker is idle (tests and the screenshot script)."""
-        return self._pool.waitForDone(msecs)
-
     def _start_latest(self) -> None:
-        self._pool.clear()  # drop queued requests that never started
-        self._pool.start(_Job(self, self._relay, self._spec, self._generation))
+        _worker.submit(self._relay, self._spec, self._generation)
 
     def _on_done(self, result: SummaryResult) -> None:
         if result.generation != self._generation:
