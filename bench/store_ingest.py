@@ -143,10 +143,9 @@ def main() -> int:
     for label, times, cpu, n in (("1,000-point", small, small_cpu, 1000),
                                  ("10,000-point", large, large_cpu, 10_000)):
         med = statistics.median(times)
-        pps = n / med
+        pps, overall = n / med, n * len(times) / sum(times)
         print(f"add_metrics, {label} batches: {pps:,.0f} points/s at the median batch "
-              f"({med * 1000:.2f} ms, {len(times)} batches; overall {n * len(times) / sum(times):,.0f}"
-              f" points/s) -> {pps / WRITE_GOAL:.2f}x the {WRITE_GOAL:,} points/s goal; "
+              f"({med * 1000:.2f} ms, {len(times)} batches; overall {overall:,.0f} points/s) -> {pps / WRITE_GOAL:.2f}x the {WRITE_GOAL:,} points/s goal; "
               f"CPU {statistics.median(cpu) * 1000:.2f} ms a batch = "
               f"{n / statistics.median(cpu):,.0f} points per CPU-second")
     print(f"{steps:,} points of one key written in 10,000-point batches: "

@@ -75,29 +75,37 @@ def bucket_edges(lo: int, hi: int, buckets: int) -> list[int]:
     return [lo + (i * span + buckets - 1) // buckets for i in range(buckets + 1)]
 
 
-# One bucket [a, e): raw rows of its head [a, h) and tail [t, e), the blocks
-# [ga, gb) in between, merged; then the row of its last step, by primary key.
-# Blocks hold NULL extremes where every value is NULL, as min()/max() do.
-_SQLITE_BUCKET = """
-SELECT m.step, m.epoch, m.value, m.wall_time, x.mn, x.mx, x.n FROM (
-    SELECT max(ls) AS ls, min(mn) AS mn, max(mx) AS mx, sum(n) AS n FROM (
-        SELECT max(step) AS ls, min(value) AS mn, max(value) AS mx, count(*) AS n
-        FROM metrics WHERE run_id = ?1 AND key = ?2 AND step >= ?3 AND step < ?4
-        UNION ALL
-        SELECT max(last_step), min(vmin), max(vmax), sum(n)
-        FROM metric_blocks WHERE run_id = ?1 AND key = ?2 AND block >= ?5 AND block < ?6
-        UNION ALL
-        SELECT max(step), min(value), max(value), count(*)
-        FROM metrics WHERE run_id = ?1 AND key = ?2 AND step >= ?7 AND step < ?8)) AS x
-JOIN metrics AS m ON m.run_id = ?1 AND m.key = ?2 AND m.step = x.ls"""
+# The last row of a bucket [a, e): one probe, which also finds empty buckets.
+_SQLITE_LAST = ("SELECT step, epoch, value, wall_time FROM metrics "
+                "WHERE run_id = ? AND key = ? AND step >= ? AND step < ? "
+                "ORDER BY step DESC LIMIT 1")
+# Its extremes and count from raw rows alone...
+_SQLITE_EXTREMES = ("SELECT min(value), max(value), count(*) FROM metrics "
+                    "WHERE run_id = ? AND key = ? AND step >= ? AND step < ?")
+# ...or from the raw rows of its head [a, h) and tail [t, e) and the whole
+# blocks [ga, gb) between them. Blocks hold NULL extremes where every value
+# is NULL, as min()/max() do.
+_SQLITE_BLOCKED_EXTREMES = """
+SELECT min(mn), max(mx), sum(n) FROM (
+    SELECT min(value) AS mn, max(value) AS mx, count(*) AS n
+    FROM metrics WHERE run_id = ?1 AND key = ?2 AND step >= ?3 AND step < ?4
+    UNION ALL
+    SELECT min(vmin), max(vmax), sum(n)
+    FROM metric_blocks WHERE run_id = ?1 AND key = ?2 AND block >= ?5 AND block < ?6
+    UNION ALL
+    SELECT min(value), max(value), count(*)
+    FROM metrics WHERE run_id = ?1 AND key = ?2 AND step >= ?7 AND step < ?8)"""
 _SQLITE_NEXT = "SELECT min(step) FROM metrics WHERE run_id = ? AND key = ? AND step >= ?"
+# Buckets narrower than this read raw rows only: with at most one whole block
+# inside, the merge costs more than the <= 64 rows it would skip (measured).
+MIN_BLOCKED_WIDTH = 2 * BLOCK
 
 
 def _sqlite_bucket_rows(conn: Connection, run_id: int, key: str, lo: int, hi: int,
                         buckets: int) -> list[tuple]:
-    """One statement per non-empty bucket, on the raw driver cursor, reading
-    the bucket's whole 32-step blocks from metric_blocks (blocks.py) and only
-    its ragged edges from metrics.
+    """Two statements per non-empty bucket on the raw driver cursor: its last
+    row, then its extremes, read from the whole 32-step blocks inside it
+    (metric_blocks, blocks.py) and the raw rows at its ragged edges.
 
     Why: min()/max() over every row of a 1,000,000-point curve cost ~0.1 s
     of CPU alone (3x that on a loaded machine); the blocks cut the rows read
@@ -108,6 +116,7 @@ def _sqlite_bucket_rows(conn: Connection, run_id: int, key: str, lo: int, hi: in
     cost a few probes per point, not one per bucket."""
     edges = bucket_edges(lo, hi, buckets)
     span = hi - lo + 1
+    blocked = span >= MIN_BLOCKED_WIDTH * buckets
     cur = conn.connection.cursor()  # inside the session's transaction: one snapshot
     try:
         rows = []
@@ -115,13 +124,14 @@ def _sqlite_bucket_rows(conn: Connection, run_id: int, key: str, lo: int, hi: in
         while i < buckets:
             a, e = edges[i], edges[i + 1]
             ga, gb = (a + BLOCK - 1) >> BLOCK_SHIFT, e >> BLOCK_SHIFT  # whole blocks inside
-            if ga < gb:
-                h, t = ga << BLOCK_SHIFT, gb << BLOCK_SHIFT
-            else:  # narrower than a block: all raw
-                h = t = e
-            row = cur.execute(_SQLITE_BUCKET, (run_id, key, a, h, ga, gb, t, e)).fetchone()
-            if row is not None:
-                rows.append(row)
+            last = cur.execute(_SQLITE_LAST, (run_id, key, a, e)).fetchone()
+            if last is not None:
+                if blocked and ga < gb:
+                    ext = cur.execute(_SQLITE_BLOCKED_EXTREMES, (
+                        run_id, key, a, ga << BLOCK_SHIFT, ga, gb, gb << BLOCK_SHIFT, e)).fetchone()
+                else:
+                    ext = cur.execute(_SQLITE_EXTREMES, (run_id, key, a, e)).fetchone()
+                rows.append(last + ext)
                 i += 1
                 continue
             (nxt,) = cur.execute(_SQLITE_NEXT, (run_id, key, e)).fetchone()
