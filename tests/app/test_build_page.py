@@ -258,3 +258,45 @@ def test_tree_move_into_a_container_and_never_into_itself():
     assert new == [(0, 1)]
     same, _ = ops.move(blocks, [(1,)], (1,), 0)
     assert same == blocks
+
+
+def test_float_optional_and_choice_fields_edit_the_spec(qtbot, db_url):
+    from PySide6.QtWidgets import QComboBox, QDoubleSpinBox
+
+    state, page = make_page(qtbot, db_url, [{"type": "Flatten"}, {"type": "Dropout", "p": 0.2},
+                                            {"type": "Linear", "out_features": 10}])
+    page.select([(1,)])
+    p = page.inspector.findChild(QDoubleSpinBox, "param_p")
+    assert p.text() == "0.2"
+    p.setFocus()
+    p.selectAll()
+    qtbot.keyClicks(p, "0.35")
+    assert state.spec.model.blocks[1].params["p"] == pytest.approx(0.35)
+    page.undo_action.trigger()
+    assert state.spec.model.blocks[1].params["p"] == 0.2
+
+    state2, page2 = make_page(qtbot, db_url, [{"type": "GRU", "hidden_size": 8}])
+    page2.select([(0,)])
+    output = page2.inspector.findChild(QComboBox, "param_output")
+    other = next(output.itemData(i) for i in range(output.count()) if output.itemData(i) != output.currentData())
+    output.setCurrentIndex(output.findData(other))
+    assert state2.spec.model.blocks[0].params["output"] == other
+
+
+def test_arrow_down_from_search_picks_a_match(qtbot, db_url):
+    state, page = make_page(qtbot, db_url)
+    qtbot.keyClicks(page.palette.search, "pool")
+    qtbot.keyClick(page.palette.search, Qt.Key_Down)
+    assert page.palette.tree.hasFocus() or QApplication.focusWidget() is page.palette.tree
+    qtbot.keyClick(page.palette.tree, Qt.Key_Down)
+    qtbot.keyClick(page.palette.tree, Qt.Key_Return)
+    assert types(state) == [page.palette.visible_types()[1]]
+
+
+def test_clicking_a_box_in_the_diagram_selects_that_block(qtbot, db_url):
+    state, page = make_page(qtbot, db_url, CNN)
+    qtbot.waitUntil(lambda: len(page.diagram._boxes) == 4)
+    rect, path = page.diagram._boxes[2]
+    qtbot.mouseClick(page.diagram, Qt.LeftButton, pos=rect.center().toPoint())
+    assert page.selected_paths() == [(2,)]
+    assert page.inspector.title.text().startswith("Flatten")

@@ -32,7 +32,7 @@ class _Node:
     def __init__(self, path: Path, block: dict, parent: "_Node | None"):
         self.path, self.block, self.parent = path, block, parent
         self.children: list[_Node] = []
-        self.number = 0
+        self.number = ""
 
 
 def row_path(row: Any) -> Path:
@@ -84,10 +84,10 @@ class BlockListModel(QAbstractItemModel):
         self._rows = {}
         self._root = _Node((), {"type": "model", "blocks": blocks}, None)
         self._nodes = {}
-        for n, (p, b) in enumerate(walk(blocks), start=1):
+        for p, b in walk(blocks):
             parent = self._nodes.get(p[:-1], self._root)
             node = _Node(p, b, parent)
-            node.number = n
+            node.number = ".".join(str(i + 1) for i in p)  # as engine.model numbers blocks: "5", "5.1"
             parent.children.append(node)
             self._nodes[p] = node
         self.endResetModel()

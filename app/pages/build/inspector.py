@@ -46,13 +46,13 @@ class Inspector(QWidget):
         self.form: ParamForm | None = None
         self._path: Path | None = None
         self._type: str | None = None
-        self.show_block(None, None, 0)
+        self.show_block(None, None, "")
 
     @property
     def path(self) -> Path | None:
         return self._path
 
-    def show_block(self, path: Path | None, block: dict[str, Any] | None, number: int) -> None:
+    def show_block(self, path: Path | None, block: dict[str, Any] | None, number: str) -> None:
         """Show `block` (its spec dict) at `path`, or the empty state for None."""
         if block is None or path is None:
             self._path = self._type = None

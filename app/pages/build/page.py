@@ -11,12 +11,13 @@ from typing import Any
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
-from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from app.pages.build import format as fmt
 from app.pages.build import tree_ops as ops
 from app.pages.build.block_model import BlockListModel
 from app.pages.build.commands import BlocksCommand, EditParamCommand
+from app.pages.build.diagram import ModelDiagram
 from app.pages.build.inspector import Inspector
 from app.pages.build.palette import Palette
 from app.pages.build.summary import SummaryResult, SummaryService
@@ -57,11 +58,22 @@ class BuildPage(QWidget):
         self.totals.setObjectName("model_totals")
         self.inspector = Inspector()
 
+        self.diagram = ModelDiagram()
+        diagram_scroll = QScrollArea()
+        diagram_scroll.setWidget(self.diagram)
+        diagram_scroll.setWidgetResizable(True)
+        diagram_scroll.setMinimumWidth(200)
+        lists = QSplitter(Qt.Horizontal)
+        lists.addWidget(self.view)
+        lists.addWidget(diagram_scroll)
+        lists.setStretchFactor(0, 1)
+        lists.setSizes([520, 220])
+        lists.setChildrenCollapsible(True)
         center = QWidget()
         c = QVBoxLayout(center)
         c.setContentsMargins(8, 0, 8, 0)
         c.addWidget(self.input_label)
-        c.addWidget(self.view, 1)
+        c.addWidget(lists, 1)
         c.addWidget(self.message_label)
         c.addWidget(self.totals)
         splitter = QSplitter(Qt.Horizontal)
@@ -69,7 +81,7 @@ class BuildPage(QWidget):
         splitter.addWidget(center)
         splitter.addWidget(self.inspector)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([230, 560, 280])
+        splitter.setSizes([220, 760, 280])
         splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
@@ -84,6 +96,7 @@ class BuildPage(QWidget):
         self.view.collapsed.connect(lambda i: self._collapsed.add(self.model.path_of(i)))
         self.view.expanded.connect(lambda i: self._collapsed.discard(self.model.path_of(i)))
         self.inspector.param_edited.connect(self.set_param)
+        self.diagram.block_clicked.connect(lambda path: self.select([tuple(path)]))
         self.summary_service.ready.connect(self._show_summary)
         state.spec_changed.connect(self._on_spec_changed)
         state.dirty_changed.connect(lambda dirty: dirty or self.undo_stack.setClean())
@@ -224,17 +237,21 @@ class BuildPage(QWidget):
                 self.select([p for p in keep if ops.exists(blocks, p)])
         self._on_selection()
         self.input_label.setText(f"input  …  ({spec.data.name})")
+        last = self._result
+        self.diagram.set_model(blocks, last.summary.rows if last and last.summary else None,
+                               last.info.input_shape if last and last.info else None)
         self.summary_service.request(spec)
         self._update_actions()
 
     def _on_selection(self, *_: Any) -> None:
         sel = self.selected_paths()
+        self.diagram.set_selected(sel)
         current = self.model.path_of(self.view.currentIndex())
         path = current if current in sel else (sel[0] if sel else None)
         if path is None or not ops.exists(self._blocks, path):
-            self.inspector.show_block(None, None, 0)
+            self.inspector.show_block(None, None, "")
         else:
-            number = [p for p, _ in ops.walk(self._blocks)].index(path) + 1
+            number = self.model.index_for(path).data() or ".".join(str(i + 1) for i in path)
             self.inspector.show_block(path, ops.get(self._blocks, path), number)
         self._update_actions()
 
@@ -263,6 +280,8 @@ class BuildPage(QWidget):
         else:
             self.input_label.setText(f"input  —   ({self.state.spec.data.name})")
         self.model.set_summary(summary.rows if summary is not None else None)
+        self.diagram.set_model(self._blocks, summary.rows if summary is not None else None,
+                               info.input_shape if info is not None else None)
         problems = list(summary.errors) if summary is not None else [result.error or "no summary"]
         if summary is not None and not summary.valid and not problems:
             problems = ["the model is not valid"]

@@ -5,7 +5,7 @@ for the first match), or by dragging it into the model list.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtCore import QEvent, QMimeData, Qt, Signal
 from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from app.pages.build.block_model import BLOCK_TYPE_MIME
@@ -77,10 +77,20 @@ class Palette(QWidget):
                 top.addChild(item)
         self.tree.expandAll()
 
+        self.search.installEventFilter(self)
         self.search.textChanged.connect(self._filter)
         self.search.returnPressed.connect(self._add_first_match)
         self.tree.itemDoubleClicked.connect(self._on_double_click)
         self.tree.chosen.connect(self.block_chosen)
+
+    def eventFilter(self, obj, event) -> bool:
+        # ↓ in the search box moves into the list, so a match can be picked with the arrows.
+        if obj is self.search and event.type() == QEvent.KeyPress and event.key() == Qt.Key_Down:
+            self.tree.setFocus()
+            if self.tree.currentItem() is None and self.visible_types():
+                self.tree.setCurrentItem(next(i for i in self.items() if not i.isHidden()))
+            return True
+        return super().eventFilter(obj, event)
 
     def items(self) -> list[QTreeWidgetItem]:
         """Block items in display order (hidden ones too)."""
