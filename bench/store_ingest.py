@@ -87,16 +87,20 @@ def bench_sync(folder: Path, mode: str, commits: int) -> list[float]:
 
 
 def write_long_run(folder: Path, steps: int) -> tuple[str, int, float]:
-    """(url, run id, seconds) for one key of `steps` points written in 10,000-point batches."""
+    """(url, run id, seconds in add_metrics) for one key of `steps` points written
+    in 10,000-point batches; each batch is built outside the clock."""
     url = f"sqlite:///{folder / f'read_{steps}.db'}"
     with RunStore(url) as store:
         rid = store.create_run({"name": "long"})
         now = time.time()
-        t = time.perf_counter()
+        spent = 0.0
         for start in range(0, steps, 10_000):
-            store.add_metrics(rid, [MetricPoint(LONG_KEY, s, s // 1000, 1.0 / (s + 1), now)
-                                    for s in range(start, min(steps, start + 10_000))])
-        return url, rid, time.perf_counter() - t
+            pts = [MetricPoint(LONG_KEY, s, s // 1000, 1.0 / (s + 1), now)
+                   for s in range(start, min(steps, start + 10_000))]
+            t = time.perf_counter()
+            store.add_metrics(rid, pts)
+            spent += time.perf_counter() - t
+        return url, rid, spent
 
 
 def bench_read(url: str, rid: int, reads: int) -> tuple[list[float], list[float], int]:
@@ -145,11 +149,13 @@ def main() -> int:
         med = statistics.median(times)
         pps, overall = n / med, n * len(times) / sum(times)
         print(f"add_metrics, {label} batches: {pps:,.0f} points/s at the median batch "
-              f"({med * 1000:.2f} ms, {len(times)} batches; overall {overall:,.0f} points/s) -> {pps / WRITE_GOAL:.2f}x the {WRITE_GOAL:,} points/s goal; "
+              f"({med * 1000:.2f} ms, {len(times)} batches; overall {overall:,.0f} points/s) "
+              f"-> {pps / WRITE_GOAL:.2f}x the {WRITE_GOAL:,} points/s goal; "
               f"CPU {statistics.median(cpu) * 1000:.2f} ms a batch = "
               f"{n / statistics.median(cpu):,.0f} points per CPU-second")
     print(f"{steps:,} points of one key written in 10,000-point batches: "
-          f"{statistics.median(long_writes):,.0f} points/s (median of {len(long_writes)})")
+          f"{statistics.median(long_writes):,.0f} points/s overall (all batches' time; "
+          f"median of {len(long_writes)} runs)")
     read = statistics.median(reads)
     print(f"{steps:,} points read reduced to {buckets} buckets: {read * 1000:.1f} ms median "
           f"(best {min(reads) * 1000:.1f} ms, {len(reads)} reads) -> "
