@@ -95,8 +95,9 @@ def _message(e: Exception) -> str:
 
 
 class _Relay(QObject):
-    """Carries results from the worker thread; lives in the UI thread and is
-    kept alive by the jobs that use it, so a job never emits on a deleted object."""
+    """Carries results from the worker thread to the UI thread (queued). It is
+    never parented to a page, so a job finishing after its page closed emits
+    into a connection Qt has already dropped, not into a deleted object."""
     done = Signal(object)
 
 
@@ -109,7 +110,6 @@ class _Worker:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._jobs: dict[int, tuple[_Relay, Any, int]] = {}
-        self._busy = False
         self._thread: threading.Thread | None = None
 
     def submit(self, relay: _Relay, spec: Any, generation: int) -> None:
@@ -120,28 +120,22 @@ class _Worker:
                 self._thread.start()
             self._cond.notify()
 
-    def idle(self) -> bool:
-        with self._cond:
-            return not self._jobs and not self._busy
-
     def _loop(self) -> None:
         while True:
             with self._cond:
                 while not self._jobs:
                     self._cond.wait()
                 _, (relay, spec, generation) = self._jobs.popitem()
-                self._busy = True
             try:
-                result = compute(spec, generation)
-                relay.done.emit(result)
+                relay.done.emit(compute(spec, generation))
             except Exception:  # compute() reports user errors itself; this is a bug: log, keep serving
                 log.exception("summary worker failed")
-            finally:
-                with self._cond:
-                    self._busy = False
 
 
 _worker = _Worker()
+# Every relay stays referenced from here, so its last reference is never dropped on the
+# worker thread (a QObject must be deleted in its own thread). One per Build page: tiny.
+_relays: list[_Relay] = []
 
 
 class SummaryService(QObject):
@@ -153,6 +147,7 @@ class SummaryService(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._relay = _Relay()
+        _relays.append(self._relay)
         self._relay.done.connect(self._on_done)
         self._generation = 0
         self._delivered = 0
