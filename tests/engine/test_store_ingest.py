@@ -173,3 +173,15 @@ def test_a_failed_batch_leaves_nothing_behind(store, db_url, monkeypatch):
     monkeypatch.undo()
     store.add_metrics(rid, _pts("a", [2], [2.0]))  # the pooled connection is usable again
     assert store.get_run(rid).summary["metrics"]["a"]["last"] == 2.0
+
+
+def test_heartbeat_is_stamped_and_delete_takes_the_blocks(store, db_url):
+    rid = store.create_run(SPEC, status="running")
+    before = store.get_run(rid).heartbeat_at
+    store.add_metrics(rid, _pts("x", range(100), np.ones(100)))
+    after = store.get_run(rid).heartbeat_at  # read back through SQLAlchemy's DateTime
+    assert after.tzinfo is not None and after >= before
+    assert len(_blocks(db_url)) == 4
+    store.set_status(rid, "completed")
+    store.delete_run(rid)
+    assert _blocks(db_url) == []
