@@ -217,3 +217,22 @@ def test_screenshots_writes_every_page(tmp_path):
     names = {p.name for p in out.glob("*.png")}
     assert {"build.png", "build_invalid.png"} | {f"{e.key}.png" for e in PAGES} <= names
     assert all((out / n).stat().st_size > 10_000 for n in names)  # real pictures, not blanks
+
+
+def test_plots_take_the_palette_colours(qtbot):
+    import pyqtgraph as pg
+
+    from app import theme
+
+    theme.sync_pyqtgraph()
+    background, foreground = theme.plot_colors()
+    assert pg.getConfigOption("background") == background
+    assert pg.getConfigOption("foreground") == foreground
+
+
+def test_a_bad_store_url_is_one_line_not_a_traceback(capsys):
+    from app.__main__ import main
+
+    assert main(["--db", " "]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("layerdeck: --db:") and "Traceback" not in err
