@@ -6,9 +6,9 @@ envelope) and its last point (drawn as the line). Buckets are equal slices
 of the x range (steps or seconds), so gaps in the data stay gaps.
 
 The work happens in the database, over the (run_id, key, step) primary key:
-on SQLite one statement per bucket over the 32-step blocks of metric_blocks
-(blocks.py) and the bucket's edges, elsewhere one GROUP BY joined back for
-each bucket's last point. Python only ever sees <= N rows per curve.
+on SQLite a last-row probe and an extremes query per bucket, the latter over
+the 32-step blocks of metric_blocks (blocks.py) plus the bucket's ragged
+edges; elsewhere one GROUP BY joined back for each bucket's last point. Python only ever sees <= N rows per curve.
 """
 from __future__ import annotations
 
