@@ -8,8 +8,8 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeView
 
 from app.pages.build.block_model import COL_BLOCK, COL_NUMBER, COL_OUTPUT, COL_PARAMS
 
-EMPTY_TEXT = ("No blocks yet.\n\nDouble-click a block in the palette, select one and press Enter,\n"
-              "or drag it here. File ▸ New from template starts from a working model.")
+EMPTY_TEXT = ("No blocks yet.\n\nDouble-click a block in the palette, select one and press Enter, "
+              "or drag it here.\n\nFile ▸ New from Template starts from a working model.")
 
 
 class BlockListView(QTreeView):
