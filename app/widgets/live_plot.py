@@ -25,11 +25,11 @@ from typing import Iterable, Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QGraphicsItem, QWidget
 
-DEFAULT_CAPACITY = 100_000
+DEFAULT_CAPACITY = 50_000  # far more than a plot has pixels; the store keeps every point
 
 
 class SeriesBuffer:
@@ -100,9 +100,9 @@ def nice_ceil(v: float) -> float:
     return next(m * base for m in _NICE if m * base >= v * (1 - 1e-12))
 
 
-def nice_range(lo: float, hi: float) -> tuple[float, float]:
-    """[lo, hi] widened by a margin and snapped to a grid a tenth of the span's magnitude,
-    so a growing or shrinking curve moves the range only now and then."""
+def nice_range(lo: float, hi: float, margin: float = 0.04) -> tuple[float, float]:
+    """[lo, hi] widened by `margin` x its span and snapped to a grid of half the span's
+    order of magnitude (0.05 for a span of 0.6)."""
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return 0.0, 1.0
     span = hi - lo
@@ -110,9 +110,24 @@ def nice_range(lo: float, hi: float) -> tuple[float, float]:
         pad = abs(hi) * 0.1 or 1.0
         return lo - pad, hi + pad
     q = 10 ** math.floor(math.log10(span)) / 2
-    a, b = math.floor((lo - 0.04 * span) / q) * q, math.ceil((hi + 0.04 * span) / q) * q
+    a, b = math.floor((lo - margin * span) / q) * q, math.ceil((hi + margin * span) / q) * q
     # Losses, accuracies and rates are never negative: no empty band below zero.
     return (0.0 if lo >= 0 > a else a), b
+
+
+def follow_range(current: Optional[tuple[float, float]], lo: float, hi: float) -> tuple[float, float]:
+    """The y range to show for data in [lo, hi], given the range shown now.
+
+    It stays while the data fits and fills at least 40 % of it; when the data
+    leaves it, the new range has 25 % headroom, so a curve that keeps rising
+    (accuracy) or falling (loss, lr) moves the axis a few times a run, not at
+    every epoch (each move re-renders the axis: the costliest part of a frame)."""
+    if current is not None:
+        a, b = current
+        if a <= lo and hi <= b and (hi - lo) >= 0.4 * (b - a):
+            return current
+        return nice_range(lo, hi, margin=0.25)
+    return nice_range(lo, hi)
 
 
 class CompactAxis(pg.AxisItem):
@@ -191,6 +206,8 @@ class LivePlot(pg.PlotWidget):
         self._apply_palette()
         self._timer = QTimer(self)
         self._timer.setInterval(max(1, int(1000 / max_fps)))
+        # Precise: coarse timers are aligned by Qt, which would undo the phase offset.
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.timeout.connect(self.redraw)
         self._stopped = False
         self._phase = QTimer(self)  # a child: it cannot fire after the plot is gone
@@ -215,6 +232,13 @@ class LivePlot(pg.PlotWidget):
             if label in self._buffers:
                 self.legend.addItem(curve, label)
         self.redraw()
+
+    def add_buffer(self, label: str, buffer: SeriesBuffer) -> None:
+        """Show one more series (a metric the run just started logging), keeping the view."""
+        if label not in self.curves or self._buffers.get(label) is buffer:
+            return
+        self._buffers[label] = buffer
+        self.legend.addItem(self.curves[label], label)
 
     def set_x_hint(self, last_step: Optional[float]) -> None:
         """The step the run will end at (epochs x steps per epoch): the x axis spans it from the start."""
@@ -255,7 +279,8 @@ class LivePlot(pg.PlotWidget):
         x_hi = max(max(xs_hi), self.x_hint or 0)
         x0 = min(0.0, min(xs_lo))
         x1 = nice_ceil(x_hi) if x_hi > 0 else 1.0
-        y0, y1 = nice_range(min(ys_lo), max(ys_hi)) if ys_hi else (0.0, 1.0)
+        shown = self._range[2:] if self._range is not None else None
+        y0, y1 = follow_range(shown, min(ys_lo), max(ys_hi)) if ys_hi else (0.0, 1.0)
         wanted = (x0, x1, y0, y1)
         if wanted != self._range:
             self._range = wanted
@@ -266,7 +291,10 @@ class LivePlot(pg.PlotWidget):
         return sum(len(c.xData) if c.xData is not None else 0 for c in self.curves.values())
 
     def redraw(self) -> None:
-        """Redraw the series whose buffers changed since the last redraw."""
+        """Redraw the series whose buffers changed since the last redraw (none while
+        the plot is hidden, e.g. another page is shown; showing it catches up)."""
+        if not self.isVisible():
+            return
         changed = False
         for label, curve in self.curves.items():
             buf = self._buffers.get(label)
@@ -283,6 +311,10 @@ class LivePlot(pg.PlotWidget):
         if changed:
             self.redraws += 1
             self._follow_data()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self.redraw()
 
     def stop(self) -> None:
         self._stopped = True

@@ -22,7 +22,7 @@ from typing import Any, Iterable, Literal, Optional, Union
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QLabel, QLineEdit,
                                QSpinBox, QVBoxLayout, QWidget)
 
@@ -90,6 +90,28 @@ def label_for(name: str) -> str:
 
 # --- the form ------------------------------------------------------------------------
 
+class _WheelGuard(QObject):
+    """Spin boxes and combos ignore the wheel unless focused: forms sit in scroll
+    areas, and scrolling past a field must not change it."""
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.Wheel and isinstance(obj, QWidget) and not obj.hasFocus():
+            event.ignore()
+            return True
+        return False
+
+
+_WHEEL_GUARD: Optional[_WheelGuard] = None
+
+
+def guard_wheel(w: QWidget) -> None:
+    global _WHEEL_GUARD
+    if _WHEEL_GUARD is None:
+        _WHEEL_GUARD = _WheelGuard()
+    w.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # not WheelFocus: the wheel must not grab focus either
+    w.installEventFilter(_WHEEL_GUARD)
+
+
 class SpecForm(QWidget):
     changed = Signal(dict)
     """The user edited a field (payload: all of the form's values, nested models as dicts)."""
@@ -117,6 +139,8 @@ class SpecForm(QWidget):
             tip = info.description or ""
             widget = self._make(name, info, *kind)
             widget.setObjectName(f"field_{name}")
+            if isinstance(widget, (QSpinBox, QComboBox, FloatSpinBox)):
+                guard_wheel(widget)
             widget.setToolTip(tip)
             if kind[0] == "model":
                 self._layout.addRow(widget)

@@ -239,3 +239,63 @@ def test_runs_already_training_are_read_from_the_store_with_their_curves(qtbot, 
     qtbot.waitUntil(lambda: "completed" in row.status.text(), timeout=10_000)
     qtbot.waitUntil(lambda: page.live.plots["loss"].point_count() == 51, timeout=5000)
     assert page.watch.watched() == set()
+
+
+def test_a_settings_error_blocks_launch_in_words_until_fixed(qtbot, make_page):
+    page, state, runner = make_page()
+    qtbot.waitUntil(page.launch_button.isEnabled, timeout=90_000)
+    name = page.settings.run_form.field("name")
+    name.setText("")
+    name.textEdited.emit("")  # what typing the last character away does
+    assert not page.launch_button.isEnabled()
+    assert "name" in page.problem_label.text() and "Fix the settings" in page.problem_label.text()
+    assert state.spec.name == "digits-mlp"  # the state keeps the last valid spec
+    name.setText("renamed")
+    name.textEdited.emit("renamed")
+    assert state.spec.name == "renamed"
+    qtbot.waitUntil(page.launch_button.isEnabled, timeout=90_000)
+
+
+def test_run_menu_stop_stops_the_selected_run(qtbot, make_page):
+    page, state, runner = make_page()
+    qtbot.waitUntil(page.launch_button.isEnabled, timeout=90_000)
+    messages = []
+    state.status_message.connect(messages.append)
+    state.stop_requested.emit()
+    assert messages == ["Nothing to stop: no run is training"]
+    first, second = page.launch(), page.launch()
+    assert page.runs.selected_id() == second  # a launch shows the new run
+    page.runs.select(first)
+    state.stop_requested.emit()
+    assert runner.calls[-1] == ("stop", first)
+
+
+def test_the_log_pane_shows_the_workers_stderr(qtbot, make_page, db_url):
+    from engine.runner.paths import log_path
+
+    page, state, runner = make_page()
+    qtbot.waitUntil(page.launch_button.isEnabled, timeout=90_000)
+    run_id = page.launch()
+    path = log_path(db_url, run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("UserWarning: a stray print\nTraceback (most recent call last):\n  half a li")
+    qtbot.waitUntil(lambda: "a stray print" in page.log.text.toPlainText(), timeout=5000)
+    assert "half a li" not in page.log.text.toPlainText()  # whole lines only
+    with path.open("a") as f:
+        f.write("ne\n")
+    qtbot.waitUntil(lambda: "half a line" in page.log.text.toPlainText(), timeout=5000)
+
+
+def test_scrolling_past_a_field_does_not_change_it(qtbot, make_page):
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    page, state, _ = make_page()
+    epochs = page.settings.training.field("epochs")
+    assert not epochs.hasFocus()
+    wheel = QWheelEvent(QPointF(5, 5), QPointF(epochs.mapToGlobal(QPoint(5, 5))), QPoint(0, 0), QPoint(0, 120),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                        False)
+    QApplication.sendEvent(epochs, wheel)
+    assert epochs.value() == 3 and state.spec.training.epochs == 3

@@ -87,12 +87,17 @@ class LiveView(QWidget):
         if not grouped:
             return
         bufs = self.buffers(run_id)
-        new_key = False
+        new_keys = [key for key in grouped if key not in bufs]
         for key, (xs, ys) in grouped.items():
-            new_key |= key not in bufs
             bufs[key].extend(xs, ys)
-        if run_id == self.run_id and new_key:
-            self._attach()
+        if run_id == self.run_id and new_keys:
+            if any(k in REGRESSION_KEYS for k in new_keys):
+                self._attach()  # the second plot changes kind
+                return
+            for key in new_keys:  # only the plots that show these keys, keeping their view
+                for name, (_, series) in PLOTS.items():
+                    if any(key == k for k, _ in series):
+                        self.plots[name].add_buffer(key, bufs[key])
 
     def set_curves(self, run_id: int, curves: Iterable[Any]) -> None:
         """Replace the run's buffers with curves read from the store (engine.store Curve)."""

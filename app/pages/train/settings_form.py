@@ -15,7 +15,7 @@ from typing import Any, Optional
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
 
-from app.widgets.spec_form import SpecForm, align_labels
+from app.widgets.spec_form import SpecForm, align_labels, guard_wheel
 from engine.spec import OPTIMIZERS, SCHEDULERS, RegularizationSpec, RunSpec, TrainingSpec
 
 _SECTIONS = ("data", "model", "optimizer", "scheduler", "regularization", "training")
@@ -47,6 +47,7 @@ class _TypedSection(QGroupBox):
         self.classes = classes
         self.combo = QComboBox()
         self.combo.setObjectName(object_name)
+        guard_wheel(self.combo)
         for name in classes:
             self.combo.addItem(name, name)
             self.combo.setItemData(self.combo.count() - 1, tips.get(name, classes[name].__doc__ or name),
@@ -127,6 +128,7 @@ class SettingsForm(QWidget):
         self.training = SpecForm(TrainingSpec, exclude=("device",))
         self.device = QComboBox()
         self.device.setObjectName("device_combo")
+        guard_wheel(self.device)
         self.device.setToolTip(TrainingSpec.model_fields["device"].description)
         train_box = QGroupBox("Training")
         train_layout = QVBoxLayout(train_box)
