@@ -45,24 +45,10 @@ class _FirstPaint(QObject):
 
 
 def _resolve_store(cli_value: str | None) -> str:
-    """engine.store.resolve_db_url, without importing engine.store before the first paint.
+    # engine.store loads SQLAlchemy lazily, so this costs no start-up time.
+    from engine.store import resolve_db_url
 
-    engine/store/__init__.py imports SQLAlchemy and the ORM models (~0.5 s here);
-    paths.py needs none of that. Until the package's __init__ imports lazily, load
-    paths.py on its own under a private name (the package is imported later, as usual).
-    """
-    if "engine.store" in sys.modules:
-        return sys.modules["engine.store"].resolve_db_url(cli_value)
-    import importlib.util
-    from pathlib import Path
-
-    import engine
-
-    path = Path(engine.__file__).parent / "store" / "paths.py"
-    spec = importlib.util.spec_from_file_location("_layerdeck_store_paths", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module.resolve_db_url(cli_value)
+    return resolve_db_url(cli_value)
 
 
 def main(argv: list[str] | None = None) -> int:
