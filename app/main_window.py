@@ -145,13 +145,18 @@ class MainWindow(QMainWindow):
         """The page for `key`, built on first use."""
         if self._pages.get(key) is None:
             i = [e.key for e in PAGES].index(key)
-            page = load_page(PAGES[i], self.state)
-            old = self.stack.widget(i)
-            self.stack.insertWidget(i, page)
-            self.stack.removeWidget(old)
-            old.deleteLater()
-            self._pages[key] = page
+            self.set_page(key, load_page(PAGES[i], self.state))
         return self._pages[key]  # type: ignore[return-value]
+
+    def set_page(self, key: str, page: QWidget) -> None:
+        """Put `page` in the slot for `key` (the screenshots give the Monitor
+        page a simulated GPU this way)."""
+        i = [e.key for e in PAGES].index(key)
+        old = self.stack.widget(i)
+        self.stack.insertWidget(i, page)
+        self.stack.removeWidget(old)
+        old.deleteLater()
+        self._pages[key] = page
 
     def show_page(self, key: str) -> None:
         keys = [e.key for e in PAGES]

@@ -109,17 +109,72 @@ def render_screenshots(out_dir: str) -> int:
     page.select([(0,)])
     _wait_summary(page)
 
+    _install_demo_monitor(window, state)
     for entry in PAGES:
         if entry.key == "build":
             continue
         window.show_page(entry.key)
         settle(1500)  # pages read the store and start their timers in the background
+        if entry.key == "data":
+            _wait(lambda: not window.page("data").loader.pending())
+            settle(300)
         written.append(_grab(window, out / f"{entry.key}.png"))
+        if entry.key == "runs":
+            written.append(_grab_compare(window, out / "runs_compare.png"))
     state.set_dirty(False)  # nothing to ask about on close
     window.close()
     for path in written:
         print(path)
     return 0
+
+
+def _wait(done, timeout_s: float = 60) -> None:
+    end = time.monotonic() + timeout_s
+    while not done() and time.monotonic() < end:
+        settle(50)
+
+
+def _install_demo_monitor(window, state) -> None:
+    """The Monitor page on two simulated GPUs (engine.monitor's FakeNvml), its
+    charts filled with the last minute so the picture shows what a
+    person sees after watching a while. The demo's running run is this
+    process, so it shows up as a worker using GPU memory."""
+    import os
+
+    from app.pages.monitor.collect import backfill
+    from app.pages.monitor.page import MonitorPage
+    from engine.monitor import SystemSampler
+    from engine.monitor.fake_nvml import FakeNvml
+
+    sampler = SystemSampler(nvml=FakeNvml(processes={0: [(os.getpid(), 3174.0)]}))
+    page = MonitorPage(state, sampler=sampler)
+    page.background.stop()
+    # One minute, sampled a tenth of a second apart: CPU percent over shorter
+    # bursts reads 0 or 100 and would draw a comb, not what a person sees.
+    page.window_combo.setCurrentIndex(page.window_combo.findData(60))
+    for snap in backfill(page.collector, 60, pause=0.1):
+        page.show_snapshot(snap)
+    window.set_page("monitor", page)
+
+
+def _grab_compare(window, path: Path) -> Path:
+    """The Runs page with four completed demo runs selected side by side."""
+    page = window.page("runs")
+    _wait(lambda: page.model.rowCount() > 0, 30)
+    runs = [r for r in state_runs(window.state.store_url) if r.status in ("completed", "stopped")][:4]
+    done = []
+    page.compare.charts_ready.connect(lambda: done.append(True))
+    page.select_runs([r.id for r in runs])
+    _wait(lambda: bool(done), 60)
+    settle(500)
+    return _grab(window, path)
+
+
+def state_runs(url: str):
+    from engine.store import RunStore
+
+    with RunStore(url) as store:
+        return store.list_runs()
 
 
 def _grab(window, path: Path) -> Path:
