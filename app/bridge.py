@@ -21,6 +21,11 @@ from engine.spec import RunSpec
 
 RunnerFactory = Callable[[str], Any]
 
+# Held by background threads of this app while they import engine modules that
+# pull in torch (engine.runner through engine.protocol, engine.model): two
+# threads importing torch at once can see it half initialized.
+ENGINE_IMPORT_LOCK = threading.Lock()
+
 
 class RunBridge(QObject):
     started = Signal(object)
@@ -149,7 +154,8 @@ class RunBridge(QObject):
 
 
 def _default_runner(db_url: str) -> Any:
-    from engine.runner import Runner
+    with ENGINE_IMPORT_LOCK:
+        from engine.runner import Runner
 
     return Runner(db_url)
 

@@ -121,11 +121,14 @@ def test_shutdown_stops_runs_or_leaves_them_to_a_runner_that_can_detach(qtbot):
     kept.emit(Finished(1, "completed"))  # after shutdown: nothing is emitted, nothing breaks
 
 
-def test_one_bridge_per_state_over_a_real_runner_that_rejects_a_bad_spec(qtbot, db_url):
+def test_one_bridge_per_state_over_a_real_runner_that_rejects_a_bad_spec(qtbot, db_url, tmp_path):
     state = AppState(db_url)
     bridge = get_bridge(state)
     assert get_bridge(state) is bridge
-    assert get_bridge(AppState(db_url)) is not bridge
+    assert bridge.runner is not None  # started: two stores opening at once race in Alembic
+    other = get_bridge(AppState(f"sqlite:///{tmp_path / 'other.db'}"))
+    assert other is not bridge and other.runner is not None
+    other.shutdown()
     with pytest.raises(SpecError) as err:
         bridge.submit({"name": "bad", "optimizer": {"type": "Adamm"}})
     assert "optimizer" in str(err.value)

@@ -158,9 +158,11 @@ def test_run_list_follows_the_run_and_its_buttons_command_it(qtbot, make_page):
     page, state, runner = make_page()
     ready(qtbot, page)
     qtbot.waitUntil(page.launch_button.isEnabled, timeout=90_000)
+    assert page.live.empty.isVisible() and not page.live.plot_area.isVisible()  # says what to do
     changed = []
     state.runs_changed.connect(lambda: changed.append(True))
     qtbot.mouseClick(page.launch_button, Qt.MouseButton.LeftButton)
+    assert page.live.plot_area.isVisible() and not page.live.empty.isVisible()
     assert runner.calls == [("submit", 1)] and changed
     row = page.runs.row_widget(1)
     assert "queued" in row.status.text()

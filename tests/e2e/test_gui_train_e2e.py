@@ -39,13 +39,20 @@ def page(qtbot, db_url):
     page.shutdown(stop_runs=True)
 
 
+def wait_launchable(qtbot, page):
+    """Wait for the model check; fail with the page's own words if it finds a problem."""
+    qtbot.waitUntil(lambda: page.launch_button.isEnabled() or page.problem() is not None,
+                    timeout=RUN_TIMEOUT_MS)
+    assert page.launch_button.isEnabled(), page.problem()
+
+
 def click(qtbot, button):
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
 def test_launch_trains_digits_and_the_run_is_in_the_store(qtbot, page, db_url):
     page.state.set_spec(digits_spec(epochs=2))
-    qtbot.waitUntil(page.launch_button.isEnabled, timeout=RUN_TIMEOUT_MS)
+    wait_launchable(qtbot, page)
     bridge = get_bridge(page.state)
     with qtbot.waitSignal(bridge.finished, timeout=RUN_TIMEOUT_MS) as finished:
         click(qtbot, page.launch_button)
@@ -63,7 +70,7 @@ def test_launch_trains_digits_and_the_run_is_in_the_store(qtbot, page, db_url):
 
 def test_pause_resume_stop_buttons_change_the_run_status(qtbot, page, db_url):
     page.state.set_spec(digits_spec(epochs=500))
-    qtbot.waitUntil(page.launch_button.isEnabled, timeout=RUN_TIMEOUT_MS)
+    wait_launchable(qtbot, page)
     bridge = get_bridge(page.state)
     store = RunStore(db_url)
     with qtbot.waitSignal(bridge.started, timeout=RUN_TIMEOUT_MS) as started:

@@ -50,7 +50,8 @@ class LiveView(QWidget):
         self.plots: dict[str, LivePlot] = {name: LivePlot(title, series, phase_ms=7 * i)
                                            for i, (name, (title, series)) in enumerate(PLOTS.items())}
         self.plots["lr"].getPlotItem().getAxis("left").enableAutoSIPrefix(False)
-        grid = QGridLayout()
+        self.plot_area = QWidget()
+        grid = QGridLayout(self.plot_area)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(6)
         grid.addWidget(self.plots["loss"], 0, 0)
@@ -66,8 +67,8 @@ class LiveView(QWidget):
         head.addWidget(self.title, 0, 0)
         head.addWidget(self.latest, 0, 1, Qt.AlignmentFlag.AlignRight)
         box.addLayout(head)
-        box.addWidget(self.empty)
-        box.addLayout(grid, 1)
+        box.addWidget(self.empty, 1)
+        box.addWidget(self.plot_area, 1)
         self._runs: dict[int, dict[str, SeriesBuffer]] = {}
         self._last_step: dict[int, int] = {}
         self.run_id: Optional[int] = None
@@ -139,7 +140,9 @@ class LiveView(QWidget):
             self.plots[name].set_buffers({key: bufs[key] for key, _ in series if key in bufs})
 
     def _show_empty(self, empty: bool) -> None:
+        """No run to show: a sentence that says what to do instead of four blank charts."""
         self.empty.setVisible(empty)
+        self.plot_area.setVisible(not empty)
 
     def point_count(self) -> int:
         """Points drawn across the plots (what a test can see)."""

@@ -13,6 +13,8 @@ from typing import Any, Optional
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from app.bridge import ENGINE_IMPORT_LOCK
+
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -24,14 +26,14 @@ class CheckResult:
 def check_model(spec: Any, generation: int = 0) -> CheckResult:
     """Summarize `spec`'s model on its dataset (runs on a worker thread)."""
     try:
-        from engine.data import dataset_info
+        with ENGINE_IMPORT_LOCK:  # see app.bridge
+            from engine.data import dataset_info
+            from engine.model import summarize
 
         info = dataset_info(spec.data, spec.seed)
     except Exception as e:  # a missing CSV, a bad option: the user's to fix, said in words
         return CheckResult(generation, error=f"dataset {spec.data.name!r}: {_words(e)}")
     try:
-        from engine.model import summarize
-
         summary = summarize(spec.model, tuple(info.input_shape), batch_size=spec.training.batch_size,
                             num_outputs=getattr(info, "num_targets", None), optimizer=spec.optimizer.type,
                             task=getattr(info, "task", None))

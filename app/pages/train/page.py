@@ -84,7 +84,7 @@ class TrainPage(QWidget):
         self.runs.pause_requested.connect(lambda rid: self._command("pause", rid))
         self.runs.resume_requested.connect(lambda rid: self._command("resume", rid))
         self.runs.stop_requested.connect(lambda rid: self._command("stop", rid))
-        self.watch = StoreWatch(state.store_url, self)
+        self.watch = StoreWatch(state.store_url, self, open_store=self._runner_store)
         self.watch.found.connect(self._on_store_runs)
         self.watch.curves.connect(self._on_store_curves)
         self.watch.start()
@@ -184,6 +184,13 @@ class TrainPage(QWidget):
         split.setSizes([560, 170, 130])
         split.setChildrenCollapsible(False)
         self._right = split
+
+    def _runner_store(self) -> Any:
+        """The runner's RunStore (on the watch's thread, once the runner is up); None: open one."""
+        try:
+            return getattr(self.bridge.runner, "store", None)
+        except RuntimeError:  # the runner could not start; the watch opens its own and says why
+            return None
 
     def _fold_json(self, open_: bool) -> None:
         self.json_view.setVisible(open_)

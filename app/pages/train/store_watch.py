@@ -10,7 +10,7 @@ writer); results come back on the UI thread as signals.
 from __future__ import annotations
 
 import threading
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from PySide6.QtCore import QObject, Signal
 
@@ -28,9 +28,15 @@ class StoreWatch(QObject):
     """A run's curves, read from the store (payload: run id, [engine.store Curve])."""
     _curves_read = Signal(object)
 
-    def __init__(self, db_url: str, parent: Optional[QObject] = None):
+    def __init__(self, db_url: str, parent: Optional[QObject] = None,
+                 open_store: Optional[Callable[[], Any]] = None):
+        """open_store: returns the RunStore to read (called once, on the background
+        thread); default RunStore(db_url). The page passes the runner's own store:
+        opening a store runs Alembic, whose context is process-global, so two
+        stores must not be opened at once in one process."""
         super().__init__(parent)
         self.db_url = db_url
+        self._open_store = open_store
         self._store: Any = None
         self._store_lock = threading.Lock()
         self._watched: Optional[set[int]] = None  # None until the first look at the store
@@ -53,6 +59,8 @@ class StoreWatch(QObject):
 
     def _open(self) -> Any:
         with self._store_lock:
+            if self._store is None and self._open_store is not None:
+                self._store = self._open_store()
             if self._store is None:
                 from engine.store import RunStore
 
