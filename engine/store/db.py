@@ -11,6 +11,8 @@ timeout). This is the recipe from SQLAlchemy's pysqlite documentation.
 """
 from __future__ import annotations
 
+import threading
+
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -81,6 +83,12 @@ def writer(engine: Engine) -> Engine:
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
+# Alembic's migration context (alembic.context / alembic.op) is process-wide:
+# two threads migrating two stores at once trip over each other
+# ("table runs already exists", KeyError 'script'). One migration at a time.
+_MIGRATION_LOCK = threading.Lock()
+
+
 def upgrade_to_head(engine: Engine) -> None:
     """Apply every Alembic migration the database lacks, in one write transaction.
 
@@ -103,6 +111,6 @@ def upgrade_to_head(engine: Engine) -> None:
     with engine.connect() as conn:
         if set(MigrationContext.configure(conn).get_current_heads()) == heads:
             return
-    with writer(engine).begin() as conn:
+    with _MIGRATION_LOCK, writer(engine).begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

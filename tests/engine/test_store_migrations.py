@@ -95,3 +95,19 @@ def test_two_processes_opening_a_new_file_migrate_it_once(tmp_path):
     with RunStore(url) as store:
         assert len(store.list_runs()) == 2
     assert _version(tmp_path / "runs.db") == [_head()]
+
+
+def test_two_threads_open_new_stores_at_once(tmp_path):
+    """The GUI opens stores from several threads (run list, monitor, bridge);
+    Alembic's context is process-wide, so migrations must not interleave."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from engine.store import RunStore
+
+    def open_new(i: int) -> int:
+        with RunStore(f"sqlite:///{tmp_path / f'runs{i}.db'}") as store:
+            return store.create_run({"name": f"r{i}"}, name=f"r{i}")
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        ids = list(pool.map(open_new, range(8)))
+    assert ids == [1] * 8
