@@ -204,10 +204,10 @@ class MainWindow(QMainWindow):
             m.addSeparator() if action is None else m.addAction(action)
 
         m = bar.addMenu("&Run")
-        self.launch_action = add(m, "&Launch", self.state.launch_requested.emit, QKeySequence("Ctrl+Return"),
+        self.launch_action = add(m, "&Launch", self._launch, QKeySequence("Ctrl+Return"),
                                  "Train the current spec")
         self.launch_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
-        self.stop_action = add(m, "&Stop", self.state.stop_requested.emit, QKeySequence("Ctrl+."),
+        self.stop_action = add(m, "&Stop", self._stop, QKeySequence("Ctrl+."),
                                "Stop the selected run (it saves a checkpoint first)")
 
         m = bar.addMenu("&View")
@@ -253,6 +253,16 @@ class MainWindow(QMainWindow):
         self.file_label.setText(name + ("*" if self.state.dirty else ""))
         self.file_label.setToolTip(self.state.path or "Not saved yet (File ▸ Save)")
 
+    def _launch(self) -> None:
+        # The Train page owns launching and shows the run; build it (and show
+        # it) first, or nothing would be listening before its first visit.
+        self.show_page("train")
+        self.state.launch_requested.emit()
+
+    def _stop(self) -> None:
+        if self._pages.get("train") is not None:
+            self.state.stop_requested.emit()
+
     # --- window events ---------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:
         if any(u.toLocalFile().endswith(".json") for u in event.mimeData().urls()):
@@ -266,6 +276,11 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         if not self.files.confirm_discard():
+            event.ignore()
+            return
+        train = self._pages.get("train")
+        # Runs still training: stop them with a checkpoint, keep them going, or stay.
+        if train is not None and hasattr(train, "confirm_close") and not train.confirm_close():
             event.ignore()
             return
         self.settings.set_geometry(self.saveGeometry())

@@ -12,7 +12,7 @@ Goal (issue 5): no stall over 50 ms, >= 20 redraws/s, at 5,000 points/s
 for 20 s.
 
     python bench/gui_stream.py [--seconds 20] [--rate 5000] [--sends-per-s 50] [--png /tmp/train.png]
-                               [--gc-freeze] [--hide-page]
+                               [--no-gc-freeze] [--hide-page]
 
 --sends-per-s: the fake worker's batch rate. The real worker coalesces to
 20 sends a second (engine.runner.sender.MAX_SENDS_PER_S), which would cap
@@ -104,9 +104,9 @@ def main() -> int:
     ap.add_argument("--rate", type=int, default=5000, help="metric points per second")
     ap.add_argument("--sends-per-s", type=float, default=50.0)
     ap.add_argument("--png", default="", help="save a screenshot of the page mid-run here")
-    ap.add_argument("--gc-freeze", action="store_true",
-                    help="gc.freeze() once the page is up, as an app can after start-up: the cyclic GC then "
-                         "no longer walks torch's and Qt's objects")
+    ap.add_argument("--no-gc-freeze", dest="gc_freeze", action="store_false",
+                    help="skip the gc.freeze() the app does once torch is loaded (app/__main__.py); "
+                         "without it the cyclic GC walks torch's and Qt's objects on the UI thread")
     ap.add_argument("--hide-page", action="store_true",
                     help="stream to a hidden page (a baseline: stalls that are not the page's painting)")
     args = ap.parse_args()

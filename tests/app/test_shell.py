@@ -236,3 +236,43 @@ def test_a_bad_store_url_is_one_line_not_a_traceback(capsys):
     assert main(["--db", " "]) == 1
     err = capsys.readouterr().err
     assert err.startswith("layerdeck: --db:") and "Traceback" not in err
+
+
+class ClosingTrainPage(StandInPage):
+    """A Train page stand-in that records launches and answers the close question."""
+
+    def __init__(self, state):
+        super().__init__(state)
+        self.launches = 0
+        self.allow_close = False
+        self.asked = 0
+        state.launch_requested.connect(self._launch)
+
+    def _launch(self):
+        self.launches += 1
+
+    def confirm_close(self) -> bool:
+        self.asked += 1
+        return self.allow_close
+
+
+def test_run_launch_from_another_page_opens_the_train_page_and_launches(qtbot, db_url, monkeypatch):
+    entries = [PageEntry(e.key, e.title, "tests.app.test_shell:ClosingTrainPage", e.coming, e.icon)
+               if e.key == "train" else e for e in STAND_INS]
+    monkeypatch.setattr("app.main_window.PAGES", entries)
+    state = AppState(db_url)
+    win = MainWindow(state)
+    qtbot.addWidget(win)
+    win.show()
+    assert win.current_page_key() == "build"
+    win.launch_action.trigger()
+    train = win.page("train")
+    assert win.current_page_key() == "train"
+    assert train.launches == 1
+
+    # Runs active and the person cancels the close question: the window stays.
+    train.allow_close = False
+    assert not win.close()
+    assert train.asked == 1 and win.isVisible()
+    train.allow_close = True
+    assert win.close()
