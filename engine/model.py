@@ -17,6 +17,8 @@ from engine.blocks.base import prod
 from engine.spec import BlockSpec, ModelSpec
 
 if TYPE_CHECKING:
+    from engine.data import DatasetInfo
+    from engine.spec import RunSpec
     from torch import nn
 
 BYTES_PER_VALUE = 4  # fp32
@@ -193,6 +195,19 @@ def summarize(model: ModelSpec | list[BlockSpec], input_shape: Shape, *, batch_s
     memory = BYTES_PER_VALUE * (total * (2 + state) + batch_size * activations)
     return ModelSummary(input_shape, w.rows, out, total, total, sum(r.macs or 0 for r in top), memory,
                         batch_size, w.errors, not w.errors)
+
+
+def summarize_spec(spec: "RunSpec", *, batch_size: int | None = None) -> tuple[ModelSummary, "DatasetInfo"]:
+    """The spec's model on its dataset: the input shape and the size the last
+    block must have come from the dataset. Raises engine.data.DataError when
+    the dataset cannot be read. One place for `layerdeck check`, `layerdeck
+    train`'s pre-flight, the builder and the Launch button."""
+    from engine.data import dataset_info
+
+    info = dataset_info(spec.data, spec.seed)
+    summary = summarize(spec.model, tuple(info.input_shape), batch_size=batch_size or spec.training.batch_size,
+                        num_outputs=info.num_targets, optimizer=spec.optimizer.type, task=info.task)
+    return summary, info
 
 
 def _check_outputs(w: _Walker, top: list[BlockRow], out: Shape, n: int, task: str | None) -> None:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from engine.blocks import fmt_shape
 from engine.spec import RunSpec, SpecError, load_spec
+
+if TYPE_CHECKING:
+    from engine.model import ModelSummary
 
 
 def add_parser(sub: "argparse._SubParsersAction") -> None:
@@ -27,28 +30,27 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
 
 @dataclass
 class Loaded:
-    """A spec and what its dataset says about the model's input and output."""
+    """A spec, its model's summary on its dataset, and how to name that dataset."""
 
     spec: RunSpec
+    summary: "ModelSummary"
     input_shape: tuple[int, ...]
-    num_outputs: int
-    task: str
     dataset: str
 
 
-def load(path: str) -> Loaded:
-    """The spec and its dataset's shapes; raises SpecError with every problem found."""
+def load(path: str, batch_size: int | None = None) -> Loaded:
+    """The spec summarized on its dataset; raises SpecError with every problem found."""
     spec = load_spec(path)
-    from engine.data import DataError, dataset_info
+    from engine.data import DataError
+    from engine.model import summarize_spec
 
     try:
-        info = dataset_info(spec.data, spec.seed)
+        summary, info = summarize_spec(spec, batch_size=batch_size)
     except DataError as e:
         raise SpecError([str(e)], path) from None
-    outputs = info.num_classes if info.task == "classification" and info.num_classes else info.num_targets
     desc = (f"{info.num_classes} classes" if info.task == "classification"
             else f"{info.num_targets} target{'s' if info.num_targets != 1 else ''}")
-    return Loaded(spec, tuple(info.input_shape), int(outputs), info.task, f"{info.name}: {desc}")
+    return Loaded(spec, summary, tuple(info.input_shape), f"{info.name}: {desc}")
 
 
 def human(n: float, unit: str = "") -> str:
@@ -81,17 +83,12 @@ def print_table(summary, out: TextIO) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        loaded = load(args.spec)
+        loaded = load(args.spec, args.batch_size)
     except SpecError as e:
         for msg in e.errors:
             print(f"{args.spec}: {msg}", file=sys.stderr)
         return 1
-    from engine.model import summarize
-
-    spec = loaded.spec
-    batch = args.batch_size or spec.training.batch_size
-    summary = summarize(spec.model, loaded.input_shape, batch_size=batch, num_outputs=loaded.num_outputs,
-                        optimizer=spec.optimizer.type, task=loaded.task)
+    spec, summary, batch = loaded.spec, loaded.summary, loaded.summary.batch_size
     print(f"{spec.name} · {loaded.dataset}")
     print_table(summary, sys.stdout)
     print(f"params {summary.total_params:,} (trainable {summary.trainable_params:,}) · "

@@ -99,17 +99,14 @@ def prepare(args: argparse.Namespace, store: Any) -> tuple[Any, Optional[int], O
 def check_model(spec: Any) -> None:
     """Refuse a model that does not fit its dataset before any worker starts
     (the same check as `layerdeck check`: shapes and the last layer's size)."""
-    from engine.data import DataError, dataset_info
-    from engine.model import summarize
+    from engine.data import DataError
+    from engine.model import summarize_spec
     from engine.spec import SpecError
 
     try:
-        info = dataset_info(spec.data, spec.seed)
+        summary, _ = summarize_spec(spec)
     except DataError as e:
         raise SpecError([str(e)]) from None
-    outputs = info.num_classes if info.task == "classification" and info.num_classes else info.num_targets
-    summary = summarize(spec.model, tuple(info.input_shape), batch_size=spec.training.batch_size,
-                        num_outputs=int(outputs), optimizer=spec.optimizer.type, task=info.task)
     if not summary.valid:
         raise SpecError(summary.errors)
 

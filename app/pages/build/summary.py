@@ -10,7 +10,6 @@ At start-up the shell holds background work until the window has painted
 """
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -22,8 +21,6 @@ log = logging.getLogger(__name__)
 
 _held = False
 _waiting: list["SummaryService"] = []
-_info_cache: dict[str, Any] = {}
-_info_lock = threading.Lock()
 
 
 def hold() -> None:
@@ -49,41 +46,18 @@ class SummaryResult:
     error: str | None = None  # what stopped the summary, in words
 
 
-def dataset_info_cached(data_spec: Any, seed: int) -> Any:
-    """engine.data.dataset_info, remembered per (data spec, seed); thread-safe."""
-    key = json.dumps(data_spec.model_dump(mode="json"), sort_keys=True) + f"#{seed}"
-    with _info_lock:
-        if key in _info_cache:
-            return _info_cache[key]
-    from engine.data import dataset_info
-
-    info = dataset_info(data_spec, seed)
-    with _info_lock:
-        _info_cache[key] = info
-    return info
-
-
-def num_outputs(info: Any) -> int | None:
-    """What the last block must produce: one value per class, or per regression target."""
-    return None if info is None else getattr(info, "num_targets", None)
-
-
 def compute(spec: Any, generation: int = 0) -> SummaryResult:
     """The summary of `spec`'s model on its dataset (runs on a worker thread)."""
-    try:
-        info = dataset_info_cached(spec.data, spec.seed)
-    except Exception as e:  # a dataset a user can fix (missing CSV...) or a bug: say it, log it
-        log.info("dataset_info failed", exc_info=True)
-        return SummaryResult(generation, error=f"dataset {spec.data.name!r}: {_message(e)}")
-    try:
-        from engine.model import summarize
+    from engine.data import DataError
+    from engine.model import summarize_spec
 
-        summary = summarize(spec.model, tuple(info.input_shape), batch_size=spec.training.batch_size,
-                            num_outputs=num_outputs(info), optimizer=spec.optimizer.type,
-                            task=getattr(info, "task", None))
-    except Exception as e:
+    try:
+        summary, info = summarize_spec(spec)
+    except DataError as e:  # a dataset a user can fix (missing CSV, bad option): say it
+        return SummaryResult(generation, error=f"dataset {spec.data.name!r}: {_message(e)}")
+    except Exception as e:  # a bug: say it, log it, keep the page alive
         log.warning("summarize failed", exc_info=True)
-        return SummaryResult(generation, info=info, error=f"cannot summarize the model: {_message(e)}")
+        return SummaryResult(generation, error=f"cannot summarize the model: {_message(e)}")
     return SummaryResult(generation, info=info, summary=summary)
 
 

@@ -27,16 +27,14 @@ def check_model(spec: Any, generation: int = 0) -> CheckResult:
     """Summarize `spec`'s model on its dataset (runs on a worker thread)."""
     try:
         with ENGINE_IMPORT_LOCK:  # see app.bridge
-            from engine.data import dataset_info
-            from engine.model import summarize
-
-        info = dataset_info(spec.data, spec.seed)
-    except Exception as e:  # a missing CSV, a bad option: the user's to fix, said in words
-        return CheckResult(generation, error=f"dataset {spec.data.name!r}: {_words(e)}")
+            from engine.data import DataError
+            from engine.model import summarize_spec
+    except Exception as e:
+        return CheckResult(generation, error=f"cannot check the model: {_words(e)}")
     try:
-        summary = summarize(spec.model, tuple(info.input_shape), batch_size=spec.training.batch_size,
-                            num_outputs=getattr(info, "num_targets", None), optimizer=spec.optimizer.type,
-                            task=getattr(info, "task", None))
+        summary, _ = summarize_spec(spec)
+    except DataError as e:  # a missing CSV, a bad option: the user's to fix, said in words
+        return CheckResult(generation, error=f"dataset {spec.data.name!r}: {_words(e)}")
     except Exception as e:
         return CheckResult(generation, error=f"cannot check the model: {_words(e)}")
     return CheckResult(generation, summary=summary)
