@@ -156,7 +156,20 @@ class Stop(Command):
     KIND: ClassVar[str] = "stop"
 
 
-COMMAND_TYPES: dict[str, type[Command]] = {cls.KIND: cls for cls in (Pause, Resume, Stop)}
+@dataclass(frozen=True)
+class Detach(Command):
+    """The supervisor is letting go: train on without it.
+
+    After this the worker ignores stdin closing (no Stop can arrive any more,
+    which is the point), stops streaming events and closes its end of the
+    stream (the store is the record), and a paused run stops with a
+    checkpoint instead of waiting for a Resume that cannot come.
+    """
+
+    KIND: ClassVar[str] = "detach"
+
+
+COMMAND_TYPES: dict[str, type[Command]] = {cls.KIND: cls for cls in (Pause, Resume, Stop, Detach)}
 
 
 # --- encoding -------------------------------------------------------------------

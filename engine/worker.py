@@ -4,8 +4,14 @@ The worker owns its run's rows (DESIGN.md §3): it reads the spec from the
 `queued` row, sets running/paused/completed/stopped/failed, writes metrics,
 system samples and checkpoint records, and streams the same facts as typed
 events (engine.protocol) on the original stdout. Commands (pause, resume,
-stop) arrive as JSON lines on stdin; stdin closing means the supervisor is
-gone, and the run stops gracefully with a checkpoint.
+stop, detach) arrive as JSON lines on stdin; stdin closing means the
+supervisor is gone, and the run stops gracefully with a checkpoint.
+
+Unless the supervisor detached first (the app closed with "keep training"):
+then stdin closing is expected, the event stream is closed, and the run
+trains on with nobody listening, writing its rows as always. Its stderr is
+a file the supervisor opened for it (the run's log), not a pipe, so it
+never depends on the supervisor process being alive.
 
 The training thread never blocks on the pipe or the database: events go
 through `EventSender` and rows through `StoreWriter`, each a thread with its
@@ -23,7 +29,7 @@ import time
 import traceback
 from typing import Any, Optional
 
-from engine.protocol import (Checkpoint, Epoch, Finished, Heartbeat, Log, Metrics, Pause,
+from engine.protocol import (Checkpoint, Detach, Epoch, Finished, Heartbeat, Log, Metrics, Pause,
                              ProtocolError, Resume, Started, Status, Stop, System, decode_command,
                              iter_lines)
 from engine.runner.paths import checkpoint_dir
@@ -74,11 +80,13 @@ class RunState:
 
 
 class CommandReader(threading.Thread):
-    """Reads pause/resume/stop lines from stdin; EOF (supervisor gone) stops the run."""
+    """Reads pause/resume/stop/detach lines from stdin; EOF (supervisor gone)
+    stops the run, unless the supervisor detached it first."""
 
     def __init__(self, fd: int, control: Control, state: RunState):
         super().__init__(name="command-reader", daemon=True)
         self.fd, self.control, self.state = fd, control, state
+        self.detached = False
 
     def run(self) -> None:
         for line in iter_lines(self.fd):
@@ -97,10 +105,29 @@ class CommandReader(threading.Thread):
                 self.state.set_live("running")
             elif isinstance(command, Stop):
                 self.control.stop()
+            elif isinstance(command, Detach):
+                self.detach()
+        if self.detached:
+            return  # stdin closing is expected now; nothing more can arrive
         if not self.control.stop_requested and not self.state.final:
             print("layerdeck worker: supervisor gone (stdin closed); stopping with a checkpoint",
                   file=sys.stderr)
             self.control.stop()
+
+
+    def detach(self) -> None:
+        self.detached = True
+        self.state.sender.detach()
+        if self.control.paused and not self.state.final:
+            # No Resume can arrive any more: a run left paused would hold its
+            # memory forever. It stops with a checkpoint and can be resumed later.
+            print("layerdeck worker: detached while paused; stopping with a checkpoint",
+                  file=sys.stderr)
+            self.control.stop()
+        else:
+            print("layerdeck worker: the supervisor detached; training on in the background",
+                  file=sys.stderr)
+        sys.stderr.flush()
 
 
 class SystemRecorder:

@@ -5,7 +5,8 @@
     run_id = runner.submit(spec)            # the queued row exists when this returns
     runner.pause(run_id); runner.resume(run_id); runner.stop(run_id)
     runner.wait(run_id, timeout=60)         # -> "completed" | "stopped" | "failed" | "crashed"
-    runner.shutdown()
+    runner.shutdown()                       # or shutdown(stop_runs=False, detach=True): they train on
+    runner.detach(run_id)                   # that run trains on without this process; no more events
 
 The worker side lives here too: the event sender and the store writer that
 `python -m engine.worker` runs on its own threads.

@@ -7,7 +7,8 @@ methods later for people who outgrow one machine (DESIGN.md §3).
 
 Every executor keeps one promise the runner relies on: each submitted run
 ends with exactly one `Finished` event, after its worker is gone and its
-row holds a final status.
+row holds a final status, unless it was detached: a detached run trains on
+without the executor, sends no more events, and its row is the record.
 """
 from __future__ import annotations
 
@@ -41,3 +42,8 @@ class Executor(Protocol):
 
     def shutdown(self, stop_runs: bool = True, timeout: Optional[float] = 30.0) -> None:
         """Stop accepting runs; stop them (stop_runs) or let them finish."""
+
+    def detach(self, run_id: Optional[int] = None) -> list[int]:
+        """Let running workers (all, or `run_id`) train on without this process,
+        returning at once with the ids detached. Detaching all also stops taking
+        runs and ends queued ones `stopped` (they cannot start unsupervised)."""

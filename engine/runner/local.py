@@ -2,9 +2,17 @@
 
 Each worker is a fresh interpreter (`python -m engine.worker`, never a fork
 of a process holding Qt or CUDA state). Its stdout carries protocol events,
-its stdin takes commands, and its stderr goes to a per-run log file with
-the last lines kept, so a worker that dies (kill -9, a segfault, the OOM
-killer) leaves its run `crashed` with its exit status and those lines.
+its stdin takes commands, and its stderr IS the per-run log file (opened
+here, handed over as the child's stderr: no pipe through this process), so
+a worker that dies (kill -9, a segfault, the OOM killer) leaves its run
+`crashed` with its exit status and the file's last lines.
+
+`detach` lets go of workers so they outlive this process (the app closed
+with "keep training"): each is sent Detach, forgotten without a Finished
+event, and reaped quietly. Their rows are theirs; if one dies after this
+process is gone, the next RunStore opened finds its pid dead and marks the
+run crashed (engine.store.orphans). Queued runs cannot start without a
+supervisor: detach ends them `stopped`, saying they never started.
 """
 from __future__ import annotations
 
@@ -20,15 +28,18 @@ from typing import Any, Optional, Sequence
 
 import psutil
 
-from engine.protocol import (Command, Event, Finished, Pause, ProtocolError, Resume, Stop,
+from engine.protocol import (Command, Detach, Event, Finished, Pause, ProtocolError, Resume, Stop,
                              decode_event, encode_command, iter_lines)
 from engine.runner.executor import EventCallback
+from engine.runner.logtail import file_size, tail_lines
 from engine.runner.paths import log_path
 from engine.store import ACTIVE_STATUSES, TERMINAL_STATUSES, RunNotFoundError
 
 UNFINISHED = ("queued", *ACTIVE_STATUSES)
 STDERR_TAIL_LINES = 20
 WORKER_MODULE = "engine.worker"
+NOT_STARTED_ON_DETACH = ("not started: the app closed while it was queued, and a queued run "
+                         "needs the app (or `layerdeck train`) to start it; launch it again")
 
 
 def gpu_count() -> int:
@@ -69,16 +80,20 @@ class _Job:
 
 
 class _Worker:
-    """One worker process and the threads that read its two output pipes."""
+    """One worker process: its command pipe, its event pipe, its log file."""
 
-    def __init__(self, job: _Job, proc: subprocess.Popen, log_file: Path):
+    def __init__(self, job: _Job, proc: subprocess.Popen, log_file: Path, log_start: int):
         self.job, self.proc, self.log_file = job, proc, log_file
-        self.tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+        self.log_start = log_start  # where this worker's lines begin in the run's log
+        self.notes: deque[str] = deque(maxlen=STDERR_TAIL_LINES)  # the supervisor's own remarks
         self.finished: Optional[Finished] = None
         self.cancelled = False
+        self.detached = False
         self.stdin_lock = threading.Lock()
-        self.stderr_reader = threading.Thread(target=self._read_stderr, daemon=True,
-                                              name=f"run-{job.run_id}-stderr")
+
+    def tail(self) -> list[str]:
+        """The worker's last stderr lines (from its log file), then the supervisor's notes."""
+        return tail_lines(self.log_file, STDERR_TAIL_LINES, self.log_start) + list(self.notes)
 
     def send(self, command: Command) -> bool:
         with self.stdin_lock:
@@ -89,13 +104,17 @@ class _Worker:
             except (OSError, ValueError):  # the worker is exiting; its end is handled by the watcher
                 return False
 
-    def _read_stderr(self) -> None:
-        assert self.proc.stderr is not None
-        with open(self.log_file, "ab") as log:
-            for raw in iter_lines(self.proc.stderr.fileno()):
-                log.write(raw + b"\n")
-                log.flush()
-                self.tail.append(raw.decode("utf-8", "replace").rstrip())
+    def let_go(self) -> bool:
+        """Send Detach and close the command pipe; False if the worker already exited."""
+        with self.stdin_lock:
+            self.detached = True
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.write(encode_command(Detach()))
+                self.proc.stdin.close()  # the worker ignores this EOF now
+                return True
+            except (OSError, ValueError):
+                return False
 
     def kill_tree(self) -> None:
         try:
@@ -182,6 +201,32 @@ class LocalExecutor:
         with self._lock:
             self._idle.wait_for(lambda: not self._workers, 10)
 
+    def detach(self, run_id: Optional[int] = None) -> list[int]:
+        """Let running workers (all, or `run_id`) train on without this process;
+        returns the detached run ids at once, without waiting for the workers.
+
+        Detaching everything also stops taking runs and ends the queued ones
+        `stopped` (NOT_STARTED_ON_DETACH): nothing would be left to start them.
+        """
+        with self._lock:
+            if run_id is None:
+                self._accepting = False
+                queued = [job.run_id for q in self._queues.values() for job in q]
+                workers = list(self._workers.values())
+            else:
+                queued = []
+                workers = [w for w in (self._workers.get(run_id),) if w is not None]
+            for worker in workers:
+                del self._workers[worker.job.run_id]  # forgotten: no Finished, no settling as crashed
+            self._idle.notify_all()
+        for rid in queued:
+            self._drop_queued(rid, NOT_STARTED_ON_DETACH)
+        detached = [w.job.run_id for w in workers if w.let_go()]
+        if run_id is not None:
+            with self._lock:
+                self._start_ready()  # its device slot is free for this process's queue
+        return detached
+
     # --- placement and start ----------------------------------------------------------
     def _place(self, device: str) -> tuple[str, Optional[str]]:
         """(queue name, --device for the worker) for a requested device.
@@ -210,24 +255,28 @@ class LocalExecutor:
             argv += ["--resume-from", str(job.resume_from)]
         log_file = log_path(self.db_url, job.run_id)
         log_file.parent.mkdir(parents=True, exist_ok=True)
+        log_start = file_size(log_file)
         env = dict(os.environ)
         # The worker imports the same engine as this process, installed or not.
         root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         try:
-            proc = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                bufsize=0,  # raw pipes: read by iter_lines, commands written whole
-                # Its own session: a Ctrl-C in the terminal reaches the CLI, which
-                # stops the run gracefully, instead of killing the worker mid-batch.
-                start_new_session=(os.name == "posix"),
-                creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0))
+            # Append: a resumed run's attempts share its log. The child gets its
+            # own copy of the descriptor; ours closes once it has started.
+            with open(log_file, "ab") as log:
+                proc = subprocess.Popen(
+                    argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env,
+                    bufsize=0,  # raw pipes: read by iter_lines, commands written whole
+                    # Its own session: a Ctrl-C in the terminal reaches the CLI, which
+                    # stops the run gracefully, instead of killing the worker mid-batch;
+                    # and a detached worker is nobody's child in the terminal's eyes.
+                    start_new_session=(os.name == "posix"),
+                    creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0))
         except OSError as e:
             self._finish_unstarted(job, f"could not start the worker ({' '.join(argv[:3])}): {e}")
             return
-        worker = _Worker(job, proc, log_file)
+        worker = _Worker(job, proc, log_file, log_start)
         self._workers[job.run_id] = worker
-        worker.stderr_reader.start()
         threading.Thread(target=self._watch, args=(worker,), name=f"run-{job.run_id}-events",
                          daemon=True).start()
 
@@ -237,27 +286,44 @@ class LocalExecutor:
         assert worker.proc.stdout is not None
         run_id = worker.job.run_id
         for line in iter_lines(worker.proc.stdout.fileno()):
+            if worker.detached:
+                break  # the worker closes its end on Detach; nobody listens any more
             try:
                 event = decode_event(line)
             except ProtocolError as e:
-                worker.tail.append(f"[supervisor] unreadable event line: {e}")
+                worker.notes.append(f"[supervisor] unreadable event line: {e}")
                 continue
             if isinstance(event, Finished):
                 worker.finished = event  # held back until the process is gone
                 continue
             self._emit(event)
+        if worker.detached:
+            self._reap_detached(worker)
+            return
         returncode = worker.proc.wait()
-        worker.stderr_reader.join(timeout=5)  # its last lines belong in the error
         status, error = self._settle(worker, returncode)
         with self._lock:
             self._workers.pop(run_id, None)
             with worker.stdin_lock:
-                for pipe in (worker.proc.stdin, worker.proc.stdout, worker.proc.stderr):
+                for pipe in (worker.proc.stdin, worker.proc.stdout):
                     if pipe is not None:
                         pipe.close()
             self._start_ready()
             self._idle.notify_all()
         self._emit(Finished(run_id, status=status, error=error))
+
+    def _reap_detached(self, worker: _Worker) -> None:
+        """A detached worker: close the event pipe, then wait for the process so
+        it leaves no zombie while this process lives. If it ends without
+        writing its final status (killed), settle the row as a crash with its
+        log's last lines; no event, the subscribers were let go."""
+        assert worker.proc.stdout is not None
+        worker.proc.stdout.close()
+        returncode = worker.proc.wait()
+        try:
+            self._settle(worker, returncode)
+        except Exception:  # the store is closing with this process: the orphan check settles it
+            pass
 
     def _settle(self, worker: _Worker, returncode: int) -> tuple[str, Optional[str]]:
         """The run's final (status, error), written to its row when the worker did not."""
@@ -273,7 +339,7 @@ class LocalExecutor:
         elif worker.finished is not None:  # it said how it ended but could not write the row
             status, error = worker.finished.status, worker.finished.error
         else:
-            tail = "\n".join(worker.tail) or "(the worker wrote nothing to stderr)"
+            tail = "\n".join(worker.tail()) or "(the worker wrote nothing to stderr)"
             status = "crashed"
             error = f"the worker process ended unexpectedly ({describe_exit(returncode)}); last output:\n{tail}"
         if run is not None:
@@ -293,14 +359,13 @@ class LocalExecutor:
             worker = self._workers.get(run_id)
         return worker.send(command) if worker is not None else False
 
-    def _drop_queued(self, run_id: int) -> bool:
+    def _drop_queued(self, run_id: int, error: str = "stopped before it started") -> bool:
         with self._lock:
             job = next((j for q in self._queues.values() for j in q if j.run_id == run_id), None)
             if job is None:
                 return False
             self._queues[job.queue].remove(job)
             self._idle.notify_all()
-        error = "stopped before it started"
         self.store.set_status(run_id, "stopped", error=error, only_from=("queued",))
         self._emit(Finished(run_id, status="stopped", error=error))
         return True

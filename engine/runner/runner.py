@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 import traceback
 from typing import Any, Callable, Optional, Union
 
@@ -16,6 +17,8 @@ from engine.runner.executor import EventCallback, Executor
 from engine.runner.local import LocalExecutor
 from engine.spec import RunSpec, parse_spec
 from engine.store import TERMINAL_STATUSES, RunStore
+
+DETACHED_POLL_S = 0.5  # wait() on a detached run reads its row this often
 
 
 class Runner:
@@ -36,6 +39,7 @@ class Runner:
         self._subscribers: list[EventCallback] = []
         self._done: dict[int, threading.Event] = {}
         self._final: dict[int, str] = {}
+        self._detached: set[int] = set()
         if executor is not None:
             self.executor: Executor = executor(db_url, self.store, self._dispatch)
         else:
@@ -83,6 +87,18 @@ class Runner:
     def active_runs(self) -> list[int]:
         return self.executor.active_runs()
 
+    def detach(self, run_id: Optional[int] = None) -> list[int]:
+        """Let running workers (all, or `run_id`) train on after this process
+        exits; returns their ids at once. They send no more events and cannot
+        be paused or stopped from here; each writes its own rows to the end
+        (a paused one stops with a checkpoint). Detaching all also stops
+        taking runs and ends queued ones `stopped` ("not started: ..."):
+        nothing would be left to start them."""
+        detached = self.executor.detach(run_id)
+        with self._lock:
+            self._detached.update(detached)
+        return detached
+
     # --- watching -----------------------------------------------------------------------
     def subscribe(self, callback: EventCallback) -> Callable[[], None]:
         """Call `callback(event)` for every event; returns an unsubscribe.
@@ -103,10 +119,14 @@ class Runner:
     def wait(self, run_id: int, timeout: Optional[float] = None) -> Optional[str]:
         """Block until the run ends; its final status, or None on timeout.
 
-        For a run this runner did not submit, the store's status if final.
+        For a run this runner did not submit, the store's status if final; for
+        one it detached, the store is polled (its worker sends nothing now).
         """
         with self._lock:
             done = self._done.get(run_id)
+            detached = run_id in self._detached
+        if detached:
+            return self._poll_store(run_id, timeout)
         if done is None:
             status = self.store.get_run(run_id).status
             return status if status in TERMINAL_STATUSES else None
@@ -114,11 +134,27 @@ class Runner:
             return None
         return self._final.get(run_id)
 
-    def shutdown(self, stop_runs: bool = True, timeout: Optional[float] = 30.0) -> None:
+    def _poll_store(self, run_id: int, timeout: Optional[float]) -> Optional[str]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            status = self.store.get_run(run_id).status
+            if status in TERMINAL_STATUSES:
+                return status
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+            time.sleep(DETACHED_POLL_S)
+
+    def shutdown(self, stop_runs: bool = True, timeout: Optional[float] = 30.0,
+                 detach: bool = False) -> None:
         """Stop taking runs. stop_runs: stop queued and running ones gracefully,
-        killing any still alive after `timeout`. Otherwise wait up to `timeout`
-        for them to finish; a worker still running then stops itself (with a
-        checkpoint) when this process exits and its stdin closes."""
+        killing any still alive after `timeout`. detach (with stop_runs=False):
+        let running ones train on after this process exits (see `detach`) and
+        return at once. Neither: wait up to `timeout` for them to finish; a
+        worker still running then stops itself (with a checkpoint) when this
+        process exits and its stdin closes."""
+        if detach and not stop_runs:
+            self.detach()
+            return
         self.executor.shutdown(stop_runs=stop_runs, timeout=timeout)
 
     def _dispatch(self, event: Event) -> None:

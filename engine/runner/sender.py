@@ -6,6 +6,10 @@ the reader is slow (a busy GUI) the buffered per-step points are decimated
 and stale system samples and heartbeats are replaced by the newest, so the
 live stream degrades while the training loop never waits. The store gets
 every point through its own writer; only the live view loses detail.
+
+When the supervisor goes away (a broken pipe) or lets go of the run
+(`detach`), sending stops silently and training goes on: the stream is a
+live view, the store is the record.
 """
 from __future__ import annotations
 
@@ -49,7 +53,8 @@ class EventSender(threading.Thread):
         self._seq = 0
         self._last_metrics = 0.0
         self._closing = False
-        self.broken = False  # the reader is gone; later events are discarded
+        self._detached = False
+        self.broken = False  # the reader is gone (or let go); later events are discarded
         self.dropped_points = 0
 
     # --- producer side (any thread) ---------------------------------------------
@@ -84,6 +89,16 @@ class EventSender(threading.Thread):
                 self._points += len(e.points)
         self.dropped_points += before - self._points
 
+    def detach(self) -> None:
+        """Stop streaming now: drop what is buffered and every later event, and
+        close the stream, so the supervisor's reader sees its end at once."""
+        with self._cond:
+            self._detached = True
+            self.broken = True
+            self._events.clear()
+            self._points = 0
+            self._cond.notify()
+
     def close(self, timeout: float = 10.0) -> None:
         """Send what is buffered, then stop. A reader that never drains the pipe
         cannot keep the process alive past `timeout`: the thread is a daemon."""
@@ -98,7 +113,7 @@ class EventSender(threading.Thread):
         """Wait for something to send, in order. Metric batches wait out the rate
         limit; any other event (rare: epoch, checkpoint, finished) flushes at once."""
         with self._cond:
-            while not self._closing:
+            while not (self._closing or self._detached):
                 if any(not isinstance(e, Metrics) for e in self._events):
                     break
                 if self._events:
@@ -131,7 +146,7 @@ class EventSender(threading.Thread):
                 except OSError:  # BrokenPipeError included: the supervisor is gone
                     self.broken = True
             with self._cond:
-                if self._closing and not self._events:
+                if self._detached or (self._closing and not self._events):
                     break
         try:
             os.close(self.fd)

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from engine.protocol import (PROTOCOL_VERSION, Checkpoint, Epoch, Finished, Heartbeat, Log, Metrics,
+from engine.protocol import (PROTOCOL_VERSION, Checkpoint, Detach, Epoch, Finished, Heartbeat, Log, Metrics,
                              Pause, ProtocolError, Resume, Started, Status, Stop, System,
                              decode_command, decode_event, encode_command, encode_event)
 from engine.runner.sender import EventSender, decimate
@@ -56,7 +56,7 @@ def test_nan_and_inf_losses_reach_the_supervisor_as_what_they_are():
 
 
 def test_commands_round_trip():
-    for command in (Pause(), Resume(), Stop()):
+    for command in (Pause(), Resume(), Stop(), Detach()):
         assert decode_command(encode_command(command)) == command
 
 
@@ -155,5 +155,19 @@ def test_a_closed_pipe_marks_the_sender_broken_instead_of_raising():
     sender = EventSender(w)
     sender.start()
     sender.send(Log(1, level="info", message="nobody listens"))
+    sender.close()
+    assert sender.broken
+
+
+def test_detach_closes_the_stream_at_once_and_discards_later_events():
+    r, w = os.pipe()
+    sender = EventSender(w)
+    sender.start()
+    sender.send(Log(1, level="info", message="before"))
+    sender.detach()
+    sender.send(Finished(1, status="completed"))  # nobody listens any more: dropped, no error
+    events = _read_all(r)  # returns: the sender closed its end without being closed itself
+    os.close(r)
+    assert Finished(1, status="completed") not in events
     sender.close()
     assert sender.broken

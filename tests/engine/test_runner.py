@@ -6,19 +6,25 @@ most; tests/e2e/test_train_e2e.py runs the real training loop.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import psutil
 import pytest
 
 from engine.protocol import Finished, Log, Started, Status
 from engine.runner import Runner
+from engine.runner.local import NOT_STARTED_ON_DETACH
 from engine.runner.paths import log_path
 from engine.spec import SpecError
-from tests.engine.test_worker import FAKE_WORKER, fake_spec
+from engine.store import RunStore
+from tests.engine.test_worker import FAKE_WORKER, ROOT, fake_spec
 
 # Every test here starts worker processes (fake training, real plumbing).
 pytestmark = pytest.mark.slow
@@ -215,3 +221,103 @@ def test_after_shutdown_submit_is_refused_and_leaves_no_queued_row(runner, event
     [run] = runner.store.list_runs()
     assert run.status == "failed" and "could not queue the run" in run.error
     assert events.of(run.id, Finished)[0].status == "failed"
+
+
+# --- detaching: runs that outlive the app ------------------------------------------------------
+
+def supervise(db_url: str, spec_json: str, fake: str) -> None:
+    """A separate supervisor process, as the app is: submit, wait until the worker
+    trains, detach, print "run_id pid", exit (its pipes close with it)."""
+    runner = Runner(db_url, worker_command=FAKE_WORKER if fake == "fake" else None)
+    rec = Recorder()
+    runner.subscribe(rec)
+    run_id = runner.submit(json.loads(spec_json))
+    start = rec.wait_for(started(run_id), timeout=120)
+    rec.wait_for(lambda e: getattr(e, "KIND", "") == "epoch", timeout=120)
+    assert runner.detach() == [run_id]
+    print(run_id, start.pid, flush=True)
+
+
+def detach_in_another_process(db_url: str, spec: dict, fake: bool) -> tuple[int, psutil.Process]:
+    code = "import sys; from tests.engine.test_runner import supervise; supervise(*sys.argv[1:])"
+    out = subprocess.run([sys.executable, "-c", code, db_url, json.dumps(spec), "fake" if fake else "real"],
+                         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                         text=True, timeout=180)
+    assert out.returncode == 0, out.stderr
+    run_id, pid = map(int, out.stdout.split())
+    return run_id, psutil.Process(pid)
+
+
+def test_a_detached_real_worker_trains_to_the_end_after_its_supervisor_exits(db_url):
+    spec = {"name": "iris-detached", "data": {"name": "iris"},
+            "model": {"blocks": [{"type": "Linear", "out_features": 16}, {"type": "ReLU"},
+                                 {"type": "Linear", "out_features": 3}]},
+            "training": {"epochs": 12, "batch_size": 2, "device": "cpu"}}
+    run_id, worker = detach_in_another_process(db_url, spec, fake=False)
+    supervisor_gone = time.time()
+    # The supervisor has exited; its pipes are closed. The worker trains on.
+    with RunStore(db_url) as store:
+        assert store.get_run(run_id).status in ("running", "completed")  # not crashed
+    worker.wait(timeout=300)
+    with RunStore(db_url) as store:
+        run = store.get_run(run_id)
+        assert run.status == "completed", run.error
+        [loss] = store.get_curves([run_id], ["train/loss"], buckets=None)
+        assert list(loss.epochs) == list(range(1, 13))
+        # Epochs were written after the supervisor was gone, not all before it.
+        assert max(loss.wall_times) > supervisor_gone
+    log = log_path(db_url, run_id).read_text()
+    assert "the supervisor detached; training on in the background" in log
+
+
+def test_a_detached_worker_is_running_to_a_fresh_store_until_killed_then_crashed(db_url):
+    run_id, worker = detach_in_another_process(db_url, fake_spec("endless"), fake=True)
+    try:
+        with RunStore(db_url) as store:  # opening a store checks for orphans
+            assert store.get_run(run_id).status == "running"
+
+            def steps() -> int:
+                return len(store.get_curves([run_id], ["train/loss_step"], buckets=None)[0])
+
+            before = steps()
+            wait_until(lambda: steps() > before)  # still training, nobody listening
+        log = log_path(db_url, run_id).read_text()
+        assert f"fake worker {worker.pid} training" in log  # its stderr went straight to the file
+        assert "the supervisor detached" in log
+    finally:
+        worker.kill()
+        worker.wait(timeout=30)
+    with RunStore(db_url) as store:
+        run = store.get_run(run_id)
+        assert run.status == "crashed" and f"pid {worker.pid}" in run.error
+
+
+def test_detach_lets_go_at_once_and_ends_queued_runs_saying_they_never_started(runner, events):
+    running = runner.submit(fake_spec("slow", epochs=8))
+    queued = runner.submit(fake_spec("quick"))
+    events.wait_for(started(running))
+    assert runner.detach() == [running]
+    assert runner.active_runs() == []
+    assert events.of(queued, Finished) == [Finished(queued, status="stopped", error=NOT_STARTED_ON_DETACH)]
+    assert runner.store.get_run(queued).status == "stopped"
+    with pytest.raises(RuntimeError, match="shutting down"):
+        runner.submit(fake_spec("quick"))
+    # No more events from the detached run, and no crash: its row is the record.
+    assert runner.wait(running, timeout=120) == "completed"
+    assert not events.of(running, Finished)
+    assert runner.store.get_run(running).status == "completed"
+
+
+def test_shutdown_with_detach_returns_without_waiting_for_the_run(runner, events):
+    run_id = runner.submit(fake_spec("endless"))
+    pid = events.wait_for(started(run_id)).pid
+    runner.shutdown(stop_runs=False, detach=True)
+    assert runner.active_runs() == []
+    assert runner.store.get_run(run_id).status == "running"
+    assert runner.wait(run_id, timeout=0.1) is None
+    os.kill(pid, signal.SIGKILL)
+    # This process still lives, so it notices the death itself and says how.
+    assert runner.wait(run_id, timeout=60) == "crashed"
+    run = runner.store.get_run(run_id)
+    assert "SIGKILL" in run.error and f"fake worker {pid} training" in run.error
+    assert not events.of(run_id, Finished)

@@ -18,8 +18,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from engine.protocol import (Checkpoint, Epoch, Finished, Heartbeat, Metrics, Pause, Resume, Started,
-                             Status, Stop, System, decode_event, encode_command)
+from engine.protocol import (Checkpoint, Detach, Epoch, Finished, Heartbeat, Metrics, Pause, Resume,
+                             Started, Status, Stop, System, decode_event, encode_command)
 from engine.training.callbacks import CallbackList, MetricPoint, TrainContext
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,8 +31,9 @@ STEPS_PER_EPOCH = 4
 
 def fake_spec(mode: str, epochs: int = 2) -> dict:
     """A valid spec whose name tells the fake loop what to do: quick (train and
-    complete), endless (until stopped), endless-child (also starts a child
-    process, like a DataLoader worker), crash (SIGKILL itself at step 3)."""
+    complete), slow (complete, 0.05 s a step), endless (until stopped),
+    endless-child (also starts a child process, like a DataLoader worker),
+    crash (SIGKILL itself at step 3)."""
     return {"name": f"fake-{mode}", "data": {"name": "iris"},
             "model": {"blocks": [{"type": "Linear", "out_features": 3}]},
             "training": {"epochs": epochs, "batch_size": 16, "device": "cpu"}}
@@ -72,7 +73,7 @@ def fake_train(spec, *, callbacks, control, checkpoint_dir, resume_from=None, de
             if mode == "crash" and ctx.step == 3:
                 os.kill(os.getpid(), signal.SIGKILL)
             cbs.on_metrics(ctx, [MetricPoint("train/loss_step", ctx.step, epoch, 1.0 / ctx.step, time.time())])
-            time.sleep(0.05 if endless else 0.01)
+            time.sleep(0.05 if endless or mode == "slow" else 0.01)
         ctx.epoch = epoch
         values = {"train/loss": 1.0 / epoch, "val/loss": 1.1 / epoch, "val/accuracy": 0.5 + 0.1 * epoch}
         cbs.on_metrics(ctx, [MetricPoint(k, ctx.step, epoch, v, time.time()) for k, v in values.items()])
@@ -198,6 +199,72 @@ def test_closing_stdin_means_the_supervisor_is_gone_so_the_run_stops_with_a_chec
     worker.proc.stdin.close()
     finished, stderr = worker.finish()
     assert finished.status == "stopped" and "supervisor gone" in stderr
+    assert store.get_run(run_id).status == "stopped"
+    assert [c.kind for c in store.checkpoints(run_id)] == ["last"]
+
+
+def read_rest(worker: WorkerProcess) -> list:
+    """Every event left on the stream, until the worker closes it."""
+    rest = [decode_event(line) for line in worker.proc.stdout.read().splitlines()]
+    worker.events += rest
+    return rest
+
+
+def test_after_detach_the_worker_ignores_stdin_closing_and_trains_to_the_end(store, db_url):
+    run_id = store.create_run(fake_spec("slow", epochs=6))
+    worker = WorkerProcess(db_url, run_id)
+    worker.next_event(Metrics)
+    worker.send(Detach())
+    worker.proc.stdin.close()  # the supervisor is gone, as when the app exits
+
+    read_rest(worker)  # the worker closed its end of the stream when detached
+    assert not any(isinstance(e, Finished) for e in worker.events)  # it ended before the run did
+    worker.proc.stdout.close()
+    assert worker.proc.wait(timeout=60) == 0
+    stderr = worker.proc.stderr.read().decode()
+    worker.proc.stderr.close()
+
+    assert "the supervisor detached; training on in the background" in stderr
+    assert "supervisor gone" not in stderr
+    run = store.get_run(run_id)
+    assert run.status == "completed" and run.error is None
+    [loss] = store.get_curves([run_id], ["train/loss"], buckets=None)
+    assert list(loss.epochs) == [1, 2, 3, 4, 5, 6]
+    [steps] = store.get_curves([run_id], ["train/loss_step"], buckets=None)
+    assert list(steps.steps) == list(range(1, 25))
+    assert [(c.kind, c.epoch) for c in store.checkpoints(run_id)][-1] == ("last", 6)
+
+
+def test_a_broken_event_stream_does_not_stop_training(store, db_url):
+    """The reader of its stdout vanished (no Detach; stdin still open): the
+    worker stops sending and trains on; the store has everything."""
+    run_id = store.create_run(fake_spec("slow", epochs=4))
+    worker = WorkerProcess(db_url, run_id)
+    worker.next_event(Metrics)
+    worker.proc.stdout.close()  # the next event write fails with EPIPE
+    assert worker.proc.wait(timeout=60) == 0
+    worker.proc.stdin.close()
+    worker.proc.stderr.close()
+    assert store.get_run(run_id).status == "completed"
+    [loss] = store.get_curves([run_id], ["train/loss"], buckets=None)
+    assert list(loss.epochs) == [1, 2, 3, 4]
+
+
+def test_a_run_detached_while_paused_stops_with_a_checkpoint(store, db_url):
+    """No Resume can arrive after Detach: a paused run would hold its memory forever."""
+    run_id = store.create_run(fake_spec("endless"))
+    worker = WorkerProcess(db_url, run_id)
+    worker.next_event(Metrics)
+    worker.send(Pause())
+    worker.next_event(Status)
+    worker.send(Detach())
+    worker.proc.stdin.close()
+    read_rest(worker)
+    assert worker.proc.wait(timeout=60) == 0
+    stderr = worker.proc.stderr.read().decode()
+    worker.proc.stdout.close()
+    worker.proc.stderr.close()
+    assert "detached while paused; stopping with a checkpoint" in stderr
     assert store.get_run(run_id).status == "stopped"
     assert [c.kind for c in store.checkpoints(run_id)] == ["last"]
 
