@@ -6,28 +6,33 @@ subscriber consuming its live events and the worker writing to a SQLite
 store in a temporary folder. Its samples/s is the `throughput` metric the
 worker records each epoch, read back from that store.
 
-The baselines run in this process on the same model (engine.model.build_model
-from the same spec), the same arrays (engine.data.load_dataset), batch size,
-optimizer, epochs and number of torch threads (bench/train_loop.py's loops):
+The baselines (bench/train_loop.py's loops) run on the same model
+(engine.model.build_model from the same spec), the same arrays
+(engine.data.load_dataset), batch size, optimizer, epochs and torch threads
+(OMP_NUM_THREADS), each in a fresh process in its own session as the worker
+is, so all three start cold and get the same scheduler share:
 
   (a) dataloader  DataLoader(TensorDataset, shuffle=True), loss.item() and
                   accuracy .item() after every step
   (b) tight       resident tensors, torch.randperm batches, no per-step sync
 
-Rounds are interleaved (the order rotates each round) and every figure is a
-median over epochs 2.. of all rounds, so load from other processes on a
-shared machine hits all three alike. Per CPU-second figures are printed too:
-the steadier measure there. The worker's CPU includes its event-sender,
-store-writer and system-sampler threads.
+Rounds are interleaved (the order rotates each round) and wall figures are
+medians over epochs 2.. of all rounds, so load from other processes on a
+shared machine hits all three alike; the ratios also come per round (loops
+of one round ran close together). Per CPU-second figures are printed too,
+the steadier measure there: one per run over epochs 2.., median of rounds.
+The worker's CPU includes its event-sender, store-writer and system-sampler
+threads.
 
 Then, unless --skip-accuracy, `layerdeck train` on the digits CNN template
 (a real CLI process) with its best val/accuracy and the time it took.
 
-    python bench/train_throughput.py [--epochs 10] [--rounds 3] [--threads 1] [--skip-accuracy]
+    python bench/train_throughput.py [--epochs 20] [--rounds 5] [--threads 1] [--skip-accuracy]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
@@ -38,14 +43,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))  # train_loop's baselines, so both benches measure the same loops
 
 import psutil  # noqa: E402
-import torch  # noqa: E402
 
 from engine.data import load_dataset  # noqa: E402
 from engine.protocol import Epoch, Event, Started  # noqa: E402
@@ -61,28 +65,30 @@ Laps = list[tuple[float, float]]  # (wall s, CPU s) per epoch, epochs 2..
 
 
 def set_threads(threads: int) -> str:
-    """Give this process and every worker the same torch thread count.
+    """Give the worker and the baseline processes the same torch thread count.
 
-    The worker is a fresh interpreter that inherits this environment
+    Each is a fresh interpreter that inherits this environment
     (LocalExecutor copies os.environ), and torch sizes its pool from
     OMP_NUM_THREADS. Returns what such a fresh interpreter reports.
     """
     if threads:
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
-        torch.set_num_threads(threads)
     seen = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    return f"{torch.get_num_threads()} torch threads here, {seen} in a worker"
+    return f"{seen} torch thread(s) in the worker and in each baseline process"
 
 
 @dataclass
 class EventTally:
     """The live subscriber: counts every event, checks the worker's sequence
-    numbers rise, and takes the worker's CPU time at each epoch end."""
+    numbers rise, and notes at each epoch end when it arrived and the
+    worker's CPU time (all threads, and the training thread alone)."""
 
     counts: dict[str, int] = field(default_factory=dict)
     out_of_order: int = 0
+    epoch_at: dict[int, float] = field(default_factory=dict)
     epoch_cpu: dict[int, float] = field(default_factory=dict)
+    epoch_main_cpu: dict[int, float] = field(default_factory=dict)
     _last_seq: int = 0
     _proc: Optional[psutil.Process] = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -97,17 +103,22 @@ class EventTally:
                 self._proc = psutil.Process(event.pid)
             elif isinstance(event, Epoch) and self._proc is not None:
                 try:
-                    t = self._proc.cpu_times()  # every thread of the worker
-                    self.epoch_cpu[event.epoch] = t.user + t.system
+                    threads = self._proc.threads()
                 except psutil.NoSuchProcess:
-                    pass
+                    return
+                self.epoch_at[event.epoch] = time.time()  # the clock the worker stamps metrics with
+                self.epoch_cpu[event.epoch] = sum(t.user_time + t.system_time for t in threads)
+                self.epoch_main_cpu[event.epoch] = sum(t.user_time + t.system_time for t in threads
+                                                       if t.id == self._proc.pid)
 
 
 @dataclass
 class LayerdeckRun:
     throughput: list[float]  # the worker's metric, epochs 2..
-    strict: list[float]  # samples / epoch_time: the epoch's end (metrics, events, checkpoint) included
-    cpu: list[float]  # samples per worker CPU-second, epochs 2..
+    end_to_end: list[float]  # samples/s from one epoch's end to the next (worker's stamps), epochs 2..
+    lags: list[float]  # seconds from each epoch's end in the worker to its Epoch event here
+    cpu: float  # samples per worker CPU-second over epochs 2..
+    background_cpu: float  # share of that CPU outside the training thread (sender, writer, sampler)
     events: int
     out_of_order: int
     metric_rows: int
@@ -127,86 +138,132 @@ def layerdeck_run(spec: RunSpec, tmp: Path, n: int) -> LayerdeckRun:
         curves = {c.key: c for c in runner.store.get_curves([run_id], buckets=None)}
     finally:
         runner.shutdown()
-    epochs = sorted(tally.epoch_cpu)
-    cpu = [n / (tally.epoch_cpu[e] - tally.epoch_cpu[e - 1]) for e in epochs if e - 1 in tally.epoch_cpu]
+    # One figure over epochs 2..: the kernel counts a thread's CPU in 10 ms
+    # ticks, too coarse for a single 40 ms MLP epoch.
+    first, last = min(tally.epoch_cpu), max(tally.epoch_cpu)
+    cpu_s = tally.epoch_cpu[last] - tally.epoch_cpu[first]
+    ends = curves["throughput"].wall_times  # time.time() at each epoch's end, epoch 1 first
+    main_s = tally.epoch_main_cpu[last] - tally.epoch_main_cpu[first]
     return LayerdeckRun(throughput=[float(v) for v in curves["throughput"].values[1:]],
-                        strict=[n / float(v) for v in curves["epoch_time"].values[1:]], cpu=cpu,
+                        end_to_end=[n / float(b - a) for a, b in zip(ends[:-1], ends[1:])],
+                        lags=[tally.epoch_at[e] - float(ends[e - 1]) for e in tally.epoch_at],
+                        cpu=n * (last - first) / cpu_s, background_cpu=1 - main_s / cpu_s,
                         events=sum(tally.counts.values()), out_of_order=tally.out_of_order,
                         metric_rows=sum(len(c.values) for c in curves.values()))
 
 
+LOOPS = ("layerdeck", "dataloader", "tight")
+BASELINES: dict[str, Callable[[RunSpec], Laps]] = {
+    "dataloader": dataloader_laps, "tight": lambda spec: tight_laps(spec, False)}
+
+
+def baseline_laps(name: str, template: str, epochs: int) -> Laps:
+    """One baseline run in a fresh interpreter in its own session, started
+    as the runner starts a worker: nothing warmed up by earlier loops, and
+    the same share of a loaded machine (Linux's autogroup scheduler shares
+    the CPU between sessions first, then between the processes of one)."""
+    cmd = [sys.executable, __file__, "--baseline", name, "--template", template, "--epochs", str(epochs)]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, start_new_session=True)
+    if done.returncode != 0:
+        raise SystemExit(f"baseline {name} on {template} failed:\n{done.stderr[-3000:]}")
+    return [(wall, cpu) for wall, cpu in json.loads(done.stdout.splitlines()[-1])]
+
+
 @dataclass
 class Figures:
-    layerdeck: list[float] = field(default_factory=list)
-    layerdeck_strict: list[float] = field(default_factory=list)
-    layerdeck_cpu: list[float] = field(default_factory=list)
-    wall: dict[str, list[float]] = field(default_factory=lambda: {"dataloader": [], "tight": []})
-    cpu: dict[str, list[float]] = field(default_factory=lambda: {"dataloader": [], "tight": []})
+    """Samples/s by loop and round: wall per epoch (epochs 2..), CPU one
+    figure per run (epochs 2.. together)."""
+
+    rounds: int
+    wall: dict[str, list[list[float]]] = field(default_factory=dict)
+    cpu: dict[str, list[list[float]]] = field(default_factory=dict)
     events: int = 0
     out_of_order: int = 0
     metric_rows: int = 0
+    background_cpu: list[float] = field(default_factory=list)
+    lags: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for kind in (self.wall, self.cpu):
+            for name in (*LOOPS, "end_to_end"):
+                kind[name] = [[] for _ in range(self.rounds)]
+
+    def median(self, kind: str, name: str) -> float:
+        return statistics.median(v for r in getattr(self, kind)[name] for v in r)
+
+    def round_ratios(self, kind: str, name: str, other: str) -> list[float]:
+        """Ratio of the two loops' medians within each round: loops of one
+        round ran minutes apart at most, so they saw much the same load."""
+        d = getattr(self, kind)
+        return [statistics.median(x) / statistics.median(y) for x, y in zip(d[name], d[other]) if x and y]
 
 
 def measure(template: str, epochs: int, rounds: int, tmp: Path) -> tuple[Figures, RunSpec, int]:
     spec = spec_for(template, epochs)
     n = len(load_dataset(spec.data, spec.seed).x_train)
-    fig = Figures()
+    fig = Figures(rounds)
 
     def run_layerdeck(r: int) -> None:
         folder = tmp / f"{Path(template).stem}-{r}"
         folder.mkdir()
         got = layerdeck_run(spec, folder, n)
-        fig.layerdeck += got.throughput
-        fig.layerdeck_strict += got.strict
-        fig.layerdeck_cpu += got.cpu
+        fig.wall["layerdeck"][r] += got.throughput
+        fig.wall["end_to_end"][r] += got.end_to_end
+        fig.background_cpu.append(got.background_cpu)
+        fig.lags += got.lags
+        fig.cpu["layerdeck"][r].append(got.cpu)
         fig.events += got.events
         fig.out_of_order += got.out_of_order
         fig.metric_rows += got.metric_rows
 
-    def baseline(name: str, laps: Callable[[], Laps]) -> Callable[[int], None]:
-        def run(_: int) -> None:
-            for wall, cpu in laps():
-                fig.wall[name].append(n / wall)
-                fig.cpu[name].append(n / max(cpu, 1e-9))
+    def baseline(name: str) -> Callable[[int], None]:
+        def run(r: int) -> None:
+            got = baseline_laps(name, template, epochs)
+            fig.wall[name][r] += [n / wall for wall, _ in got]
+            fig.cpu[name][r].append(n * len(got) / sum(cpu for _, cpu in got))  # as for the worker
         return run
 
-    loops = [run_layerdeck, baseline("dataloader", lambda: dataloader_laps(spec)),
-             baseline("tight", lambda: tight_laps(spec, False))]
+    loops = [run_layerdeck, baseline("dataloader"), baseline("tight")]
     for r in range(rounds):
         for loop in loops[r % 3:] + loops[:r % 3]:  # rotated, so no loop always runs first
             loop(r)
     return fig, spec, n
 
 
-def report(name: str, fig: Figures, spec: RunSpec, n: int, rounds: int) -> dict[str, Any]:
-    med = statistics.median
-    ld, a, b = med(fig.layerdeck), med(fig.wall["dataloader"]), med(fig.wall["tight"])
-    ld_cpu, a_cpu, b_cpu = med(fig.layerdeck_cpu), med(fig.cpu["dataloader"]), med(fig.cpu["tight"])
-    return {"model": name, "n": n, "batch": spec.training.batch_size, "ld": ld, "a": a, "b": b,
-            "strict": med(fig.layerdeck_strict), "ld_cpu": ld_cpu, "a_cpu": a_cpu, "b_cpu": b_cpu,
-            "events": fig.events, "out_of_order": fig.out_of_order, "rows": fig.metric_rows, "rounds": rounds}
+def _ratio(fig: Figures, kind: str, name: str, other: str, goal: float) -> str:
+    pooled = fig.median(kind, name) / fig.median(kind, other)
+    per_round = fig.round_ratios(kind, name, other)
+    spread = (f"{statistics.median(per_round):.2f} [{min(per_round):.2f}-{max(per_round):.2f}]"
+              if per_round else "")
+    return f"{pooled:>5.3f}x {'ok' if pooled >= goal else 'MISS':<4} {spread:<16}"
 
 
-def print_table(rows: list[dict[str, Any]], epochs: int, threads: str) -> None:
-    print(f"\nsamples/s, medians over epochs 2..{epochs} of every round ({threads})")
-    head = (f"{'model':<5} {'LayerDeck':>10} {'(a) DataLoader':>15} {'(b) tight':>10} "
-            f"{'vs (a), goal 1.2':>17} {'vs (b), goal 0.95':>18}")
-    for title, ld, a, b in (("wall clock (LayerDeck: the worker's `throughput` metric)", "ld", "a", "b"),
-                            ("per CPU-second (LayerDeck: all the worker's threads)", "ld_cpu", "a_cpu", "b_cpu")):
+def print_table(results: list[tuple[str, Figures, RunSpec, int]], epochs: int, threads: str) -> None:
+    print(f"\nsamples/s over epochs 2..{epochs}, medians of every round ({threads}); ratios of those "
+          f"medians, then the median [lowest-highest] of the per-round ratios")
+    head = (f"{'model':<5} {'LayerDeck':>10} {'(a) DataLoader':>15} {'(b) tight':>10}   "
+            f"{'vs (a), goal 1.2':<30}{'vs (b), goal 0.95':<30}")
+    for title, kind in (("wall clock (LayerDeck: the worker's `throughput` metric)", "wall"),
+                        ("per CPU-second (LayerDeck: every thread of the worker)", "cpu")):
         print(f"\n{title}\n{head}")
-        for r in rows:
-            ra, rb = r[ld] / r[a], r[ld] / r[b]
-            print(f"{r['model']:<5} {r[ld]:>10,.0f} {r[a]:>15,.0f} {r[b]:>10,.0f} "
-                  f"{ra:>11.2f}x {'ok' if ra >= GOAL_VS_DATALOADER else 'MISS':<4} "
-                  f"{rb:>12.2f}x {'ok' if rb >= GOAL_VS_TIGHT else 'MISS':<4}")
-    print("\nLayerDeck with each epoch's end included (samples / epoch_time: metrics, events, checkpoint):")
-    for r in rows:
-        print(f"  {r['model']:<5} {r['strict']:>8,.0f} samples/s = {r['strict'] / r['a']:.2f}x (a), "
-              f"{r['strict'] / r['b']:.2f}x (b)")
+        for name, fig, _, _ in results:
+            print(f"{name:<5} {fig.median(kind, 'layerdeck'):>10,.0f} {fig.median(kind, 'dataloader'):>15,.0f} "
+                  f"{fig.median(kind, 'tight'):>10,.0f}   "
+                  f"{_ratio(fig, kind, 'layerdeck', 'dataloader', GOAL_VS_DATALOADER)}   "
+                  f"{_ratio(fig, kind, 'layerdeck', 'tight', GOAL_VS_TIGHT)}")
+    print("\nLayerDeck end to end (samples/s from one epoch's end to the next, their metrics and "
+          "'last' checkpoints included), the worker's CPU outside its training thread, and how late "
+          "the Epoch events reached this process:")
+    for name, fig, _, _ in results:
+        e2e = fig.median("wall", "end_to_end")
+        print(f"  {name:<5} {e2e:>8,.0f} samples/s = {e2e / fig.median('wall', 'dataloader'):.2f}x (a), "
+              f"{e2e / fig.median('wall', 'tight'):.2f}x (b); background threads "
+              f"{100 * statistics.median(fig.background_cpu):.1f}% of the CPU; event lag median "
+              f"{1000 * statistics.median(fig.lags):.0f} ms, max {1000 * max(fig.lags):.0f} ms")
     print("\nLive side of the LayerDeck runs (all rounds):")
-    for r in rows:
-        print(f"  {r['model']:<5} {r['n']} train samples, batch {r['batch']}: {r['events']} events consumed "
-              f"({r['out_of_order']} out of order), {r['rows']} metric rows read back from SQLite")
+    for name, fig, spec, n in results:
+        print(f"  {name:<5} {n} train samples, batch {spec.training.batch_size}: {fig.events} events consumed "
+              f"({fig.out_of_order} out of order), {fig.metric_rows} metric rows read back from SQLite")
 
 
 def accuracy(tmp: Path) -> None:
@@ -246,21 +303,28 @@ def accuracy(tmp: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads in this process and the worker (1: steadiest on a shared machine; "
                          "0: torch's default in both)")
     ap.add_argument("--models", default="MLP,CNN", help=f"comma-separated, from {', '.join(MODELS)}")
     ap.add_argument("--skip-accuracy", action="store_true")
+    ap.add_argument("--baseline", choices=sorted(BASELINES), help=argparse.SUPPRESS)  # child mode
+    ap.add_argument("--template", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.baseline:  # threads come from OMP_NUM_THREADS, as in the worker
+        print(json.dumps(BASELINES[args.baseline](spec_for(args.template, args.epochs))))
+        return
     threads = set_threads(args.threads)
+    load = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="layerdeck-bench-") as tmp:
-        rows = []
+        results = []
         for name in args.models.split(","):
-            fig, spec, n = measure(MODELS[name], args.epochs, args.rounds, Path(tmp))
-            rows.append(report(name, fig, spec, n, args.rounds))
-        print_table(rows, args.epochs, threads)
+            results.append((name, *measure(MODELS[name], args.epochs, args.rounds, Path(tmp))))
+        print_table(results, args.epochs, threads)
+        print(f"\nload average (1 min) at the start {load[0]:.1f}, at the end {os.getloadavg()[0]:.1f}, "
+              f"on {os.cpu_count()} CPUs")
         if not args.skip_accuracy:
             accuracy(Path(tmp))
 
