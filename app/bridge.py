@@ -135,8 +135,9 @@ class RunBridge(QObject):
 
     def shutdown(self, stop_runs: bool = True, timeout: Optional[float] = 30.0) -> None:
         """Before the app quits. stop_runs: stop every run gracefully (each saves
-        a checkpoint and ends `stopped`). Otherwise let them train on in their
-        worker processes, where the runner can detach them."""
+        a checkpoint and ends `stopped`). Otherwise detach them (the runner's
+        `detach`): running ones train on in their worker processes after this
+        one exits; queued ones end `stopped`, never started."""
         if self._closed:
             return
         self._closed = True
@@ -147,10 +148,12 @@ class RunBridge(QObject):
         if stop_runs:
             self._runner.shutdown(stop_runs=True, timeout=timeout)
         elif self.can_detach():
+            # Returns at once: the workers train on after this process exits and
+            # write their own rows; the next start reads them from the store.
             self._runner.detach()
-        # Without detach there is nothing to call: Runner.shutdown(stop_runs=False)
-        # would block until the runs finish. Workers whose supervisor is gone stop
-        # with a checkpoint (engine.worker), so nothing is lost.
+        # A runner without detach has nothing to call here: shutdown(stop_runs=False)
+        # would block until the runs finish. Its workers, whose supervisor is then
+        # gone, stop with a checkpoint (engine.worker), so nothing is lost.
 
 
 def _default_runner(db_url: str) -> Any:

@@ -121,6 +121,27 @@ def test_shutdown_stops_runs_or_leaves_them_to_a_runner_that_can_detach(qtbot):
     kept.emit(Finished(1, "completed"))  # after shutdown: nothing is emitted, nothing breaks
 
 
+@pytest.mark.slow
+def test_keep_training_over_the_real_runner_lets_the_worker_train_on(qtbot, db_url):
+    from engine.runner import Runner
+    from tests.engine.test_worker import FAKE_WORKER, fake_spec
+
+    bridge = RunBridge(db_url, runner_factory=lambda url: Runner(url, worker_command=FAKE_WORKER))
+    with qtbot.waitSignal(bridge.started, timeout=60_000):
+        run_id = bridge.submit(fake_spec("slow", epochs=10))
+    assert bridge.can_detach()
+    finished = []
+    bridge.finished.connect(finished.append)
+    bridge.shutdown(stop_runs=False)  # "Keep training in the background"
+    runner = bridge.runner
+    assert runner.active_runs() == [] and runner.store.get_run(run_id).status == "running"
+    assert runner.wait(run_id, timeout=120) == "completed"  # read from the store
+    [loss] = runner.store.get_curves([run_id], ["train/loss"], buckets=None)
+    assert list(loss.epochs) == list(range(1, 11))
+    qtbot.wait(50)
+    assert finished == []  # the bridge let go: no events after shutdown
+
+
 def test_one_bridge_per_state_over_a_real_runner_that_rejects_a_bad_spec(qtbot, db_url, tmp_path):
     state = AppState(db_url)
     bridge = get_bridge(state)

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QGroupBox, QLineEdit, QSpinBox, QWidget
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGroupBox, QLineEdit, QMessageBox,
+                               QSpinBox, QWidget)
 
 from app.bridge import RunBridge
 from app.pages.train import TrainPage
+from app.pages.train.closing import KEEP_TEXT, STOP_TEXT
 from app.state import AppState
 from engine.monitor import SystemSampler
 from engine.monitor.fake_nvml import FakeNvml
@@ -220,6 +222,71 @@ def test_closing_with_active_runs_asks_and_stops_them_when_told(qtbot, make_page
     monkeypatch.setattr(page, "_ask_close", lambda n, can_keep: "stop")
     assert page.confirm_close() is True
     assert ("shutdown", True) in runner.calls
+
+
+class DetachingRunner(FakeRunner):
+    """A runner whose runs can outlive the window (engine.runner.Runner has detach)."""
+
+    def detach(self, run_id=None):
+        self.calls.append(("detach", run_id))
+        return [1]
+
+
+def test_closing_offers_stop_keep_or_cancel_and_keep_detaches_the_runs(qtbot, make_page, monkeypatch):
+    page, state, runner = make_page(runner=DetachingRunner())
+    offered = []
+
+    def pick_keep(box):  # the real dialog, answered as a person would
+        offered.extend(b.text().replace("&", "") for b in box.buttons())
+        next(b for b in box.buttons() if b.text() == KEEP_TEXT).click()
+        return 0
+
+    monkeypatch.setattr(QMessageBox, "exec", pick_keep)
+    messages = []
+    state.status_message.connect(messages.append)
+    assert page.confirm_close() is True
+    assert sorted(offered) == sorted([STOP_TEXT, KEEP_TEXT, "Cancel"])
+    assert runner.calls == [("detach", None)]  # not stopped, not shut down: let go
+    assert "keep training in the background" in messages[-1].lower()
+
+
+def test_closing_dialog_cancel_keeps_the_window_and_the_runs(qtbot, make_page, monkeypatch):
+    page, state, runner = make_page(runner=DetachingRunner())
+
+    def pick_cancel(box):
+        next(b for b in box.buttons() if box.buttonRole(b) == QMessageBox.ButtonRole.RejectRole).click()
+        return 0
+
+    monkeypatch.setattr(QMessageBox, "exec", pick_cancel)
+    assert page.confirm_close() is False
+    assert runner.calls == []
+
+
+@pytest.mark.slow
+def test_a_run_that_trained_on_after_its_window_closed_shows_live_from_the_store(qtbot, db_url, make_page):
+    """Reopening after "keep training": a real (fake-loop) worker detached by a
+    supervisor process that has exited; the page lists it running, its curves
+    grow from the store, and it ends completed."""
+    from tests.engine.test_runner import detach_in_another_process
+    from tests.engine.test_worker import fake_spec
+
+    run_id, worker = detach_in_another_process(db_url, fake_spec("slow", epochs=40), fake=True)
+    try:
+        page, state, runner = make_page()
+        qtbot.waitUntil(lambda: page.runs.row(run_id) is not None, timeout=20_000)
+        row = page.runs.row_widget(run_id)
+        assert "running" in row.status.text()
+        assert not row.stop_button.isEnabled()  # no supervisor can stop it now
+        qtbot.waitUntil(lambda: page.live.plots["loss"].point_count() > 0, timeout=20_000)
+        seen = page.live.plots["loss"].point_count()
+        qtbot.waitUntil(lambda: page.live.plots["loss"].point_count() > seen, timeout=20_000)  # live
+        qtbot.waitUntil(lambda: "completed" in row.status.text(), timeout=120_000)
+    except BaseException:
+        worker.kill()  # never leave an endless orphan behind a failed test
+        raise
+    worker.wait(timeout=30)  # it ends by itself (not our child: psutil has no exit status for it)
+    with RunStore(db_url) as store:
+        assert store.get_run(run_id).status == "completed"
 
 
 def test_runs_already_training_are_read_from_the_store_with_their_curves(qtbot, db_url, make_page):

@@ -30,23 +30,32 @@ class Notifier(QObject):
         return True
 
 
+STOP_TEXT = "Stop them (save a checkpoint)"
+KEEP_TEXT = "Keep training in the background"
+
+
 def ask_close(parent: QWidget, count: int, can_keep: bool) -> str:
     """Ask what to do with `count` active runs: 'stop', 'keep' or 'cancel'.
     Keep is offered only when the runs can outlive the window (can_keep)."""
     box = QMessageBox(parent)
+    box.setObjectName("closeRunsDialog")
     box.setIcon(QMessageBox.Icon.Question)
     box.setWindowTitle("Runs are training")
     runs = "1 run is" if count == 1 else f"{count} runs are"
     box.setText(f"{runs} still queued or training.")
-    info = "Stop them: each finishes its batch and saves a checkpoint, so nothing is lost."
+    info = ("Stop them: each finishes its batch and saves a checkpoint, and can be resumed "
+            "later; nothing is lost.")
     if can_keep:
-        info += ("\nKeep them: they train on in the background and write to the run history; "
-                 "LayerDeck shows them again when it reopens.")
+        info += ("\n\nKeep training: the runs go on in their own processes after LayerDeck "
+                 "closes, writing every point to the run history; reopening LayerDeck shows "
+                 "them with live curves. They can no longer be paused or stopped from the app "
+                 "(a paused run stops with a checkpoint). Runs still waiting in the queue "
+                 "cannot start without the app: they are marked stopped, not started.")
     box.setInformativeText(info)
-    stop = box.addButton("Stop them", QMessageBox.ButtonRole.DestructiveRole)
-    keep = box.addButton("Keep training", QMessageBox.ButtonRole.AcceptRole) if can_keep else None
+    stop = box.addButton(STOP_TEXT, QMessageBox.ButtonRole.DestructiveRole)
+    keep = box.addButton(KEEP_TEXT, QMessageBox.ButtonRole.AcceptRole) if can_keep else None
     box.addButton(QMessageBox.StandardButton.Cancel)
-    box.setDefaultButton(stop)
+    box.setDefaultButton(keep or stop)
     box.exec()
     clicked = box.clickedButton()
     if clicked is stop:
