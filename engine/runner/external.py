@@ -1,0 +1,148 @@
+"""Stopping a run whose worker this process did not start.
+
+A run left training by an app that has closed (DESIGN.md §3, "keep training
+in the background") has no supervisor: nobody holds its command pipe. Its
+worker still stops gracefully on SIGTERM (engine.worker: finish the batch,
+save a `last` checkpoint, end `stopped`), so a reopened app can stop it by
+its recorded pid, and only by that.
+
+A pid is signalled only when it is proven to be that run's worker: the row
+says it runs on this host, the process is alive, and its command line is
+`python -m engine.worker --run-id N --db <this store>`. A pid reused by any
+other process (after a reboot, or a worker of another store) is refused.
+
+    problem = external_stop_problem(store, run_id)   # None: Stop can work from here
+    error = stop_external(store, run_id)             # None: SIGTERM sent; the row ends `stopped`
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from typing import Any, Optional
+
+import psutil
+
+from engine.runner.local import WORKER_MODULE
+from engine.store.paths import normalize_db_url, sqlite_path
+
+STOPPABLE = ("running", "paused")
+
+
+def external_stop_problem(store: Any, run_id: int) -> Optional[str]:
+    """Why this process cannot stop the run through its worker's pid, in
+    words; None when it can (see `stop_external`). Reads the run's row."""
+    return _check(store, run_id)[1]
+
+
+def stop_external(store: Any, run_id: int) -> Optional[str]:
+    """Ask the run's worker (started by another, possibly closed, app) to stop
+    gracefully: it finishes its batch, saves a `last` checkpoint and writes
+    `stopped` itself. Returns None once the request is sent, else why not, in
+    words; nothing is signalled then."""
+    proc, problem = _check(store, run_id)
+    if problem is not None:
+        return problem
+    assert proc is not None
+    try:
+        # psutil re-checks the process's create time before signalling, so a
+        # pid that died and was reused since _check is not hit either.
+        proc.send_signal(signal.SIGTERM)
+    except psutil.NoSuchProcess:
+        return f"run {run_id}'s worker (pid {proc.pid}) has just ended; its row says how"
+    except psutil.AccessDenied:
+        return (f"run {run_id}'s worker (pid {proc.pid}) belongs to another user; "
+                "stop it as that user")
+    return None
+
+
+def _check(store: Any, run_id: int) -> tuple[Optional[psutil.Process], Optional[str]]:
+    """(the run's worker process, None) when it can be stopped from here, else (None, why)."""
+    from engine.store import RunNotFoundError
+
+    try:
+        run = store.get_run(run_id)
+    except RunNotFoundError:
+        return None, f"run {run_id} is not in the store (deleted?)"
+    if run.status == "queued":
+        return None, (f"run {run_id} is queued in another LayerDeck window or `layerdeck train`; "
+                      "stop it there")
+    if run.status not in STOPPABLE:
+        return None, f"run {run_id} has already ended ({run.status})"
+    if os.name != "posix":
+        # On Windows a signal is TerminateProcess: the worker would die mid-batch
+        # without its checkpoint, and CTRL_BREAK_EVENT only reaches a process
+        # that shares this process's console, which a worker left behind by a
+        # closed app does not. Refuse rather than lose the run's last epochs.
+        return None, (f"run {run_id} was left training by an app that has closed; on Windows it "
+                      "cannot be stopped with a checkpoint from a new window. It ends by itself")
+    host = _recorded_host(store, run)
+    here = socket.gethostname()
+    if host is not None and host != here:
+        return None, f"run {run_id} is training on another machine ({host}); stop it there"
+    if run.pid is None:
+        return None, f"run {run_id} has no worker process on record yet; try again in a moment"
+    try:
+        proc = psutil.Process(run.pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            raise psutil.NoSuchProcess(run.pid)
+        argv = proc.cmdline()
+    except psutil.NoSuchProcess:
+        return None, (f"run {run_id}'s worker (pid {run.pid}) is gone; the store marks the run "
+                      "crashed when it next checks")
+    except psutil.AccessDenied:
+        return None, (f"run {run_id}'s worker (pid {run.pid}) belongs to another user; "
+                      "stop it as that user")
+    if not _is_worker_of(argv, run_id, store):
+        return None, (f"pid {run.pid} recorded for run {run_id} is now another program "
+                      "(the worker is gone and its pid was reused); nothing was signalled")
+    return proc, None
+
+
+def _is_worker_of(argv: list[str], run_id: int, store: Any) -> bool:
+    """Whether a command line is `... -m engine.worker --run-id <run_id> --db <store>`."""
+    if WORKER_MODULE not in argv:
+        return False
+    return _option(argv, "--run-id") == str(run_id) and _same_store(_option(argv, "--db"), store)
+
+
+def _option(argv: list[str], name: str) -> Optional[str]:
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(name + "="):
+            return arg[len(name) + 1:]
+    return None
+
+
+def _same_store(url: Optional[str], store: Any) -> bool:
+    """A worker of run N in another store is not this store's run N."""
+    if not url:
+        return False
+    try:
+        url = normalize_db_url(url)
+        theirs = sqlite_path(url)
+    except Exception:  # an URL SQLAlchemy cannot parse: not a store we opened
+        return False
+    mine = getattr(store, "path", None)
+    if theirs is not None or mine is not None:
+        return theirs == mine
+    return url == getattr(store, "url", None)
+
+
+def _recorded_host(store: Any, run: Any) -> Optional[str]:
+    """The machine the run's pid belongs to (runs.host, written with the pid).
+
+    The Run entity does not carry it yet, so it is read from the column here;
+    `getattr` first, so this follows the entity once it does."""
+    if hasattr(run, "host"):
+        return run.host
+    from sqlalchemy import select
+
+    from engine.store.models import RunRow
+
+    try:
+        with store._read() as s:  # noqa: SLF001 -- see the docstring
+            return s.execute(select(RunRow.host).where(RunRow.id == run.id)).scalar_one_or_none()
+    except AttributeError:  # a store without SQLAlchemy underneath (a test double)
+        return None
