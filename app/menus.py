@@ -109,20 +109,20 @@ class FileController(QObject):
 
     def export_to(self, path: str | Path) -> bool:
         """Write the model as a standalone PyTorch module (engine.model.export_python)."""
-        from app.pages.build.summary import dataset_info_cached
+        from app.errors import error_text
+        from engine.data import dataset_info
         from engine.model import export_python
 
         spec = self.state.spec
         try:
-            info = dataset_info_cached(spec.data, spec.seed)
+            info = dataset_info(spec.data, spec.seed)
             source = export_python(spec.model, tuple(info.input_shape), class_name=class_name_for(spec.name))
             Path(path).write_text(source, encoding="utf-8")
         except OSError as e:
             self.message.emit(f"Could not write {path}: {e.strerror or e}")
             return False
         except Exception as e:  # the model or dataset is not usable: say why, in its words
-            errors = getattr(e, "errors", None)
-            self.message.emit("Cannot export yet: " + ("; ".join(errors) if isinstance(errors, list) else str(e)))
+            self.message.emit("Cannot export yet: " + error_text(e))
             return False
         self.message.emit(f"Exported {Path(path).name}")
         return True

@@ -17,6 +17,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from app.errors import error_text
+
 log = logging.getLogger(__name__)
 
 _held = False
@@ -54,18 +56,11 @@ def compute(spec: Any, generation: int = 0) -> SummaryResult:
     try:
         summary, info = summarize_spec(spec)
     except DataError as e:  # a dataset a user can fix (missing CSV, bad option): say it
-        return SummaryResult(generation, error=f"dataset {spec.data.name!r}: {_message(e)}")
+        return SummaryResult(generation, error=f"dataset {spec.data.name!r}: {error_text(e)}")
     except Exception as e:  # a bug: say it, log it, keep the page alive
         log.warning("summarize failed", exc_info=True)
-        return SummaryResult(generation, error=f"cannot summarize the model: {_message(e)}")
+        return SummaryResult(generation, error=f"cannot summarize the model: {error_text(e)}")
     return SummaryResult(generation, info=info, summary=summary)
-
-
-def _message(e: Exception) -> str:
-    errors = getattr(e, "errors", None)
-    if isinstance(errors, list) and errors and all(isinstance(x, str) for x in errors):
-        return "; ".join(errors)
-    return str(e) or type(e).__name__
 
 
 class _Relay(QObject):

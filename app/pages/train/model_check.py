@@ -14,6 +14,7 @@ from typing import Any, Optional
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from app.bridge import ENGINE_IMPORT_LOCK
+from app.errors import error_text
 
 
 @dataclass(frozen=True)
@@ -30,21 +31,14 @@ def check_model(spec: Any, generation: int = 0) -> CheckResult:
             from engine.data import DataError
             from engine.model import summarize_spec
     except Exception as e:
-        return CheckResult(generation, error=f"cannot check the model: {_words(e)}")
+        return CheckResult(generation, error=f"cannot check the model: {error_text(e)}")
     try:
         summary, _ = summarize_spec(spec)
     except DataError as e:  # a missing CSV, a bad option: the user's to fix, said in words
-        return CheckResult(generation, error=f"dataset {spec.data.name!r}: {_words(e)}")
+        return CheckResult(generation, error=f"dataset {spec.data.name!r}: {error_text(e)}")
     except Exception as e:
-        return CheckResult(generation, error=f"cannot check the model: {_words(e)}")
+        return CheckResult(generation, error=f"cannot check the model: {error_text(e)}")
     return CheckResult(generation, summary=summary)
-
-
-def _words(e: Exception) -> str:
-    errors = getattr(e, "errors", None)
-    if isinstance(errors, list) and errors and all(isinstance(x, str) for x in errors):
-        return "; ".join(errors)
-    return str(e) or type(e).__name__
 
 
 class _Relay(QObject):
