@@ -25,12 +25,14 @@ from engine.store.batch import to_batch
 from engine.store.convert import check_status, clean_tags, remove_files, to_run, utcnow
 from engine.store.db import create_db_engine, upgrade_to_head, writer
 from engine.store.entities import CheckpointRecord, Curve, Run, RunNotFoundError, StoreError
+from engine.store.listing import RunListing, read_listings
 from engine.store.models import (ACTIVE_STATUSES, CHECKPOINT_KINDS, TERMINAL_STATUSES,
                                  CheckpointRow, MetricBlockRow, MetricRow, RunRow,
                                  SystemMetricRow)
 from engine.store.orphans import orphan_reason
 from engine.store.paths import normalize_db_url, sqlite_path
-from engine.store.reduce import read_metric_curve, read_system_curve
+from engine.store.curves import read_curve
+from engine.store.reduce import read_system_curve
 from engine.store.upsert import add_metrics_session, add_metrics_sqlite
 
 RUNS = RunRow.__table__
@@ -141,20 +143,27 @@ class RunStore:
                   order_by: str = "id", descending: bool = True) -> list[Run]:
         """Runs from the `runs` table alone (never `metrics`): sort by a summary
         value in Python, it is already in Run.summary."""
-        if order_by not in ORDERABLE:
-            raise ValueError(f"cannot order runs by {order_by!r}: "
-                             f"use one of {', '.join(ORDERABLE)}")
-        col = R[order_by]
-        stmt = select(RUNS).order_by(col.desc() if descending else col.asc(),
-                                                R.id.desc() if descending else R.id.asc())
-        if status is not None:
-            wanted = [status] if isinstance(status, str) else list(status)
-            stmt = stmt.where(R.status.in_([check_status(x) for x in wanted]))
+        where, order = _list_query(status, order_by, descending, None)
+        stmt = select(RUNS).where(*where).order_by(*order)
         if limit is not None:
             stmt = stmt.limit(int(limit))
         with self._read() as s:
             rows = s.execute(stmt).all()
         return [to_run(r) for r in rows]
+
+    def list_run_rows(self, *, metrics: Sequence[tuple[str, str]] = (),
+                      run_ids: Sequence[int] | None = None,
+                      status: str | list[str] | None = None, limit: int | None = None,
+                      order_by: str = "id", descending: bool = True) -> list[RunListing]:
+        """Runs as a table lists them, for thousands of runs: RunListings with
+        the spec digest (dataset, optimizer, lr, batch_size, epochs, blocks,
+        arch) and the summary values named in `metrics` ((key, stat) pairs,
+        e.g. ("val/accuracy", "best")), without decoding every run's JSON
+        (see listing.py). Same filters and order as list_runs; `run_ids`
+        lists only those runs (missing ids are left out)."""
+        where, order = _list_query(status, order_by, descending, run_ids)
+        with self._read() as s:
+            return read_listings(s.connection(), where, order, limit, metrics)
 
     def set_status(self, run_id: int, status: str, *, error: str | None = None,
                    pid: int | None = None, device: str | None = None,
@@ -299,7 +308,7 @@ class RunStore:
             conn = s.connection()
             for rid in run_ids:
                 for key in (keys if keys is not None else _distinct_keys(conn, "metrics", rid)):
-                    c = read_metric_curve(conn, rid, key, buckets=buckets, step_range=step_range)
+                    c = read_curve(conn, rid, key, buckets=buckets, step_range=step_range)
                     if len(c):
                         curves.append(c)
         return curves
@@ -378,6 +387,22 @@ class RunStore:
             rows = s.execute(select(CK).where(CK.c.run_id == run_id).order_by(CK.c.kind)).all()
         return [CheckpointRecord(r.run_id, r.kind, r.path, r.step, r.epoch, r.metric_value)
                 for r in rows]
+
+
+def _list_query(status: str | list[str] | None, order_by: str, descending: bool,
+                run_ids: Sequence[int] | None) -> tuple[list[Any], list[Any]]:
+    """WHERE conditions and ORDER BY terms shared by list_runs and list_run_rows."""
+    if order_by not in ORDERABLE:
+        raise ValueError(f"cannot order runs by {order_by!r}: use one of {', '.join(ORDERABLE)}")
+    col = R[order_by]
+    order = [col.desc() if descending else col.asc(), R.id.desc() if descending else R.id.asc()]
+    where = []
+    if status is not None:
+        wanted = [status] if isinstance(status, str) else list(status)
+        where.append(R.status.in_([check_status(x) for x in wanted]))
+    if run_ids is not None:
+        where.append(R.id.in_([int(i) for i in run_ids]))
+    return where, order
 
 
 def _distinct_keys(conn: Connection, table: str, run_id: Optional[int]) -> list[str]:

@@ -231,12 +231,13 @@ class CompareView(QWidget):
         self.legend.setText("&nbsp;&nbsp;".join(
             f"<span style='color:{self._colors[r.id].name()}; font-size:14px'>■</span>&nbsp;#{r.id} {_esc(r.name)}"
             for r in runs))
+        # The curves first: the read runs on the worker while the tables below fill in.
+        self._worker.submit(lambda: load_compare_data(self._store(), runs, self.cache),
+                            lambda data: self._on_loaded(gen, data), self._on_failed)
+        self.status.setText("loading curves…")
         self.diff.set_runs(runs, self._colors)
         self.summary.set_runs(runs, self._colors)
         self.parallel.set_runs(runs, self._colors)
-        self.status.setText("loading curves…")
-        self._worker.submit(lambda: load_compare_data(self._store(), runs, self.cache),
-                            lambda data: self._on_loaded(gen, data), self._on_failed)
 
     # loading -----------------------------------------------------------------------
     def _on_loaded(self, gen: int, data: CompareData) -> None:

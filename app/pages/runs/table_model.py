@@ -77,15 +77,24 @@ class RunRow:
     and what it shows (formatted on first paint: with 10,000 runs only the
     visible few dozen are ever formatted)."""
 
-    __slots__ = ("run", "sort", "haystack", "_labels", "_display", "_tips")
+    __slots__ = ("run", "sort", "_haystack", "_labels", "_display", "_tips")
 
-    def __init__(self, run: Any, sort: tuple[Any, ...], haystack: str, labels: tuple[str, ...]):
-        self.run = run  # the store's Run entity (kept for filters and the details panel)
+    def __init__(self, run: Any, sort: tuple[Any, ...], labels: tuple[str, ...]):
+        self.run = run  # a store RunListing or Run (kept for filters and the details panel)
         self.sort = sort  # None sorts last in both directions
-        self.haystack = haystack  # lowercase name, tags, dataset and model for free-text search
-        self._labels = labels  # dataset, model, optimizer, best key, test key, tags, architecture
+        self._labels = labels  # dataset, model, optimizer, best key, test key, tags
+        self._haystack: Optional[str] = None
         self._display: Optional[tuple[str, ...]] = None
         self._tips: Optional[tuple[str, ...]] = None
+
+    @property
+    def haystack(self) -> str:
+        """Lowercase name, tags, dataset, model and block types, for free-text
+        search. Built on first use: the block types need the run's spec decoded."""
+        if self._haystack is None:
+            dataset, model, _opt, _best, _test, tags = self._labels
+            self._haystack = " ".join((self.run.name, tags, dataset, model, _arch(self.run))).casefold()
+        return self._haystack
 
     @property
     def run_id(self) -> int:
@@ -105,7 +114,7 @@ class RunRow:
 
     def _format(self) -> None:
         run, v = self.run, self.sort
-        dataset, model, opt, best_key, test_key, tags, arch = self._labels
+        dataset, model, opt, best_key, test_key, tags = self._labels
         c = COLUMN_INDEX
         lr = v[c["lr"]]
         started = run.started_at or run.created_at
@@ -119,7 +128,7 @@ class RunRow:
         tips[c["best_val"]] = f"{best_key} (best)" if best_key else "no validation metric"
         tips[c["test"]] = test_key or "no test metric (the run has no test split or has not finished)"
         tips[c["status"]] = run.error or run.status
-        tips[c["model"]] = arch
+        tips[c["model"]] = _arch(run)
         self._tips = tuple(tips)
 
 
@@ -165,31 +174,66 @@ def _local_time(dt: Optional[datetime]) -> str:
     return "–" if dt is None else dt.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-def build_row(run: Any) -> RunRow:
-    """What the table sorts and searches by for one run, computed once."""
+# The summary values a table row shows: listings fetch them in the store's query.
+TABLE_METRICS: tuple[tuple[str, str], ...] = (tuple((k, "best") for k in _VAL_KEYS)
+                                              + tuple((k, "last") for k in _TEST_KEYS))
+
+
+def _arch(run: Any) -> str:
+    """Block types joined by ' → ' (a RunListing has it; a Run's spec is walked)."""
+    arch = getattr(run, "arch", None)
+    if isinstance(arch, str):
+        return arch
+    spec = run.spec if isinstance(run.spec, dict) else {}
+    blocks = (spec.get("model") or {}).get("blocks") or []
+    return " → ".join(str(b.get("type", "?")) for b in blocks if isinstance(b, dict))
+
+
+def _first(run: Any, keys: Sequence[str], stat: str) -> tuple[Optional[float], str]:
+    """The first of `keys` with a finite `stat`, from a RunListing's prefetched values."""
+    for key in keys:
+        v = _num(run.metric(key, stat))
+        if v is not None:
+            return v, key
+    return None, ""
+
+
+def _row_fields(run: Any) -> tuple[Any, ...]:
+    """(dataset, blocks, optimizer, lr, batch, epochs, params, best, best key, test, test key)
+    from a store RunListing (no JSON decoded) or a full Run (its spec and summary walked)."""
+    if hasattr(run, "metric"):
+        best, best_key = _first(run, _VAL_KEYS, "best")
+        test, test_key = _first(run, _TEST_KEYS, "last")
+        return ("–" if run.dataset is None else str(run.dataset), run.blocks,
+                "–" if run.optimizer is None else str(run.optimizer), _num(run.lr),
+                _num(run.batch_size), _num(run.epochs), _num(run.params),
+                best, best_key, test, test_key)
     spec = run.spec if isinstance(run.spec, dict) else {}
     summary = run.summary if isinstance(run.summary, dict) else {}
     data = spec.get("data") or {}
     blocks = (spec.get("model") or {}).get("blocks") or []
     opt = spec.get("optimizer") or {}
     training = spec.get("training") or {}
-    params = _num(summary.get("params"))
-    lr, batch, epochs = _num(opt.get("lr")), _num(training.get("batch_size")), _num(training.get("epochs"))
     best, best_key = _metric(summary, _VAL_KEYS, "best")
     test, test_key = _metric(summary, _TEST_KEYS, "last")
+    return (str(data.get("name", "–")), len(blocks), str(opt.get("type", "–")), _num(opt.get("lr")),
+            _num(training.get("batch_size")), _num(training.get("epochs")),
+            _num(summary.get("params")), best, best_key, test, test_key)
+
+
+def build_row(run: Any) -> RunRow:
+    """What the table sorts and searches by for one run, computed once."""
+    (dataset, n_blocks, opt_type, lr, batch, epochs, params, best, best_key, test,
+     test_key) = _row_fields(run)
     started = run.started_at or run.created_at
-    dataset = str(data.get("name", "–"))
-    model = f"{len(blocks)} blocks · {compact_count(params)}" if params is not None else f"{len(blocks)} blocks"
+    model = f"{n_blocks} blocks · {compact_count(params)}" if params is not None else f"{n_blocks} blocks"
     tags = ", ".join(run.tags or [])
-    opt_type = str(opt.get("type", "–"))
-    arch = " → ".join(str(b.get("type", "?")) for b in blocks if isinstance(b, dict))
     sort = (
         int(bool(run.starred)), run.name.casefold(), run.status, dataset.casefold(), params, opt_type,
         lr, batch, epochs, best, test, run.duration_s, started.timestamp() if started else None,
         tags.casefold(), run.id,
     )
-    haystack = " ".join((run.name, tags, dataset, model, arch)).casefold()
-    return RunRow(run, sort, haystack, (dataset, model, opt_type, best_key, test_key, tags, arch))
+    return RunRow(run, sort, (dataset, model, opt_type, best_key, test_key, tags))
 
 
 def build_rows(runs: Sequence[Any]) -> list[RunRow]:

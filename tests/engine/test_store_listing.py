@@ -1,0 +1,138 @@
+"""RunStore.list_run_rows (the light listing behind the Runs table) and the
+count-first curve reads, against a real SQLite file."""
+from __future__ import annotations
+
+import math
+import sqlite3
+
+import pytest
+
+from engine.store import RunStore
+from engine.store.listing import RunListing, spec_digest
+from engine.training.callbacks import MetricPoint
+
+SPEC = {"name": "cnn", "seed": 1,
+        "data": {"name": "digits", "val_fraction": 0.2},
+        "model": {"blocks": [{"type": "Conv2d", "out_channels": 8}, {"type": "ReLU"},
+                             "not a block", {"kernel_size": 3}, {"type": "Linear"}]},
+        "optimizer": {"type": "AdamW", "lr": 0.003},
+        "training": {"epochs": 7, "batch_size": 64}}
+TABLE = [("val/accuracy", "best"), ("val/loss", "best"), ("test/accuracy", "last")]
+
+
+@pytest.fixture
+def store(db_url):
+    s = RunStore(db_url)
+    yield s
+    s.close()
+
+
+def _pts(key, steps, values):
+    return [MetricPoint(key, int(s), 1, float(v), 1_700_000_000.0 + s) for s, v in zip(steps, values)]
+
+
+def _sql(db_url: str, statement: str, *args) -> None:
+    con = sqlite3.connect(db_url.removeprefix("sqlite:///"))
+    con.execute(statement, args)
+    con.commit()
+    con.close()
+
+
+def test_listing_shows_what_a_full_run_holds(store):
+    rid = store.create_run(SPEC, tags=["cnn", "demo"])
+    store.add_metrics(rid, _pts("val/accuracy", [1, 2, 3], [0.5, 0.9, 0.8])
+                      + _pts("val/loss", [1, 2, 3], [1.0, 0.4, 0.6]))
+    store.update_summary(rid, {"params": 5210})
+    store.set_status(rid, "running")
+    store.set_starred(rid, True)
+    (row,) = store.list_run_rows(metrics=TABLE)
+    run = store.get_run(rid)
+    assert isinstance(row, RunListing)
+    assert (row.dataset, row.optimizer, row.lr, row.batch_size, row.epochs) == ("digits", "AdamW", 0.003, 64, 7)
+    assert row.blocks == 5  # every entry of the list, as len() counts it
+    assert row.arch == "Conv2d → ReLU → ? → Linear"  # object blocks only; no type is "?"
+    assert {f: getattr(row, f) for f in spec_digest(SPEC)} == spec_digest(SPEC)
+    assert row.params == 5210
+    assert row.metric("val/accuracy", "best") == 0.9 and row.metric("val/loss", "best") == 0.4
+    assert row.metric("test/accuracy", "last") is None  # never logged
+    assert row.metric("val/loss", "last") == 0.6  # not prefetched: read from the summary
+    assert row.tags == ["cnn", "demo"] and row.starred and row.is_active
+    assert row.started_at == run.started_at and row.started_at.tzinfo is not None
+    # Everything a Run has, spec and summary decoded on first use.
+    assert row.to_run() == run
+    assert row.spec == SPEC and row.summary == run.summary
+
+
+def test_listing_filters_orders_and_limits_like_list_runs(store):
+    ids = [store.create_run({"name": f"r{i}"}) for i in range(5)]
+    store.set_status(ids[1], "failed")
+    store.set_status(ids[3], "failed")
+    assert [r.id for r in store.list_run_rows()] == [r.id for r in store.list_runs()] == ids[::-1]
+    assert [r.id for r in store.list_run_rows(order_by="name", descending=False, limit=2)] == ids[:2]
+    assert [r.id for r in store.list_run_rows(status="failed")] == [ids[3], ids[1]]
+    assert [r.id for r in store.list_run_rows(run_ids=[ids[0], ids[2], 999])] == [ids[2], ids[0]]
+    assert store.list_run_rows(run_ids=[]) == []
+    with pytest.raises(ValueError, match="cannot order runs by 'summary'"):
+        store.list_run_rows(order_by="summary")
+
+
+def test_a_run_without_spec_fields_or_metrics_lists_empty_values(store):
+    store.create_run({})
+    (row,) = store.list_run_rows(metrics=[("val/accuracy", "best")])
+    assert (row.dataset, row.optimizer, row.lr, row.blocks, row.arch, row.params) == (None, None, None, 0, "", None)
+    assert row.metric("val/accuracy", "best") is None and row.summary == {}
+    (row,) = store.list_run_rows()  # no metric asked for
+    assert row.metrics == {} and row.params is None
+
+
+def test_malformed_json_written_by_another_tool_still_lists(store, db_url):
+    good = store.create_run(SPEC)
+    store.add_metrics(good, _pts("val/accuracy", [1], [0.7]))
+    bad = store.create_run(SPEC, tags=["x"])
+    _sql(db_url, "UPDATE runs SET spec = '{broken', summary = 'nope', tags = '[' WHERE id = ?", bad)
+    rows = {r.id: r for r in store.list_run_rows(metrics=[("val/accuracy", "best")])}
+    assert rows[good].metric("val/accuracy", "best") == 0.7 and rows[good].dataset == "digits"
+    broken = rows[bad]
+    assert broken.dataset is None and broken.blocks == 0 and broken.tags == []
+    assert broken.spec == {} and broken.summary == {} and broken.metric("val/accuracy", "best") is None
+
+
+def test_a_metric_key_sql_cannot_quote_is_read_from_the_summary(store):
+    rid = store.create_run(SPEC)
+    store.add_metrics(rid, _pts('odd"key', [1, 2], [2.0, 1.0]) + _pts("val/loss", [1], [0.3]))
+    (row,) = store.list_run_rows(metrics=[('odd"key', "min"), ("val/loss", "last")])
+    assert row.metric('odd"key', "min") == 1.0 and row.metric("val/loss", "last") == 0.3
+
+
+def test_a_curve_with_few_points_is_read_whole_however_far_apart(store):
+    rid = store.create_run(SPEC)
+    # Two points in what would be one bucket of ten over this range.
+    steps = [0, 1, 50_000, 100_000]
+    store.add_metrics(rid, _pts("val/loss", steps, [4.0, 3.0, 2.0, float("nan")]))
+    (c,) = store.get_curves([rid], buckets=10)
+    assert not c.reduced and c.steps.tolist() == steps
+    assert c.values[:3].tolist() == [4.0, 3.0, 2.0] and math.isnan(c.values[3])
+    (z,) = store.get_curves([rid], buckets=10, step_range=(1, 50_000))
+    assert z.steps.tolist() == [1, 50_000]
+
+
+def test_a_curve_with_more_points_than_buckets_is_reduced(store):
+    rid = store.create_run(SPEC)
+    store.add_metrics(rid, _pts("train/loss_step", range(1, 1001), [float(s % 7) for s in range(1, 1001)]))
+    (c,) = store.get_curves([rid], buckets=50)
+    assert c.reduced and len(c) == 50 and c.maxs.max() == 6.0 and c.mins.min() == 0.0
+    (few,) = store.get_curves([rid], buckets=50, step_range=(100, 140))
+    assert not few.reduced and few.steps.tolist() == list(range(100, 141))
+
+
+def test_other_databases_get_the_same_listing_from_python(store, monkeypatch):
+    rid = store.create_run(SPEC, tags=["t"])
+    store.add_metrics(rid, _pts("val/accuracy", [1, 2], [0.6, 0.8]))
+    store.create_run({"name": "bare"})
+    in_sql = store.list_run_rows(metrics=TABLE)
+    # The portable path (PostgreSQL): same query, digest and values computed in Python.
+    monkeypatch.setattr(store._engine.dialect, "name", "postgresql")
+    in_python = store.list_run_rows(metrics=TABLE)
+    fields = ("id", "name", "tags", "created_at", "dataset", "optimizer", "lr", "batch_size", "epochs",
+              "blocks", "arch", "params", "metrics")
+    assert [[getattr(r, f) for f in fields] for r in in_python] == [[getattr(r, f) for f in fields] for r in in_sql]
