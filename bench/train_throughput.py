@@ -118,7 +118,7 @@ class LayerdeckRun:
     end_to_end: list[float]  # samples/s from one epoch's end to the next (worker's stamps), epochs 2..
     lags: list[float]  # seconds from each epoch's end in the worker to its Epoch event here
     cpu: float  # samples per worker CPU-second over epochs 2..
-    background_cpu: float  # share of that CPU outside the training thread (sender, writer, sampler)
+    background_cpu: float  # share of that CPU outside the main thread: sender, writer, sampler (and torch's pool)
     events: int
     out_of_order: int
     metric_rows: int
@@ -252,13 +252,14 @@ def print_table(results: list[tuple[str, Figures, RunSpec, int]], epochs: int, t
                   f"{_ratio(fig, kind, 'layerdeck', 'dataloader', GOAL_VS_DATALOADER)}   "
                   f"{_ratio(fig, kind, 'layerdeck', 'tight', GOAL_VS_TIGHT)}")
     print("\nLayerDeck end to end (samples/s from one epoch's end to the next, their metrics and "
-          "'last' checkpoints included), the worker's CPU outside its training thread, and how late "
-          "the Epoch events reached this process:")
+          "'last' checkpoints included), the worker's CPU outside its main thread (event sender, store "
+          "writer, system sampler; with more than 1 torch thread, torch's pool too), and how late the "
+          "Epoch events reached this process:")
     for name, fig, _, _ in results:
         e2e = fig.median("wall", "end_to_end")
         print(f"  {name:<5} {e2e:>8,.0f} samples/s = {e2e / fig.median('wall', 'dataloader'):.2f}x (a), "
               f"{e2e / fig.median('wall', 'tight'):.2f}x (b); background threads "
-              f"{100 * statistics.median(fig.background_cpu):.1f}% of the CPU; event lag median "
+              f"{100 * statistics.median(fig.background_cpu):.1f}% of the CPU off the main thread; event lag median "
               f"{1000 * statistics.median(fig.lags):.0f} ms, max {1000 * max(fig.lags):.0f} ms")
     print("\nLive side of the LayerDeck runs (all rounds):")
     for name, fig, spec, n in results:
