@@ -258,7 +258,7 @@ def print_table(results: list[tuple[str, Figures, RunSpec, int]], epochs: int, t
     for name, fig, _, _ in results:
         e2e = fig.median("wall", "end_to_end")
         print(f"  {name:<5} {e2e:>8,.0f} samples/s = {e2e / fig.median('wall', 'dataloader'):.2f}x (a), "
-              f"{e2e / fig.median('wall', 'tight'):.2f}x (b); background threads "
+              f"{e2e / fig.median('wall', 'tight'):.2f}x (b); "
               f"{100 * statistics.median(fig.background_cpu):.1f}% of the CPU off the main thread; event lag median "
               f"{1000 * statistics.median(fig.lags):.0f} ms, max {1000 * max(fig.lags):.0f} ms")
     print("\nLive side of the LayerDeck runs (all rounds):")
