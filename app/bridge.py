@@ -119,6 +119,23 @@ class RunBridge(QObject):
         """Graceful: the batch finishes, a checkpoint is saved, the run ends stopped."""
         return bool(self.runner.stop(run_id))
 
+    def stop_external(self, run_id: int) -> Optional[str]:
+        """Stop a run this window did not launch (left training by an app that
+        has closed) through its worker's pid: the worker finishes its batch,
+        saves a checkpoint and writes `stopped` to its row, which the page reads
+        back from the store. None once asked; else why it cannot be, in words
+        (nothing was signalled then). See engine.runner.external."""
+        try:
+            runner = self.runner  # started: engine.runner is imported, off this thread
+        except RuntimeError as e:
+            return str(e)
+        store = getattr(runner, "store", None)
+        if store is None:
+            return f"run {run_id} cannot be stopped from here: this run queue has no store to check it in"
+        with ENGINE_IMPORT_LOCK:  # already imported with the runner; the lock only orders a first import
+            from engine.runner import external
+        return external.stop_external(store, run_id)
+
     def active_runs(self) -> list[int]:
         """Runs of this window that are queued or running (none before the runner started)."""
         if not self._ready.is_set() or self._runner is None:

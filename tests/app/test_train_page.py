@@ -368,3 +368,107 @@ def test_scrolling_past_a_field_does_not_change_it(qtbot, make_page):
                         False)
     QApplication.sendEvent(epochs, wheel)
     assert epochs.value() == 3 and state.spec.training.epochs == 3
+
+
+# --- runs left training by an app that has closed: Stop works, Pause does not -----------------------
+
+class StoreRunner(FakeRunner):
+    """A fake runner with the real store the page reads (as engine.runner.Runner has)."""
+
+    def __init__(self, store):
+        super().__init__()
+        self.store = store
+
+
+def background_row(store, name="left-running"):
+    run_id = store.create_run(load_spec(TEMPLATES / "digits_mlp.json").to_dict(), name=name)
+    store.set_status(run_id, "running", pid=os.getpid(), device="cpu")
+    return run_id
+
+
+def test_a_run_from_a_closed_app_can_be_stopped_not_paused(qtbot, db_url, make_page, monkeypatch):
+    from app.pages.train.run_list import EXTERNAL_PAUSE_TIP
+    from engine.runner import external
+
+    asked = []
+    monkeypatch.setattr(external, "external_stop_problem", lambda store, rid: None)  # "its worker is here"
+    monkeypatch.setattr(external, "stop_external", lambda store, rid: asked.append((store, rid)))
+    store = RunStore(db_url)
+    run_id = background_row(store)
+    page, state, runner = make_page(runner=StoreRunner(store))
+    messages = []
+    state.status_message.connect(messages.append)
+    qtbot.waitUntil(lambda: page.runs.row(run_id) is not None, timeout=10_000)
+    row = page.runs.row_widget(run_id)
+    assert row.stop_button.isVisible() and row.stop_button.isEnabled()
+    assert row.pause_button.isVisible() and not row.pause_button.isEnabled()
+    assert row.pause_button.toolTip() == EXTERNAL_PAUSE_TIP and "not paused" in EXTERNAL_PAUSE_TIP
+    qtbot.mouseClick(row.stop_button, Qt.MouseButton.LeftButton)
+    assert asked == [(store, run_id)] and runner.calls == []  # its pid, not this window's runner
+    assert row.stop_button.text() == "Stopping…" and not row.stop_button.isEnabled()
+    assert messages[-1].startswith(f"Stopping run #{run_id} left-running")
+    # The next polls keep it "stopping" until the worker writes its end.
+    page.watch.wait()
+    qtbot.wait(2500)
+    assert row.stop_button.text() == "Stopping…"
+    store.set_status(run_id, "stopped")
+    qtbot.waitUntil(lambda: "stopped" in row.status.text(), timeout=10_000)
+    assert not row.stop_button.isVisible()
+    assert messages[-1].startswith(f"Run #{run_id} left-running stopped")
+
+
+def test_stopping_a_run_from_a_closed_app_that_cannot_be_says_why(qtbot, db_url, make_page, monkeypatch):
+    from engine.runner import external
+
+    monkeypatch.setattr(external, "external_stop_problem", lambda store, rid: None)
+    monkeypatch.setattr(external, "stop_external", lambda store, rid: f"run {rid} is training on another machine "
+                                                                      "(gpu-box-7); stop it there")
+    store = RunStore(db_url)
+    run_id = background_row(store)
+    page, state, runner = make_page(runner=StoreRunner(store))
+    messages = []
+    state.status_message.connect(messages.append)
+    qtbot.waitUntil(lambda: page.runs.row(run_id) is not None, timeout=10_000)
+    page.runs.select(run_id)
+    state.stop_requested.emit()  # Run ▸ Stop takes the same way
+    row = page.runs.row_widget(run_id)
+    assert messages[-1] == f"Cannot stop run #{run_id}: run {run_id} is training on another machine (gpu-box-7); " \
+                           "stop it there"
+    assert not row.stop_button.isEnabled() and "gpu-box-7" in row.stop_button.toolTip()
+    assert "running" in row.status.text()
+
+
+def test_a_pid_that_is_not_the_runs_worker_leaves_stop_disabled_and_says_why(qtbot, db_url, make_page):
+    store = RunStore(db_url)
+    run_id = background_row(store)  # the recorded pid is this test process: not a worker
+    page, state, runner = make_page(runner=StoreRunner(store))
+    qtbot.waitUntil(lambda: page.runs.row(run_id) is not None, timeout=10_000)
+    row = page.runs.row_widget(run_id)
+    assert not row.stop_button.isEnabled()
+    assert "is now another program" in row.stop_button.toolTip()
+
+
+@pytest.mark.slow
+def test_reopened_page_stops_a_real_run_left_training_with_a_checkpoint(qtbot, db_url, make_page):
+    """A real iris worker detached by a supervisor process that has exited; the
+    reopened page (over a real Runner) stops it from its Stop button."""
+    from engine.runner import Runner
+    from tests.engine.test_runner import detach_in_another_process, iris_spec
+
+    run_id, worker = detach_in_another_process(db_url, iris_spec(epochs=2000), fake=False)
+    try:
+        page, state, runner = make_page(runner=Runner(db_url))
+        qtbot.waitUntil(lambda: page.runs.row(run_id) is not None, timeout=30_000)
+        row = page.runs.row_widget(run_id)
+        qtbot.waitUntil(row.stop_button.isEnabled, timeout=10_000)
+        assert not row.pause_button.isEnabled()
+        qtbot.mouseClick(row.stop_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: "stopped" in row.status.text(), timeout=120_000)
+        worker.wait(timeout=60)
+    finally:
+        if worker.is_running():
+            worker.kill()  # never leave a 2000-epoch orphan behind a failed test
+    with RunStore(db_url) as store:
+        assert store.get_run(run_id).status == "stopped"
+        assert [c.kind for c in store.checkpoints(run_id) if c.kind == "last"] == ["last"]
+    assert f"{row.row.epoch}/2000 epochs" in row.message.text()

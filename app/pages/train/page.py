@@ -6,8 +6,10 @@ the bridge (app.bridge, one per AppState); the bridge's signals update the
 run list, the plots and the log. Runs that were already training when the
 window opened (kept training in the background, or started by
 `layerdeck train`) are read from the store and their curves polled until
-they end. Nothing here imports torch or touches CUDA: the model summary
-(memory estimate) runs on a background thread, GPU facts come from NVML.
+they end; they can be stopped (through their worker's pid, see
+engine.runner.external), not paused. Nothing here imports torch or touches
+CUDA: the model summary (memory estimate) runs on a background thread, GPU
+facts come from NVML.
 
 The shell calls `confirm_close()` before the window closes.
 """
@@ -83,7 +85,7 @@ class TrainPage(QWidget):
         self.runs.selected.connect(self._on_selected)
         self.runs.pause_requested.connect(lambda rid: self._command("pause", rid))
         self.runs.resume_requested.connect(lambda rid: self._command("resume", rid))
-        self.runs.stop_requested.connect(lambda rid: self._command("stop", rid))
+        self.runs.stop_requested.connect(self._stop)
         self.watch = StoreWatch(state.store_url, self, open_store=self._runner_store)
         self.watch.found.connect(self._on_store_runs)
         self.watch.curves.connect(self._on_store_curves)
@@ -297,15 +299,34 @@ class TrainPage(QWidget):
         if not ok:
             self.state.status_message.emit(f"Run #{run_id} is not running in this window; cannot {what} it")
 
+    def _stop(self, run_id: int) -> None:
+        """Stop a run: through the runner when launched here, else through its worker's pid."""
+        row = self.runs.row(run_id)
+        if row is None or row.controllable:
+            self._command("stop", run_id)
+            return
+        error = self.bridge.stop_external(run_id)
+        if error:
+            self.runs.change(run_id, stop_problem=error)
+            self.state.status_message.emit(f"Cannot stop run #{run_id}: {error}")
+            return
+        self.runs.change(run_id, stopping=True)
+        self.state.status_message.emit(f"Stopping run #{run_id} {row.name}: it finishes its batch "
+                                       "and saves a checkpoint")
+
+    def _can_stop(self, run_id: int) -> bool:
+        row = self.runs.row(run_id)
+        return row is not None and (row.controllable or (row.stop_problem is None and not row.stopping))
+
     def stop_selected(self) -> None:
         """Run ▸ Stop: the selected run if it is active, else the newest active one."""
-        active = [rid for rid in self.runs.active_ids() if (self.runs.row(rid) or RunRow(0, "")).controllable]
+        active = [rid for rid in self.runs.active_ids() if self._can_stop(rid)]
         rid = self.runs.selected_id()
         target = rid if rid in active else (max(active) if active else None)
         if target is None:
             self.state.status_message.emit("Nothing to stop: no run is training")
             return
-        self._command("stop", target)
+        self._stop(target)
 
     # --- bridge events --------------------------------------------------------------------------
     def _on_status(self, e: Any) -> None:
@@ -355,15 +376,21 @@ class TrainPage(QWidget):
     def _on_store_runs(self, runs: list) -> None:
         """Runs found in the store that this window did not launch (still active, or just ended)."""
         mine = set(self.bridge.submitted())
-        for run, epoch in runs:
+        ended: list[str] = []  # runs this window asked to stop that have now ended
+        for run, epoch, stop_problem in runs:
             if run.id in mine:
                 continue
             total = int(((run.spec or {}).get("training") or {}).get("epochs") or 0)
+            old = self.runs.row(run.id)
+            stopping = bool(old and old.stopping) and run.status in ACTIVE
             self.runs.upsert(RunRow(run.id, run.name, run.status, epoch=epoch, total_epochs=total,
-                                    error=run.error, controllable=False))
+                                    error=run.error, controllable=False, stop_problem=stop_problem,
+                                    stopping=stopping))
+            if old is not None and old.stopping and run.status not in ACTIVE:
+                ended.append(f"Run #{run.id} {run.name} {run.status}")
         if self.runs.selected_id() is None and self.runs.run_ids():
             self.runs.select(self.runs.run_ids()[0])
-        self._announce()
+        self._announce("; ".join(ended))
 
     def _on_store_curves(self, run_id: int, curves: list) -> None:
         row = self.runs.row(run_id)

@@ -1,6 +1,11 @@
 """The Train page's run list: one row per run with its status, a progress
 bar with the ETA, and Pause / Resume / Stop.
 
+A run this window did not launch (read from the store: left training by an
+app that has closed, or started elsewhere) can be stopped here through its
+worker's pid when that is possible (`stop_problem` None), never paused: its
+worker listens to no one's commands but a signal.
+
 Rows are plain views of `RunRow` facts the page hands in (`upsert`); the
 buttons only emit `pause_requested` / `resume_requested` /
 `stop_requested`, and the page asks the bridge. A failed or crashed run
@@ -17,6 +22,9 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem
                                QSizePolicy, QVBoxLayout, QWidget)
 
 ACTIVE = ("queued", "running", "paused")
+EXTERNAL_PAUSE_TIP = ("Started by an app that has closed (or another window, or `layerdeck train`): "
+                      "it can be stopped from here, not paused")
+EXTERNAL_STOP_TIP = "Ask its worker to finish the batch, save a checkpoint and end the run"
 STATUS_COLOURS = {"running": "#2f8f46", "paused": "#b07d12", "queued": "#6b7280", "completed": "#2f6fb0",
                   "stopped": "#6b7280", "failed": "#c0392b", "crashed": "#c0392b"}
 
@@ -33,6 +41,9 @@ class RunRow:
     eta_s: Optional[float] = None
     error: Optional[str] = None
     controllable: bool = True  # False: a run this window did not launch (read from the store)
+    # For those: why Stop cannot work from here, in words (None: it can, by a signal to its worker).
+    stop_problem: Optional[str] = None
+    stopping: bool = False  # Stop was asked of a run not launched here; its row says when it has ended
 
 
 def format_eta(seconds: Optional[float]) -> str:
@@ -108,10 +119,10 @@ class RunRowWidget(QWidget):
         self.stop_button.setVisible(active)
         for b in (self.pause_button, self.resume_button):
             b.setEnabled(row.controllable and row.status != "queued")
-        self.stop_button.setEnabled(row.controllable)
-        if not row.controllable:
-            for b in (self.pause_button, self.resume_button, self.stop_button):
-                b.setToolTip("Launched by another LayerDeck window or `layerdeck train`; control it there")
+        if row.controllable:
+            self.stop_button.setEnabled(True)
+        else:
+            self._show_external_controls(row)
         total = max(row.total_epochs, 1)
         self.progress.setRange(0, total)
         self.progress.setValue(min(row.epoch, total))
@@ -134,6 +145,17 @@ class RunRowWidget(QWidget):
             self.message.setText(" · ".join(t for t in (epochs, line) if t))
         self.message.setVisible(bool(self.message.text()))
         self.message.setToolTip(row.error or "")
+
+    def _show_external_controls(self, row: RunRow) -> None:
+        """No pause for a run launched elsewhere; Stop when its worker can be signalled from here."""
+        for b in (self.pause_button, self.resume_button):
+            b.setToolTip(EXTERNAL_PAUSE_TIP)
+        self.stop_button.setText("Stopping…" if row.stopping else "Stop")
+        self.stop_button.setEnabled(row.stop_problem is None and not row.stopping and row.status != "queued")
+        if row.stopping:
+            self.stop_button.setToolTip("Its worker is finishing the batch and saving a checkpoint")
+        else:
+            self.stop_button.setToolTip(row.stop_problem or EXTERNAL_STOP_TIP)
 
 
 class RunList(QWidget):
