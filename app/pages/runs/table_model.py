@@ -225,13 +225,15 @@ def build_row(run: Any) -> RunRow:
     """What the table sorts and searches by for one run, computed once."""
     (dataset, n_blocks, opt_type, lr, batch, epochs, params, best, best_key, test,
      test_key) = _row_fields(run)
-    started = run.started_at or run.created_at
+    started = getattr(run, "started_ts", None)  # a RunListing has it without parsing datetimes
+    if started is None:
+        start = run.started_at or run.created_at
+        started = start.timestamp() if start else None
     model = f"{n_blocks} blocks · {compact_count(params)}" if params is not None else f"{n_blocks} blocks"
     tags = ", ".join(run.tags or [])
     sort = (
         int(bool(run.starred)), run.name.casefold(), run.status, dataset.casefold(), params, opt_type,
-        lr, batch, epochs, best, test, run.duration_s, started.timestamp() if started else None,
-        tags.casefold(), run.id,
+        lr, batch, epochs, best, test, run.duration_s, started, tags.casefold(), run.id,
     )
     return RunRow(run, sort, (dataset, model, opt_type, best_key, test_key, tags))
 
