@@ -298,7 +298,7 @@ class RunStore:
                    step_range: tuple[int, int] | None = None) -> list[Curve]:
         """Curves for every (run, key) that has points, in run then key order.
 
-        With more steps than `buckets` a curve comes reduced (see reduce.py);
+        With more points than `buckets` a curve comes reduced (curves.py, reduce.py);
         `step_range` (inclusive) reads only that range, at full resolution
         when it spans no more than `buckets` steps. buckets=None: everything."""
         if buckets is not None and buckets < 2:
