@@ -76,7 +76,7 @@ def _check(store: Any, run_id: int) -> tuple[Optional[psutil.Process], Optional[
         # closed app does not. Refuse rather than lose the run's last epochs.
         return None, (f"run {run_id} was left training by an app that has closed; on Windows it "
                       "cannot be stopped with a checkpoint from a new window. It ends by itself")
-    host = _recorded_host(store, run)
+    host = run.host
     here = socket.gethostname()
     if host is not None and host != here:
         return None, f"run {run_id} is training on another machine ({host}); stop it there"
@@ -128,21 +128,3 @@ def _same_store(url: Optional[str], store: Any) -> bool:
     if theirs is not None or mine is not None:
         return theirs == mine
     return url == getattr(store, "url", None)
-
-
-def _recorded_host(store: Any, run: Any) -> Optional[str]:
-    """The machine the run's pid belongs to (runs.host, written with the pid).
-
-    The Run entity does not carry it yet, so it is read from the column here;
-    `getattr` first, so this follows the entity once it does."""
-    if hasattr(run, "host"):
-        return run.host
-    from sqlalchemy import select
-
-    from engine.store.models import RunRow
-
-    try:
-        with store._read() as s:  # noqa: SLF001 -- see the docstring
-            return s.execute(select(RunRow.host).where(RunRow.id == run.id)).scalar_one_or_none()
-    except AttributeError:  # a store without SQLAlchemy underneath (a test double)
-        return None

@@ -31,7 +31,7 @@ def to_run(r: Any) -> Run:
                finished_at=aware(r.finished_at), device=r.device, pid=r.pid, error=r.error,
                summary=summary_json.loads(r.summary), notes=r.notes or "",
                tags=list(json.loads(r.tags or "[]")), parent_id=r.parent_id,
-               starred=bool(r.starred), heartbeat_at=aware(r.heartbeat_at))
+               starred=bool(r.starred), heartbeat_at=aware(r.heartbeat_at), host=r.host)
 
 
 def clean_tags(tags: Iterable[str] | None) -> list[str]:

@@ -27,18 +27,26 @@ class Run:
     parent_id: Optional[int]
     starred: bool = False
     heartbeat_at: Optional[datetime] = None
+    host: Optional[str] = None  # the machine `pid` belongs to
 
     @property
     def duration_s(self) -> Optional[float]:
-        """Seconds from start to finish (to now while unfinished); None if never started."""
-        if self.started_at is None:
-            return None
-        end = self.finished_at or datetime.now(timezone.utc)
-        return max(0.0, (end - self.started_at).total_seconds())
+        return duration_s(self.started_at, self.finished_at)
 
     @property
     def is_active(self) -> bool:
-        return self.status in ("running", "paused")
+        return self.status in ACTIVE
+
+
+ACTIVE = ("running", "paused")  # a worker process owns the run
+
+
+def duration_s(started_at: Optional[datetime], finished_at: Optional[datetime]) -> Optional[float]:
+    """Seconds from start to finish (to now while unfinished); None if never started."""
+    if started_at is None:
+        return None
+    end = finished_at or datetime.now(timezone.utc)
+    return max(0.0, (end - started_at).total_seconds())
 
 
 @dataclass

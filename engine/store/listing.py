@@ -20,7 +20,7 @@ from typing import Any, Optional, Sequence
 from sqlalchemy import Connection, func, select
 
 from engine.store import summary as summary_json
-from engine.store.entities import Run
+from engine.store.entities import ACTIVE, Run, duration_s
 from engine.store.models import RunRow
 
 RUNS = RunRow.__table__
@@ -28,7 +28,7 @@ R = RUNS.c
 
 # The run's own columns, in RunListing's order (spec and summary follow as text).
 _RUN_COLUMNS = ("id", "name", "status", "created_at", "started_at", "finished_at", "device", "pid",
-                "error", "notes", "tags", "parent_id", "starred", "heartbeat_at")
+                "error", "notes", "tags", "parent_id", "starred", "heartbeat_at", "host")
 _DATETIMES = ("created_at", "started_at", "finished_at", "heartbeat_at")
 # The digest: spec fields a run table shows, path -> name.
 DIGEST_PATHS = (("dataset", "$.data.name"), ("optimizer", "$.optimizer.type"),
@@ -89,6 +89,7 @@ class RunListing:
     tags: list[str]
     parent_id: Optional[int]
     starred: bool
+    host: Optional[str]
     dataset: Any
     optimizer: Any
     lr: Any
@@ -139,24 +140,20 @@ class RunListing:
 
     @property
     def duration_s(self) -> Optional[float]:
-        """Seconds from start to finish (to now while unfinished); None if never started."""
-        if self._duration is not None:
-            return self._duration
-        if self.started_at is None:
-            return None
-        end = self.finished_at or datetime.now(timezone.utc)
-        return max(0.0, (end - self.started_at).total_seconds())
+        """As Run.duration_s; finished runs' durations come computed from the listing."""
+        return self._duration if self._duration is not None else duration_s(self.started_at, self.finished_at)
 
     @property
     def is_active(self) -> bool:
-        return self.status in ("running", "paused")
+        return self.status in ACTIVE
 
     def to_run(self) -> Run:
         return Run(id=self.id, name=self.name, status=self.status, spec=self.spec,
                    created_at=self.created_at, started_at=self.started_at,
                    finished_at=self.finished_at, device=self.device, pid=self.pid,
                    error=self.error, summary=self.summary, notes=self.notes, tags=list(self.tags),
-                   parent_id=self.parent_id, starred=self.starred, heartbeat_at=self.heartbeat_at)
+                   parent_id=self.parent_id, starred=self.starred, heartbeat_at=self.heartbeat_at,
+                   host=self.host)
 
     def __repr__(self) -> str:
         return f"RunListing(id={self.id}, name={self.name!r}, status={self.status!r})"
@@ -194,7 +191,7 @@ def _listing(row: Sequence[Any], digest: Sequence[Any], params: Any,
              duration: Optional[float] = None) -> RunListing:
     r = RunListing()
     (r.id, r.name, r.status, r._created_at, r._started_at, r._finished_at, r.device, r.pid, r.error,
-     notes, tags, r.parent_id, starred, r._heartbeat_at, r._spec_text, r._summary_text) = row
+     notes, tags, r.parent_id, starred, r._heartbeat_at, r.host, r._spec_text, r._summary_text) = row
     if started_ts is None:
         start = r.started_at or r.created_at
         started_ts = start.timestamp() if start is not None else None
