@@ -72,7 +72,9 @@ def run(args: argparse.Namespace) -> int:
 # --- actions ----------------------------------------------------------------------
 
 def list_runs(store: RunStore, args: argparse.Namespace) -> int:
-    runs = store.list_runs(status=args.status, limit=args.limit or None)
+    # Light listings: a store with thousands of runs lists without decoding every spec.
+    runs = store.list_run_rows(status=args.status, limit=args.limit or None,
+                               metrics=[(k, "best") for k in HEADLINE_KEYS])
     if not runs:
         where = f" with status {args.status}" if args.status else ""
         print(f"No runs{where} in {store.url}. Train one with `layerdeck train SPEC.json`.")
@@ -80,7 +82,7 @@ def list_runs(store: RunStore, args: argparse.Namespace) -> int:
     rows = [("ID", "NAME", "STATUS", "CREATED", "DURATION", "DEVICE", "RESULT")]
     for r in runs:
         rows.append((str(r.id), r.name, r.status, _when(r.created_at), _duration(r.duration_s),
-                     r.device or "", _headline(r.summary)))
+                     r.device or "", _headline(r)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
@@ -180,10 +182,9 @@ def _num(v: Any) -> str:
     return "nan" if v is None else f"{v:.4g}"
 
 
-def _headline(summary: dict[str, Any]) -> str:
-    metrics = summary.get("metrics") or {}
+def _headline(run: Any) -> str:
     for key in HEADLINE_KEYS:
-        best = (metrics.get(key) or {}).get("best")
-        if best is not None:
+        best = run.metric(key, "best")
+        if isinstance(best, (int, float)):
             return f"{key} {best:.4g}"
     return ""
