@@ -14,7 +14,6 @@ from engine.protocol import (Checkpoint, Epoch, Finished, Heartbeat, Log, Metric
 from engine.spec import SpecError
 from engine.training.callbacks import MetricPoint
 
-pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 
 
 class FakeRunner:

@@ -13,7 +13,6 @@ from app.state import AppState
 from engine.data import dataset_info
 from engine.spec import DataSpec, parse_spec
 
-pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 
 
 def make_page(qtbot, db_url, data="iris", blocks=()):

@@ -16,7 +16,6 @@ from engine.monitor.fake_nvml import FakeNvml
 TICK_MS = 40
 # Showing a top-level window on the offscreen platform warns about a window
 # manager feature it lacks; nothing to do with this page.
-pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
 
 def make_page(qtbot, db_url, nvml=None, **kw) -> MonitorPage:

@@ -15,7 +15,6 @@ from engine.store import RunStore
 from engine.training.callbacks import MetricPoint
 
 # The offscreen platform says this whenever a top-level window is shown; it is not ours to fix.
-pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 
 
 def make_spec(name: str, lr: float, batch: int, channels: int) -> dict:

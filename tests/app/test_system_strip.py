@@ -10,7 +10,6 @@ from app.widgets.system_strip import SystemStrip
 from engine.monitor import SystemSampler
 from engine.monitor.fake_nvml import FakeNvml
 
-pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
 
 def test_one_line_per_gpu_with_bar_and_memory_and_a_cpu_line(qtbot):

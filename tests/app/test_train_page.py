@@ -25,7 +25,6 @@ from engine.store import RunStore
 from engine.training.callbacks import MetricPoint
 from tests.app.test_bridge import FakeRunner
 
-pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 TEMPLATES = Path(__file__).resolve().parents[2] / "resources" / "templates"
 
 

@@ -16,7 +16,7 @@ from app.state import AppState
 from engine.spec import parse_spec
 from engine.store import RunStore
 
-pytestmark = [pytest.mark.slow, pytest.mark.qt_log_ignore("propagateSizeHints")]
+pytestmark = pytest.mark.slow
 TEMPLATE = Path(__file__).resolve().parents[2] / "resources" / "templates" / "digits_mlp.json"
 RUN_TIMEOUT_MS = 240_000  # a worker imports torch and loads digits: slow on a busy 2-core machine
 
