@@ -118,6 +118,9 @@ def render_screenshots(out_dir: str) -> int:
         if entry.key == "data":
             _wait(lambda: not window.page("data").loader.pending())
             settle(300)
+        if entry.key == "train":
+            written.append(_grab_train_mid_run(window, out / "train.png"))
+            continue
         written.append(_grab(window, out / f"{entry.key}.png"))
         if entry.key == "runs":
             written.append(_grab_compare(window, out / "runs_compare.png"))
@@ -132,6 +135,28 @@ def _wait(done, timeout_s: float = 60) -> None:
     end = time.monotonic() + timeout_s
     while not done() and time.monotonic() < end:
         settle(50)
+
+
+def _grab_train_mid_run(window, path: Path) -> Path:
+    """The Train page with a real run training: the digits CNN in a worker
+    process on this machine, grabbed a few epochs in, then stopped (with its
+    checkpoint) so nothing is left running."""
+    page = window.page("train")
+    state = window.state
+    spec = state.spec.copy_with(name="digits-cnn-live",
+                                training=state.spec.training.model_copy(update={"epochs": 60}))
+    state.set_spec(spec, dirty=False)
+    _wait(lambda: page.launch_button.isEnabled(), 120)
+    run_id = page.launch()
+    if run_id is not None:
+        row = lambda: page.runs.row(run_id)  # noqa: E731
+        _wait(lambda: row() is not None and (row().epoch >= 12 or row().status not in ("queued", "running")), 180)
+        settle(500)  # a last redraw of the plots
+    shot = _grab(window, path)
+    if run_id is not None:
+        page.bridge.stop(run_id)
+        _wait(lambda: page.runs.row(run_id).status not in ("queued", "running", "paused"), 60)
+    return shot
 
 
 def _install_demo_monitor(window, state) -> None:
