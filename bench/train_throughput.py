@@ -27,7 +27,14 @@ threads.
 Then, unless --skip-accuracy, `layerdeck train` on the digits CNN template
 (a real CLI process) with its best val/accuracy and the time it took.
 
+--worker-env NAME=VALUE sets a variable for the worker alone (the baselines
+keep this process's environment), to try a setting against unchanged
+baselines; e.g. `--worker-env OMP_WAIT_POLICY=` (empty: libgomp warns once
+and keeps its default spin-waiting) measures the worker as it was before it
+chose OMP_WAIT_POLICY=PASSIVE for itself.
+
     python bench/train_throughput.py [--epochs 20] [--rounds 5] [--threads 1] [--skip-accuracy]
+                                     [--worker-env NAME=VALUE ...]
 """
 from __future__ import annotations
 
@@ -75,7 +82,8 @@ def set_threads(threads: int) -> str:
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
     seen = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    return f"{seen} torch thread(s) in the worker and in each baseline process"
+    return (f"{seen} torch thread(s) in the worker and in each baseline process; OpenMP waits passive "
+            f"in the worker unless OMP_WAIT_POLICY is set, the runtime's default in the baselines")
 
 
 @dataclass
@@ -124,11 +132,16 @@ class LayerdeckRun:
     metric_rows: int
 
 
+WORKER_ENV: dict[str, str] = {}  # --worker-env: set for the worker process only, not the baselines
+
+
 def layerdeck_run(spec: RunSpec, tmp: Path, n: int) -> LayerdeckRun:
     db_url = f"sqlite:///{tmp / 'runs.db'}"
     runner = Runner(db_url)
     tally = EventTally()
     runner.subscribe(tally)
+    saved = {k: os.environ.get(k) for k in WORKER_ENV}
+    os.environ.update(WORKER_ENV)  # LocalExecutor copies os.environ when it starts the worker
     try:
         run_id = runner.submit(spec)
         status = runner.wait(run_id, timeout=600)
@@ -138,6 +151,11 @@ def layerdeck_run(spec: RunSpec, tmp: Path, n: int) -> LayerdeckRun:
         curves = {c.key: c for c in runner.store.get_curves([run_id], buckets=None)}
     finally:
         runner.shutdown()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     # One figure over epochs 2..: the kernel counts a thread's CPU in 10 ms
     # ticks, too coarse for a single 40 ms MLP epoch.
     first, last = min(tally.epoch_cpu), max(tally.epoch_cpu)
@@ -311,6 +329,9 @@ def main() -> None:
                          "0: torch's default in both)")
     ap.add_argument("--models", default="MLP,CNN", help=f"comma-separated, from {', '.join(MODELS)}")
     ap.add_argument("--skip-accuracy", action="store_true")
+    ap.add_argument("--worker-env", action="append", default=[], metavar="NAME=VALUE",
+                    help="an environment variable for the LayerDeck worker only (repeatable), "
+                         "e.g. OMP_WAIT_POLICY=ACTIVE, to try a setting against unchanged baselines")
     ap.add_argument("--baseline", choices=sorted(BASELINES), help=argparse.SUPPRESS)  # child mode
     ap.add_argument("--template", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -318,6 +339,13 @@ def main() -> None:
         print(json.dumps(BASELINES[args.baseline](spec_for(args.template, args.epochs))))
         return
     threads = set_threads(args.threads)
+    for item in args.worker_env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--worker-env {item!r} is not NAME=VALUE — e.g. --worker-env OMP_WAIT_POLICY=ACTIVE")
+        WORKER_ENV[name] = value
+    if WORKER_ENV:
+        threads += f"; the worker alone also has {' '.join(f'{k}={v}' for k, v in WORKER_ENV.items())}"
     load = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="layerdeck-bench-") as tmp:
         results = []
