@@ -29,9 +29,10 @@ Then, unless --skip-accuracy, `layerdeck train` on the digits CNN template
 
 --worker-env NAME=VALUE sets a variable for the worker alone (the baselines
 keep this process's environment), to try a setting against unchanged
-baselines; e.g. `--worker-env OMP_WAIT_POLICY=` (empty: libgomp warns once
-and keeps its default spin-waiting) measures the worker as it was before it
-chose OMP_WAIT_POLICY=PASSIVE for itself.
+baselines; e.g. `--worker-env OMP_WAIT_POLICY=PASSIVE` (idle OpenMP threads
+sleep instead of spin: less CPU per sample, but on 2 free cores ~15-25%
+fewer samples/s for the digits MLP and CNN; it pays off only on a loaded
+machine).
 
     python bench/train_throughput.py [--epochs 20] [--rounds 5] [--threads 1] [--skip-accuracy]
                                      [--worker-env NAME=VALUE ...]
@@ -82,8 +83,7 @@ def set_threads(threads: int) -> str:
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
     seen = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    return (f"{seen} torch thread(s) in the worker and in each baseline process; OpenMP waits passive "
-            f"in the worker unless OMP_WAIT_POLICY is set, the runtime's default in the baselines")
+    return f"{seen} torch thread(s) in the worker and in each baseline process"
 
 
 @dataclass
@@ -331,7 +331,7 @@ def main() -> None:
     ap.add_argument("--skip-accuracy", action="store_true")
     ap.add_argument("--worker-env", action="append", default=[], metavar="NAME=VALUE",
                     help="an environment variable for the LayerDeck worker only (repeatable), "
-                         "e.g. OMP_WAIT_POLICY=ACTIVE, to try a setting against unchanged baselines")
+                         "e.g. OMP_WAIT_POLICY=PASSIVE, to try a setting against unchanged baselines")
     ap.add_argument("--baseline", choices=sorted(BASELINES), help=argparse.SUPPRESS)  # child mode
     ap.add_argument("--template", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -342,7 +342,7 @@ def main() -> None:
     for item in args.worker_env:
         name, sep, value = item.partition("=")
         if not sep or not name:
-            raise SystemExit(f"--worker-env {item!r} is not NAME=VALUE — e.g. --worker-env OMP_WAIT_POLICY=ACTIVE")
+            raise SystemExit(f"--worker-env {item!r} is not NAME=VALUE — e.g. --worker-env OMP_WAIT_POLICY=PASSIVE")
         WORKER_ENV[name] = value
     if WORKER_ENV:
         threads += f"; the worker alone also has {' '.join(f'{k}={v}' for k, v in WORKER_ENV.items())}"

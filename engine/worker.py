@@ -42,23 +42,6 @@ AGGREGATE_PERIOD_S = 5.0  # a day-long run writes ~17k system rows per key inste
 HEARTBEAT_INTERVAL_S = 2.0
 
 
-def quiet_openmp_waits() -> None:
-    """Let torch's idle OpenMP threads sleep instead of spin (OMP_WAIT_POLICY=PASSIVE),
-    unless the user chose a policy. Must run before torch is imported: the
-    OpenMP runtime (libgomp in torch's Linux CPU wheels) reads it once, at load.
-
-    Why: by default an OpenMP thread spins for a while after each parallel
-    region. On a small or shared machine that spinning takes cores from the
-    worker's own event/store/sampler threads and from other processes, and the
-    parallel region then waits for a preempted thread. bench/train_throughput.py
-    measured the digits CNN at torch's default 2 threads on a loaded 2-core
-    machine: about half the samples per CPU-second without it. It changes how
-    threads wait, not the thread count or any result: runs stay deterministic.
-    A user who wants spinning back sets OMP_WAIT_POLICY=ACTIVE for the app.
-    """
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 def claim_stdout() -> int:
     """Keep the original stdout for the protocol; send fd 1 and sys.stdout to stderr.
 
@@ -280,7 +263,6 @@ def train_run(args: argparse.Namespace, store: Any, sender: EventSender) -> tupl
 
 def main(argv: list[str] | None = None) -> int:
     faulthandler.enable()  # a segfault in a native library leaves a traceback in the log
-    quiet_openmp_waits()
     proto_fd = claim_stdout()
     args = parse_args(argv)
     sender = EventSender(proto_fd)
