@@ -154,6 +154,7 @@ def main() -> int:
         gc.collect()
         gc.freeze()
     gaps: list[float] = []
+    gap_ends: list[float] = []  # when each gap ended, to tell a one-off from a pattern
     cpu_in_gaps: list[float] = []  # UI-thread CPU time during each gap: its own work, not waiting
     cpu_mark = {"t": time.thread_time()}
     clock = QElapsedTimer()
@@ -165,6 +166,7 @@ def main() -> int:
         now_cpu = time.thread_time()
         if measuring["on"]:
             gaps.append(clock.nsecsElapsed() / 1e6)
+            gap_ends.append(time.monotonic())
             cpu_in_gaps.append((now_cpu - cpu_mark["t"]) * 1000)
         cpu_mark["t"] = now_cpu
         clock.restart()
@@ -223,6 +225,8 @@ def main() -> int:
     if worst is not None:
         # On a shared machine a long gap can be time the process was not scheduled;
         # the UI thread's own CPU time in the gap tells its work from waiting.
+        top = sorted(range(len(gaps)), key=gaps.__getitem__, reverse=True)[:5]
+        print("  longest gaps: " + ", ".join(f"{gaps[i]:.0f} ms at {gap_ends[i] - t0:.1f} s" for i in top))
         print(f"  the UI thread's own CPU time: {cpu_in_gaps[worst]:.1f} ms in the longest gap, "
               f"{busiest:.1f} ms at most in any gap; load average {os.getloadavg()[0]:.1f} "
               f"on {os.cpu_count()} CPUs")
