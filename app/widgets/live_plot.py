@@ -20,6 +20,8 @@ in its past rather than its beginning.
 """
 from __future__ import annotations
 
+import time
+
 import math
 from typing import Iterable, Optional
 
@@ -147,6 +149,10 @@ class CompactAxis(pg.AxisItem):
         return out
 
 
+# Plots side by side redraw at least this far apart, so each paints in its own frame.
+FRAME_GAP_S = 0.006
+
+
 class LivePlot(pg.PlotWidget):
     """Named series (one colour each) drawn from SeriesBuffers on a timer.
 
@@ -154,6 +160,8 @@ class LivePlot(pg.PlotWidget):
     selected run's buffers); whoever appends to the buffers needs no
     reference to the plot: the timer sees the version change.
     """
+
+    _last_redraw_at = 0.0  # when any LivePlot last redrew (time.monotonic)
 
     def __init__(self, title: str, series: list[tuple[str, str]], *, y_label: str = "",
                  x_label: str = "step", max_fps: float = 30.0, phase_ms: int = 0,
@@ -295,6 +303,12 @@ class LivePlot(pg.PlotWidget):
         the plot is hidden, e.g. another page is shown; showing it catches up)."""
         if not self.isVisible():
             return
+        now = time.monotonic()
+        if now - LivePlot._last_redraw_at < FRAME_GAP_S:
+            # Another plot redrew a moment ago and its paint is still to come: painting
+            # both in one frame is what made the UI thread's longest stalls (plots whose
+            # axes all move at the first epoch). This one catches up on its next tick.
+            return
         changed = False
         for label, curve in self.curves.items():
             buf = self._buffers.get(label)
@@ -309,6 +323,7 @@ class LivePlot(pg.PlotWidget):
                 curve.setData(x.copy(), y.copy())  # copies: the buffer keeps growing in place
             changed = True
         if changed:
+            LivePlot._last_redraw_at = now
             self.redraws += 1
             self._follow_data()
 
