@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 from pathlib import Path
 
 import pytest
 
 from engine.protocol import Checkpoint, Epoch, Finished, Metrics, Started, Status
 from engine.runner import Runner
+from tests.events import EventRecorder
 
 pytestmark = pytest.mark.slow
 
@@ -28,27 +28,6 @@ def iris(epochs: int = 2, batch_size: int = 16, **extra) -> dict:
     return spec
 
 
-class Events:
-    def __init__(self) -> None:
-        self.items: list = []
-        self.cond = threading.Condition()
-
-    def __call__(self, event) -> None:
-        with self.cond:
-            self.items.append(event)
-            self.cond.notify_all()
-
-    def wait_for(self, predicate, timeout: float = 120.0, after: int = 0):
-        with self.cond:
-            assert self.cond.wait_for(lambda: any(predicate(e) for e in self.items[after:]), timeout), \
-                [type(e).__name__ for e in self.items]
-            return next(e for e in self.items[after:] if predicate(e))
-
-    def of(self, run_id: int) -> list:
-        with self.cond:
-            return [e for e in self.items if e.run_id == run_id]
-
-
 @pytest.fixture
 def runner(db_url):
     r = Runner(db_url)
@@ -58,7 +37,7 @@ def runner(db_url):
 
 @pytest.fixture
 def events(runner):
-    e = Events()
+    e = EventRecorder()
     runner.subscribe(e)
     return e
 
@@ -107,7 +86,7 @@ def test_pause_resume_and_stop_a_real_worker(runner, events):
     assert runner.pause(run_id)
     events.wait_for(lambda e: e == Status(run_id, "paused"))
     assert runner.store.get_run(run_id).status == "paused"
-    seen = len(events.items)
+    seen = len(events.events)
     assert runner.resume(run_id)
     events.wait_for(lambda e: e == Status(run_id, "running"), after=seen)
     assert runner.store.get_run(run_id).status == "running"

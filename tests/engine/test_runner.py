@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -25,33 +24,10 @@ from engine.runner.paths import log_path
 from engine.spec import SpecError
 from engine.store import RunStore
 from tests.engine.test_worker import FAKE_WORKER, ROOT, fake_spec
+from tests.events import EventRecorder
 
 # Every test here starts worker processes (fake training, real plumbing).
 pytestmark = pytest.mark.slow
-
-
-class Recorder:
-    """Collects events from the runner's reader threads; waits for a condition."""
-
-    def __init__(self) -> None:
-        self.events: list = []
-        self.cond = threading.Condition()
-
-    def __call__(self, event) -> None:
-        with self.cond:
-            self.events.append(event)
-            self.cond.notify_all()
-
-    def wait_for(self, predicate, timeout: float = 60.0, *, after: int = 0):
-        """The first event from index `after` on that satisfies `predicate`."""
-        with self.cond:
-            assert self.cond.wait_for(lambda: any(predicate(e) for e in self.events[after:]), timeout), \
-                [type(e).__name__ for e in self.events]
-            return next(e for e in self.events[after:] if predicate(e))
-
-    def of(self, run_id: int, kind: type) -> list:
-        with self.cond:
-            return [e for e in self.events if e.run_id == run_id and isinstance(e, kind)]
 
 
 @pytest.fixture
@@ -63,7 +39,7 @@ def runner(db_url):
 
 @pytest.fixture
 def events(runner):
-    rec = Recorder()
+    rec = EventRecorder()
     runner.subscribe(rec)
     return rec
 
@@ -120,7 +96,7 @@ def test_the_cpu_queue_runs_one_at_a_time_and_starts_the_next_when_one_ends(runn
 
 def test_a_higher_limit_runs_two_at_once(db_url):
     runner = Runner(db_url, worker_command=FAKE_WORKER, concurrency={"cpu": 2})
-    rec = Recorder()
+    rec = EventRecorder()
     runner.subscribe(rec)
     try:
         a, b = runner.submit(fake_spec("endless")), runner.submit(fake_spec("endless"))
@@ -229,7 +205,7 @@ def supervise(db_url: str, spec_json: str, fake: str) -> None:
     """A separate supervisor process, as the app is: submit, wait until the worker
     trains, detach, print "run_id pid", exit (its pipes close with it)."""
     runner = Runner(db_url, worker_command=FAKE_WORKER if fake == "fake" else None)
-    rec = Recorder()
+    rec = EventRecorder()
     runner.subscribe(rec)
     run_id = runner.submit(json.loads(spec_json))
     start = rec.wait_for(started(run_id), timeout=120)
