@@ -183,18 +183,21 @@ def bench_many(url: str) -> tuple[float, float, float]:
     page = RunsPage(AppState(url))
     page.resize(1400, 900)
     page.show()
-    t_first = first_rows = None
-    full = lambda: page._full_gen == page._load_gen  # noqa: E731 - the page's full list is shown
-    while not full() and time.perf_counter() - t0 < 120:
-        QApplication.processEvents()
-        if t_first is None and page.model.rowCount():
+    first: list[tuple[float, int]] = []
+
+    def on_reset() -> None:  # the first rows, painted as they arrive
+        if not first and page.model.rowCount():
             page.table.viewport().repaint()
-            t_first, first_rows = time.perf_counter() - t0, page.model.rowCount()
-        time.sleep(0.001)
+            first.append((time.perf_counter() - t0, page.model.rowCount()))
+
+    # Wait in the event loop, as the app does: a loop polling processEvents()
+    # would take the GIL from the page's reader thread every millisecond.
+    page.model.modelReset.connect(on_reset)
+    wait_for(page.loaded)
     page.table.viewport().repaint()
     t_open = time.perf_counter() - t0
-    if t_first is not None and first_rows < page.model.rowCount():
-        print(f"    (first {first_rows} rows on screen after {t_first:.3f} s)")
+    if first and first[0][1] < page.model.rowCount():
+        print(f"    (first {first[0][1]} rows on screen after {first[0][0]:.3f} s)")
     t1 = time.perf_counter()
     page.table.sortByColumn(COLUMN_INDEX["best_val"], Qt.DescendingOrder)
     page.table.viewport().repaint()
@@ -207,6 +210,9 @@ def bench_many(url: str) -> tuple[float, float, float]:
     print(f"    (top best val after sort: {top}; filter kept {page.proxy.rowCount()} rows)")
     page.worker.wait()
     page.close()
+    page.deleteLater()  # gone before the next try: its idle work must not run beside it
+    QCoreApplication.sendPostedEvents(None, 0)  # 0: QEvent.DeferredDelete
+    QApplication.processEvents()
     return t_open, t_sort, t_filter
 
 
@@ -216,6 +222,9 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=100_000)
     ap.add_argument("--many", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=5, help="tries per figure; medians are printed")
+    ap.add_argument("--no-gc-freeze", dest="gc_freeze", action="store_false",
+                    help="skip the gc.freeze() the app does once torch is loaded (app/__main__.py); "
+                         "without it the cyclic GC walks every module's objects on the UI thread")
     args = ap.parse_args()
     app = QApplication.instance() or QApplication([])  # noqa: F841 - lives while the bench runs
     work = Path(tempfile.mkdtemp(prefix="layerdeck-compare-bench-"))
@@ -271,6 +280,13 @@ def _run(args: argparse.Namespace, work: Path) -> int:
             t = time.perf_counter()
             store.list_runs()
             t_full.append(time.perf_counter() - t)
+    if args.gc_freeze:  # as the app does once its imports are done
+        import gc
+
+        import app.pages.runs  # noqa: F401 - the page's imports, as loaded in the app by now
+
+        gc.collect()
+        gc.freeze()
     tries = [bench_many(many_url) for _ in range(args.repeat)]
     t_open, t_sort, t_filter = ([x[i] for x in tries] for i in range(3))
     t_both = [a + b for a, b in zip(t_open, t_sort)]

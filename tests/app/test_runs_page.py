@@ -105,6 +105,17 @@ def test_table_shows_each_run_and_sorts_numbers_by_value(qtbot, page):
     assert batches == expected  # as numbers: text order would put "128" before "64" before "8"
 
 
+def test_the_selection_and_details_follow_their_runs_through_a_sort(qtbot, page):
+    click_row(qtbot, page, "gamma")
+    qtbot.waitUntil(lambda: page.details.run is not None and page.details.run.name == "gamma", timeout=3000)
+    for order in (Qt.AscendingOrder, Qt.DescendingOrder, Qt.DescendingOrder):  # the same order twice
+        page.table.sortByColumn(COLUMN_INDEX["batch"], order)
+        assert [r.name for r in page.selected_runs()] == ["gamma"]
+        assert names_in_view(page)[page.table.currentIndex().row()] == "gamma"
+    assert [page.proxy.index(r, COLUMN_INDEX["batch"]).data() for r in range(3)] == ["128", "64", "8"]
+    assert page.details.run.name == "gamma" and "1 selected" in page.count.text()
+
+
 def test_a_filter_expression_narrows_the_table(qtbot, page):
     box = page.filter_bar.text
     qtbot.keyClicks(box, 'val/accuracy > 0.92 and training.batch_size < 100')

@@ -2,13 +2,15 @@
 count-first curve reads, against a real SQLite file."""
 from __future__ import annotations
 
+import gc
 import math
 import sqlite3
+import threading
 
 import pytest
 
 from engine.store import RunStore
-from engine.store.listing import RunListing, spec_digest
+from engine.store.listing import RunListing, paused_gc, spec_digest
 from engine.training.callbacks import MetricPoint
 
 SPEC = {"name": "cnn", "seed": 1,
@@ -136,3 +138,42 @@ def test_other_databases_get_the_same_listing_from_python(store, monkeypatch):
     fields = ("id", "name", "tags", "created_at", "dataset", "optimizer", "lr", "batch_size", "epochs",
               "blocks", "arch", "params", "metrics")
     assert [[getattr(r, f) for f in fields] for r in in_python] == [[getattr(r, f) for f in fields] for r in in_sql]
+
+
+def test_paused_gc_keeps_the_collector_off_until_the_last_reader_is_done():
+    assert gc.isenabled()
+    inside, leave = threading.Event(), threading.Event()
+
+    def reader():
+        with paused_gc():
+            inside.set()
+            leave.wait(10)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    inside.wait(10)
+    with paused_gc():  # two readers at once, on two threads
+        assert not gc.isenabled()
+    assert not gc.isenabled()  # the other reader still builds its objects
+    leave.set()
+    t.join(10)
+    assert gc.isenabled()
+    gc.disable()  # whoever turned it off keeps it off
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_listing_errors_leave_the_collector_on(store, monkeypatch):
+    import engine.store.listing as listing
+
+    def broken(*_a, **_k):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(listing, "_read_sqlite", broken)
+    with pytest.raises(sqlite3.OperationalError):
+        store.list_run_rows()
+    assert gc.isenabled()
