@@ -10,6 +10,8 @@ Same model, data, optimizer and batch size, measured side by side in one run
   tight       resident tensors + torch.randperm batches, no per-step sync
               (all loops count train loss and accuracy, as LayerDeck does)
   tight+item  the same with loss.item() after every step
+  tuned       the tight loop with what LayerDeck brings of its own: torch's
+              fused AdamW kernel, channels-last when the spec asks for it
 
 Prints samples/s per loop (wall clock, and per CPU-second: the steadier
 figure on a shared machine) and the ratios, then the accuracy the digits
@@ -86,13 +88,21 @@ def layerdeck_laps(spec: RunSpec) -> list[tuple[float, float]]:
     return clock.laps[1:]  # the first epoch warms caches up
 
 
-def _setup(spec: RunSpec):
+def _setup(spec: RunSpec, tuned: bool = False):
+    """Model, optimizer and resident training tensors. `tuned`: the two
+    settings a LayerDeck run brings of its own, given to the hand-written
+    loop too: torch's fused AdamW kernel, and channels-last tensors when the
+    spec asks for them (training.channels_last)."""
     data = load_dataset(spec.data, spec.seed)
     seed_everything(spec.seed)
     model = build_model(spec.model, tuple(data.info.input_shape))
-    o = spec.optimizer
-    opt = torch.optim.AdamW(model.parameters(), lr=o.lr, weight_decay=o.weight_decay, betas=(o.beta1, o.beta2))
     x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
+    if tuned and spec.training.channels_last and x.ndim == 4:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    o = spec.optimizer
+    opt = torch.optim.AdamW(model.parameters(), lr=o.lr, weight_decay=o.weight_decay, betas=(o.beta1, o.beta2),
+                            **({"fused": True} if tuned else {}))
     return model, opt, x, y
 
 
@@ -124,8 +134,8 @@ def dataloader_laps(spec: RunSpec) -> list[tuple[float, float]]:
     return _laps(spec, epoch)
 
 
-def tight_laps(spec: RunSpec, item_each_step: bool) -> list[tuple[float, float]]:
-    model, opt, x, y = _setup(spec)
+def tight_laps(spec: RunSpec, item_each_step: bool, tuned: bool = False) -> list[tuple[float, float]]:
+    model, opt, x, y = _setup(spec, tuned)
     bs = spec.training.batch_size
     gen = torch.Generator().manual_seed(0)
 
@@ -156,7 +166,8 @@ def compare(template: str, epochs: int, rounds: int) -> None:
     spec = spec_for(template, epochs)
     n = len(load_dataset(spec.data, spec.seed).x_train)
     loops = {"layerdeck": lambda: layerdeck_laps(spec), "dataloader": lambda: dataloader_laps(spec),
-             "tight": lambda: tight_laps(spec, False), "tight+item": lambda: tight_laps(spec, True)}
+             "tight": lambda: tight_laps(spec, False), "tight+item": lambda: tight_laps(spec, True),
+             "tuned": lambda: tight_laps(spec, False, tuned=True)}
     got: dict[str, list[tuple[float, float]]] = {k: [] for k in loops}
     for _ in range(rounds):  # interleaved, so load from other processes hits every loop alike
         for name, fn in loops.items():
@@ -170,6 +181,7 @@ def compare(template: str, epochs: int, rounds: int) -> None:
         print(f"  {name:<11} {wall[name]:>10,.0f} {cpu[name]:>14,.0f}")
     for a, b, what in (("layerdeck", "dataloader", "vs DataLoader + per-step .item()"),
                        ("layerdeck", "tight", "vs tight resident loop"),
+                       ("layerdeck", "tuned", "vs the tight loop with LayerDeck's kernel choices"),
                        ("tight", "tight+item", "no sync vs per-step .item()")):
         print(f"  {a} / {b:<11} {wall[a] / wall[b]:.2f}x wall  {cpu[a] / cpu[b]:.2f}x CPU   ({what})")
 

@@ -19,7 +19,7 @@ from engine.training.checkpoint import load_checkpoint
 from engine.training.errors import TrainingError
 from engine.training.feeds import Feed, as_tensors, batches_per_epoch
 from engine.training.losses import CLASSIFICATION_LOSSES, Objective, check_outputs, make_objective, penalized_weights, resolve_loss_name
-from engine.training.optim import LRSchedule, build_optimizer
+from engine.training.optim import LRSchedule, build_optimizer, resume_state
 
 
 @dataclass
@@ -110,7 +110,8 @@ def prepare(spec: RunSpec, device_name: str, resume_from: str | Path | None) -> 
     # randomness loading the data used.
     dev.seed_everything(spec.seed)
     model = _build_model(spec, tuple(info.input_shape)).to(device)
-    channels_last = tr.channels_last and device.type == "cuda" and len(info.input_shape) == 3
+    # Images only (C, H, W per sample); MPS left out: its channels-last kernels are partial.
+    channels_last = tr.channels_last and device.type in ("cuda", "cpu") and len(info.input_shape) == 3
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
 
@@ -196,7 +197,7 @@ def _restore(p: Prepared, path: str | Path) -> dict[str, Any]:
         raise TrainingError(f"checkpoint {path} does not match this model (was the model changed?): "
                             f"{str(e).splitlines()[0]}") from e
     try:
-        p.optimizer.load_state_dict(state["optimizer"])
+        p.optimizer.load_state_dict(resume_state(p.optimizer, state["optimizer"]))
     except (ValueError, KeyError) as e:
         raise TrainingError(f"checkpoint {path} has optimizer state that does not fit optimizer "
                             f"{p.spec.optimizer.type} ({e}) — resume with the optimizer the run was trained with") from e

@@ -143,6 +143,26 @@ def test_data_that_does_not_fit_streams_through_a_dataloader_with_the_same_resul
     assert _curve(streamed) == _curve(resident)
 
 
+def test_channels_last_on_the_cpu_trains_the_same_conv_net(tmp_path, monkeypatch):
+    import engine.training.setup as setup
+
+    blocks = [{"type": "Conv2d", "out_channels": 4, "kernel_size": 3, "padding": 1}, {"type": "BatchNorm2d"},
+              {"type": "ReLU"}, {"type": "Conv2d", "out_channels": 4, "kernel_size": 3, "padding": 1},
+              {"type": "MaxPool2d", "kernel_size": 2}, {"type": "Flatten"},
+              {"type": "Linear", "out_features": 10}]
+    models = []
+    real_build = setup._build_model
+    monkeypatch.setattr(setup, "_build_model", lambda *a: models.append(real_build(*a)) or models[-1])
+    base = make_spec("digits", epochs=1, model={"blocks": blocks}, data={"val_fraction": 0.2, "test_fraction": 0.0})
+    _, plain = run(base, tmp_path, "nchw")
+    _, fast = run(base.copy_with(training={**base.training.model_dump(), "channels_last": True}), tmp_path, "nhwc")
+    conv_plain, conv_fast = models[0][3].weight, models[1][3].weight  # 4 channels in: the formats differ
+    assert not conv_plain.is_contiguous(memory_format=torch.channels_last)
+    assert conv_fast.is_contiguous(memory_format=torch.channels_last)  # the setting is honoured on the CPU
+    for key in ("train/loss", "val/loss", "val/accuracy"):  # the same arithmetic in another memory order
+        assert plain.values(key) == pytest.approx(fast.values(key), rel=1e-2)
+
+
 def test_named_loss_and_a_loss_that_does_not_fit_the_task(tmp_path):
     result, _ = run(make_spec("curve", out=1, epochs=1, training={"loss": "huber"}), tmp_path)
     assert result.status == "completed"

@@ -172,3 +172,54 @@ def test_state_dict_continues_the_same_sequence(sched):
             s2.after_step()
         s2.after_epoch(epoch, {"val/loss": 1.0})
     assert seen == pytest.approx(full)
+
+
+def _updates(opt: torch.optim.Optimizer, param: torch.nn.Parameter, steps: int = 5) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(steps):
+        param.grad = torch.randn(param.shape, generator=gen)
+        opt.step()
+    return param.detach().clone()
+
+
+@pytest.mark.parametrize("kind,args", [("SGD", {"momentum": 0.9, "nesterov": True}), ("Adam", {"amsgrad": True}),
+                                       ("AdamW", {"weight_decay": 0.01}), ("Adagrad", {"lr_decay": 0.01})])
+def test_fused_kernels_compute_what_torchs_default_computes(kind, args):
+    spec = parse_spec({"optimizer": {"type": kind, "lr": BASE, **args}}).optimizer
+    ours = torch.nn.Parameter(torch.linspace(-1, 1, 6))
+    opt = build_optimizer(spec, [ours])
+    assert opt.param_groups[0]["fused"] is True  # torch 2.13 has CPU kernels for these four
+    plain = torch.nn.Parameter(torch.linspace(-1, 1, 6))
+    kwargs = {k: v for k, v in opt.defaults.items() if k != "decoupled_weight_decay"}  # AdamW sets it itself
+    reference = type(opt)([plain], **{**kwargs, "fused": None})  # torch's default kernel, same arguments
+    assert torch.allclose(_updates(opt, ours), _updates(reference, plain), rtol=1e-5, atol=1e-6)
+
+
+def test_without_a_fused_kernel_the_default_one_is_used(monkeypatch):
+    class NoFusedAdamW(torch.optim.AdamW):
+        def __init__(self, params, fused=None, **kwargs):
+            if fused:
+                raise RuntimeError("`fused=True` requires all the params to be floating point Tensors of "
+                                   "supported devices: ['cuda']")  # torch < 2.4 on the CPU
+            super().__init__(params, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "AdamW", NoFusedAdamW)
+    opt = _opt("AdamW")
+    assert isinstance(opt, NoFusedAdamW) and not opt.param_groups[0].get("fused")
+    assert _updates(opt, opt.param_groups[0]["params"][0]).abs().sum() > 0  # it trains
+
+
+def test_resuming_keeps_this_optimizers_kernel_and_the_saved_moments():
+    from engine.training.optim import resume_state
+
+    saved = _opt("AdamW")
+    param = saved.param_groups[0]["params"][0]
+    _updates(saved, param)
+    state = saved.state_dict()
+    state["param_groups"][0]["fused"] = None
+    state["param_groups"][0]["foreach"] = True  # as a run on another device saved it
+    fresh = _opt("AdamW")
+    fresh.load_state_dict(resume_state(fresh, state))
+    group = fresh.param_groups[0]
+    assert group["fused"] is True and group["foreach"] is None and group["lr"] == BASE
+    assert torch.equal(fresh.state[group["params"][0]]["exp_avg"], saved.state[param]["exp_avg"])
