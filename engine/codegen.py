@@ -3,7 +3,7 @@
 The class is an nn.Sequential built from the same `Call`s as engine.model's
 build_model, so parameter names ("0.weight", "3.rnn.weight_ih_l0") match and
 a LayerDeck checkpoint's state_dict loads into it. Helper modules (Recurrent,
-SelfAttention, Residual) are copied from engine.blocks.modules when used.
+SelfAttention, Residual, Permute) are copied from engine.blocks.modules when used.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from engine.blocks import CATALOGUE, Call, fmt_shape
 from engine.model import BlockRow, ModelSummary, _parts
 
 INDENT = "    "
-HELPERS = ("Recurrent", "SelfAttention", "Residual")  # in the order they are defined in the file
+HELPERS = ("Recurrent", "SelfAttention", "Residual", "Permute")  # in the order they are defined in the file
 
 
 def _value(v) -> str:

@@ -45,3 +45,18 @@ class Residual(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.blocks(x)
+
+
+class Permute(nn.Module):
+    """Reorders each sample's axes, the batch axis staying first: Permute(1, 0) turns
+    (batch, channels, length) into (batch, length, channels). dims count from 0 after the batch."""
+
+    def __init__(self, *dims: int):
+        super().__init__()
+        self.dims = tuple(dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(0, *(d + 1 for d in self.dims))
+
+    def extra_repr(self) -> str:
+        return f"dims={self.dims}"

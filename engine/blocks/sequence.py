@@ -1,5 +1,6 @@
-"""Recurrent and attention blocks (batch-first, on (sequence, features)) and
-the Residual container."""
+"""Recurrent and attention blocks (batch-first, on (sequence, features)), the
+Permute block that turns a Conv1d's (channels, length) into the (length,
+channels) they read, and the Residual container."""
 from __future__ import annotations
 
 from engine.blocks.base import BlockType, Call, Param, Shape, ShapeError, fmt_shape, prod
@@ -125,6 +126,32 @@ TRANSFORMER = BlockType(
 )
 
 
+# --- Shape: axis order ------------------------------------------------------------
+
+PERMUTE_PARAMS = (
+    Param("dims", "int_list", [1, 0], "New order of the axes, batch not counted: [1, 0] turns (channels, "
+          "length) into (length, channels).", min=0, required=True),
+)
+
+
+def _permute_infer(s: Shape, p: dict) -> Shape:
+    dims, n = list(p["dims"]), len(s)
+    if sorted(dims) != list(range(n)):
+        example = list(range(n))[::-1]
+        fix = (f"dims must list each of 0..{n - 1} once, e.g. {example}" if n > 1 else
+               "dims must be [0]: a vector has one axis")
+        raise ShapeError(f"dims {dims} is not an order of its {n} ax{'is' if n == 1 else 'es'}", fix)
+    return tuple(s[d] for d in dims)
+
+
+PERMUTE = BlockType(
+    "Permute", "Shape", "Reorders the axes of each sample, e.g. Conv1d's (channels, length) into (length, channels) "
+    "for RNN, LSTM, GRU and attention.", PERMUTE_PARAMS, infer_fn=_permute_infer,
+    call_fn=lambda s, p: Call("Permute", tuple(p["dims"])),
+    macs_fn=lambda s, o, p: 0, label_fn=lambda p: fmt_shape(tuple(p["dims"])),
+)
+
+
 # --- Containers -----------------------------------------------------------------
 
 def _children(p: dict) -> list[tuple[BlockType, dict]]:
@@ -170,4 +197,5 @@ RESIDUAL = BlockType(
     label_fn=lambda p: f"{len(p.get('blocks') or [])} block" + ("" if len(p.get("blocks") or []) == 1 else "s"),
 )
 
-BLOCKS = [_recurrent_type("RNN"), _recurrent_type("LSTM"), _recurrent_type("GRU"), MHA, TRANSFORMER, RESIDUAL]
+BLOCKS = [_recurrent_type("RNN"), _recurrent_type("LSTM"), _recurrent_type("GRU"), MHA, TRANSFORMER, PERMUTE,
+          RESIDUAL]

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.blocks import (CATALOGUE, CATEGORIES, ShapeError, check_blocks, default_params, get_block_type,
-                           suggest)
+from engine.blocks import (CATALOGUE, CATEGORIES, ShapeError, check_blocks, default_params, fmt_shape,
+                           get_block_type, suggest)
 from engine.model import summarize
 from engine.spec import parse_spec
 
@@ -63,6 +63,8 @@ CASES: dict[str, list[tuple[dict, list[tuple[int, ...]]]]] = {
     "Flatten": [({}, [(3, 4, 5), (7,)]), ({"start_dim": 2}, [(3, 4, 5)]), ({"start_dim": 1, "end_dim": 2}, [(3, 4, 5)])],
     "Unflatten": [({"unflattened_size": [1, -1]}, [(40,), (6,)]), ({"dim": 2, "unflattened_size": [2, 3]}, [(4, 6)]),
                   ({"dim": -1, "unflattened_size": [5, 8]}, [(40,)])],
+    "Permute": [({"dims": [1, 0]}, [(4, 7), (1, 3)]), ({"dims": [2, 0, 1]}, [(3, 4, 5)]),
+                ({"dims": [0, 2, 1]}, [(2, 3, 4)]), ({"dims": [0]}, [(6,)])],
     "Dropout": [({"p": 0.3}, [(5,), (2, 3, 4)])],
     "Dropout2d": [({"p": 0.3}, [(3, 4, 4)])],
     "Embedding": [({"num_embeddings": 20, "embedding_dim": 6}, [(7,), (3, 4)]),
@@ -166,6 +168,8 @@ def test_lookup_suggestions_defaults_and_labels():
     assert get_block_type("GRU").label({"hidden_size": 6, "bidirectional": True, "output": "sequence"}) == \
         "6, sequence, bidirectional"
     assert get_block_type("Dropout").label({"p": 0.2}) == "p=0.2"
+    assert get_block_type("Permute").label({"dims": [1, 0]}) == "(1, 0)"
+    assert default_params("Permute") == {"dims": [1, 0]}
 
 
 def test_shape_errors_carry_a_fix():
@@ -173,3 +177,19 @@ def test_shape_errors_carry_a_fix():
         get_block_type("Linear").infer((8, 4, 4), {"out_features": 3})
     assert e.value.message == "needs (features,) or (sequence, features)"
     assert e.value.fix == "insert Flatten before block {block}"
+
+
+@pytest.mark.parametrize("dims,shape,fix", [
+    ([0, 2, 1], (8, 18), "dims must list each of 0..1 once, e.g. [1, 0]"),  # rank 3 order on a rank 2 input
+    ([1, 0], (3, 4, 5), "dims must list each of 0..2 once, e.g. [2, 1, 0]"),
+    ([0, 0], (4, 7), "dims must list each of 0..1 once, e.g. [1, 0]"),
+    ([1], (6,), "dims must be [0]: a vector has one axis"),
+])
+def test_permute_refuses_a_non_permutation(dims, shape, fix):
+    with pytest.raises(ShapeError) as e:
+        get_block_type("Permute").infer(shape, {"dims": dims})
+    assert e.value.fix == fix
+    summary = summarize([{"type": "Identity"}, {"type": "Permute", "dims": dims}], shape)
+    assert not summary.valid  # the model summary names the block and the fix
+    assert summary.errors == [f"block 2 (Permute) got {fmt_shape(shape)}: {e.value.message} — {fix}"]
+    assert check_blocks([{"type": "Permute", "dims": [-1, 0]}], "b") == ["b[0].dims: must be >= 0"]
