@@ -1,10 +1,13 @@
 """A form generated from parameter descriptions (engine.blocks Param): spin
 boxes with the catalogue's ranges, combos for choices, check boxes for flags,
-and every field's tooltip is the parameter's help text.
+text for number lists, an editable combo for numbers-or-words (Conv padding:
+pick same/valid or type 1 or 1, 2), and every field's tooltip is the
+parameter's help text.
 
-Edits are reported at once as `value_changed(name, value)`; `set_values`
-updates the fields without reporting, and leaves alone the field the user is
-typing in when it already shows that value.
+Edits are reported at once as `value_changed(name, value)`; a typed value the
+parameter refuses is not reported but said in red under its field, in the
+catalogue's words. `set_values` updates the fields without reporting, and
+leaves alone the field the user is typing in when it already shows that value.
 """
 from __future__ import annotations
 
@@ -15,7 +18,9 @@ from typing import Any, Iterable
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel,
-                               QLineEdit, QSpinBox, QWidget)
+                               QLineEdit, QSpinBox, QVBoxLayout, QWidget)
+
+from engine.blocks.base import PARAM_KINDS, check_value
 
 INT_LIMIT = 2**31 - 1
 NONE_TEXT = "none"
@@ -65,6 +70,23 @@ def parse_ints(text: str, single_ok: bool) -> int | list[int] | None:
     return nums[0] if single_ok and len(nums) == 1 else nums
 
 
+class WordsOrNumbers(QComboBox):
+    """An editable combo for an 'ints' parameter that also takes words: the
+    words are in the list, numbers are typed ("1" or "1, 2")."""
+
+    def __init__(self, words: Iterable[str], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setEditable(True)
+        self.setInsertPolicy(QComboBox.NoInsert)  # Enter must not add "1, 2" to the list of words
+        self.addItems(list(words))
+
+    def text(self) -> str:
+        return self.currentText()
+
+    def setText(self, text: str) -> None:
+        self.setEditText(text)  # also when the list's current item already reads `text`
+
+
 class ParamForm(QWidget):
     value_changed = Signal(str, object)
     """The user changed a field (payload: parameter name, new value; None clears an optional one)."""
@@ -77,6 +99,7 @@ class ParamForm(QWidget):
         layout = QFormLayout(self)
         layout.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         layout.setContentsMargins(0, 0, 0, 0)
+        self._errors: dict[str, QLabel] = {}
         for p in self._params.values():
             field = self._make_field(p)
             field.setObjectName(f"param_{p.name}")
@@ -85,14 +108,37 @@ class ParamForm(QWidget):
             label = QLabel(p.name)
             label.setToolTip(tip)
             label.setBuddy(field)
-            layout.addRow(label, field)
             self._fields[p.name] = field
+            if isinstance(field, (QLineEdit, WordsOrNumbers)):  # typed: may hold what the parameter refuses
+                layout.addRow(label, self._with_error_line(p.name, field))
+            else:
+                layout.addRow(label, field)
         if not self._params:
             layout.addRow(QLabel("This block has no parameters."))
         self.set_values(values or {})
 
     def field(self, name: str) -> QWidget:
         return self._fields[name]
+
+    def error(self, name: str) -> str:
+        """What is wrong with the typed text of field `name` ("" when nothing is)."""
+        label = self._errors.get(name)
+        return label.text() if label is not None and not label.isHidden() else ""
+
+    def _with_error_line(self, name: str, field: QWidget) -> QWidget:
+        holder = QWidget()
+        v = QVBoxLayout(holder)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.setSpacing(2)
+        v.addWidget(field)
+        err = QLabel()
+        err.setObjectName(f"param_{name}_error")
+        err.setWordWrap(True)
+        err.setStyleSheet("QLabel { color: #c82828; }")
+        err.hide()
+        v.addWidget(err)
+        self._errors[name] = err
+        return holder
 
     # --- building ---------------------------------------------------------------
     def _make_field(self, p: Any) -> QWidget:
@@ -127,6 +173,10 @@ class ParamForm(QWidget):
                 lo -= w.singleStep()
             w.setRange(lo, hi)
             w.valueChanged.connect(emit)
+        elif kind == "ints" and getattr(p, "choices", None):  # numbers or a word (padding: same, valid)
+            w = WordsOrNumbers(p.choices)
+            w.lineEdit().setPlaceholderText(NONE_TEXT if optional else ", ".join(p.choices) + " or 3 or 3, 5")
+            w.editTextChanged.connect(emit)  # typing and picking a word both change the text
         else:  # 'ints' (one int or one per dimension), 'int_list', and anything new: typed as text
             w = QLineEdit()
             hint = {"ints": "3 or 3, 5", "int_list": "e.g. 1, 8, 8"}.get(kind, "")
@@ -139,7 +189,7 @@ class ParamForm(QWidget):
         p, w = self._params[name], self._fields[name]
         if isinstance(w, QCheckBox):
             return w.isChecked()
-        if isinstance(w, QComboBox):
+        if isinstance(w, QComboBox) and not isinstance(w, WordsOrNumbers):
             return w.currentData()
         if isinstance(w, (QSpinBox, QDoubleSpinBox)):
             if w.specialValueText() and w.value() == w.minimum():
@@ -148,6 +198,9 @@ class ParamForm(QWidget):
         text = w.text().strip()
         if not text:
             return None
+        for word in getattr(p, "choices", None) or ():
+            if text.lower() == str(word).lower():  # "SAME" is what was meant by "same"
+                return word
         return parse_ints(text, single_ok=p.kind == "ints")
 
     def set_values(self, values: dict[str, Any]) -> None:
@@ -159,6 +212,9 @@ class ParamForm(QWidget):
                 if w.hasFocus() and self.value(name) == v:
                     continue  # keep the user's half-typed text ("0." for 0)
                 _show(w, v)
+                if name in self._errors:  # the shown value is the block's own: nothing typed is wrong now
+                    w.setStyleSheet("")
+                    self._errors[name].hide()
         finally:
             self._updating = False
 
@@ -166,14 +222,26 @@ class ParamForm(QWidget):
         if self._updating:
             return
         w = self._fields[name]
-        if isinstance(w, QLineEdit):
-            value = self.value(name)
-            bad = bool(w.text().strip()) and value is None
-            w.setStyleSheet("QLineEdit { color: #c82828; }" if bad else "")
-            w.setToolTip(("Type whole numbers separated by commas. " if bad else "") + (self._params[name].help or ""))
-            if bad:
+        if isinstance(w, (QLineEdit, WordsOrNumbers)):
+            problem = self._typed_problem(name)
+            w.setStyleSheet(f"{type(w).__name__} {{ color: #c82828; }}" if problem else "")
+            err = self._errors.get(name)
+            if err is not None:
+                err.setText(f"{name} {problem}" if problem else "")
+                err.setVisible(bool(problem))
+            if problem:
                 return
         self.value_changed.emit(name, self.value(name))
+
+    def _typed_problem(self, name: str) -> str | None:
+        """Why the typed text does not fit the parameter, in the catalogue's words."""
+        p, text = self._params[name], self._fields[name].text().strip()  # type: ignore[attr-defined]
+        value = self.value(name)
+        if text and value is None:
+            value = text  # not numbers (nor a word it takes): let the parameter say what it takes
+        if getattr(p, "kind", None) in PARAM_KINDS:
+            return check_value(p, value)
+        return "must be whole numbers separated by commas" if text and value == text else None
 
 
 def _step(p: Any) -> float:
@@ -187,7 +255,7 @@ def _step(p: Any) -> float:
 def _show(w: QWidget, v: Any) -> None:
     if isinstance(w, QCheckBox):
         w.setChecked(bool(v))
-    elif isinstance(w, QComboBox):
+    elif isinstance(w, QComboBox) and not isinstance(w, WordsOrNumbers):
         i = w.findData(v)
         if i < 0 and v is not None:
             w.addItem(str(v), v)  # a value the catalogue does not list: show it rather than hide it
@@ -195,7 +263,7 @@ def _show(w: QWidget, v: Any) -> None:
         w.setCurrentIndex(max(i, 0))
     elif isinstance(w, (QSpinBox, QDoubleSpinBox)):
         w.setValue(w.minimum() if v is None else v)
-    elif isinstance(w, QLineEdit):
+    elif isinstance(w, (QLineEdit, WordsOrNumbers)):
         if v is None:
             w.setText("")
         elif isinstance(v, (list, tuple)):

@@ -36,7 +36,7 @@ class Param:
     help: str  # one line, shown as the tooltip in the builder
     min: Optional[float] = None
     max: Optional[float] = None
-    choices: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()  # 'choice': the allowed values; 'ints': words allowed besides numbers
     optional: bool = False  # None is allowed (torch's "unset", e.g. stride = kernel_size)
     required: bool = False  # must be written in a spec; `default` is only the palette's suggestion
     length: Optional[int] = None  # for 'ints': how many values a list must hold
@@ -177,20 +177,28 @@ def check_value(p: Param, value: Any) -> str | None:
             return "must be a whole number"
         return _range(p, [value])
     if p.kind == "ints":
+        if isinstance(value, str) and value in p.choices:
+            return None
         if isinstance(value, int) and not isinstance(value, bool):
             return _range(p, [value])
         if isinstance(value, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             if p.length is not None and len(value) != p.length:
-                return f"must be a whole number or a list of {p.length}"
+                return "must be " + ints_forms(p)
             return _range(p, list(value))
-        n = f" or a list of {p.length}" if p.length else " or a list of them"
-        return f"must be a whole number{n}"
+        return "must be " + ints_forms(p)
     if p.kind == "int_list":
         if isinstance(value, (list, tuple)) and value and all(
                 isinstance(v, int) and not isinstance(v, bool) for v in value):
             return _range(p, list(value))
         return "must be a non-empty list of whole numbers"
     raise AssertionError(f"unknown parameter kind {p.kind}")
+
+
+def ints_forms(p: Param) -> str:
+    """What an 'ints' parameter takes, in words: "'same', 'valid', a whole number or a list of 2"."""
+    words = "".join(f"{c!r}, " for c in p.choices)
+    tail = f"a list of {p.length}" if p.length else "a list of them"
+    return f"{words}a whole number or {tail}"
 
 
 def _num(x: float) -> str:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from engine.blocks.base import (BlockType, Call, Param, Shape, ShapeError, as_tuple, fmt_shape,
                                 prod, times)
 
+# Words torch's Conv1d/Conv2d take for `padding` besides numbers (not ConvTranspose, not pooling).
+PADDING_WORDS = ("same", "valid")
+
 
 def kwargs_changed(params: tuple[Param, ...], p: dict, names: tuple[str, ...]) -> dict:
     """The named arguments that differ from torch's defaults, so generated code stays short."""
@@ -73,10 +76,13 @@ def _conv_params(dims: int, transpose: bool = False) -> tuple[Param, ...]:
         Param("out_channels", "int", 16, "Number of output channels (filters).", min=1, required=True),
         Param("kernel_size", "ints", 3, "Size of the sliding window.", min=1, required=True, length=dims),
         Param("stride", "ints", 1, "Step between windows.", min=1, length=dims),
-        Param("padding", "ints", 0, "Zeros added on each side of the input.", min=0, length=dims),
     ]
-    if transpose:
+    if transpose:  # torch's ConvTranspose takes numbers only
+        ps.append(Param("padding", "ints", 0, "Zeros added on each side of the input.", min=0, length=dims))
         ps.append(Param("output_padding", "ints", 0, "Extra size added to one side of the output.", min=0, length=dims))
+    else:
+        ps.append(Param("padding", "ints", 0, "Zeros added on each side: a number, or 'same' to keep the size "
+                        "(stride 1 only), 'valid' for none.", min=0, length=dims, choices=PADDING_WORDS))
     ps += [
         Param("dilation", "ints", 1, "Spacing between kernel elements.", min=1, length=dims),
         Param("groups", "int", 1, "Split channels into this many independent groups.", min=1),
@@ -96,7 +102,13 @@ def _conv_type(name: str, dims: int, transpose: bool = False) -> BlockType:
         if c % g or p["out_channels"] % g:
             raise ShapeError(f"groups={g} must divide both the {c} input channels and out_channels={p['out_channels']}",
                              "set groups to a common divisor")
-        k, st, pad, d = (as_tuple(p[n], dims) for n in ("kernel_size", "stride", "padding", "dilation"))
+        k, st, d = (as_tuple(p[n], dims) for n in ("kernel_size", "stride", "dilation"))
+        if p["padding"] == "same":
+            if st != (1,) * dims:
+                raise ShapeError(f"padding 'same' keeps the size only with stride 1, not stride {times(p['stride'])}",
+                                 "use stride 1 with padding 'same', or give padding as numbers")
+            return (p["out_channels"],) + tuple(s[1:])  # torch pads d·(k-1) in all, the odd one on the right
+        pad = as_tuple(0 if p["padding"] == "valid" else p["padding"], dims)
         if transpose:
             op = as_tuple(p["output_padding"], dims)
             if any(o >= max(a, b) for o, a, b in zip(op, st, d)):
@@ -124,7 +136,7 @@ def _conv_type(name: str, dims: int, transpose: bool = False) -> BlockType:
         out = f"{p['out_channels']}, {times(as_tuple(p['kernel_size'], dims))}"
         if p["stride"] not in (1, (1,) * dims):
             out += f", stride {times(p['stride'])}"
-        if p["padding"] not in (0, (0,) * dims):
+        if p["padding"] not in (0, (0,) * dims, "valid"):  # 'valid' is no padding, like 0
             out += f", pad {times(p['padding'])}"
         return out
 
