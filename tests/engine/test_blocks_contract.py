@@ -17,6 +17,9 @@ from engine.blocks import (CATALOGUE, CATEGORIES, ShapeError, check_blocks, defa
 from engine.model import summarize
 from engine.spec import parse_spec
 
+# torch warns that 'same' with an even kernel needs a padded copy of the input; the result is right.
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
+
 _RES_CONV = [{"type": "Conv2d", "out_channels": 3, "kernel_size": 3, "padding": 1},
              {"type": "BatchNorm2d"}, {"type": "ReLU"}]
 
@@ -25,11 +28,14 @@ CASES: dict[str, list[tuple[dict, list[tuple[int, ...]]]]] = {
     "Linear": [({"out_features": 5}, [(7,), (4, 7)]), ({"out_features": 3, "bias": False}, [(6,)])],
     "Conv1d": [({"out_channels": 4, "kernel_size": 3}, [(2, 10), (1, 3)]),
                ({"out_channels": 4, "kernel_size": 5, "stride": 2, "padding": 2, "groups": 2}, [(4, 17)]),
-               ({"out_channels": 2, "kernel_size": 3, "dilation": 2, "bias": False}, [(1, 9)])],
+               ({"out_channels": 2, "kernel_size": 3, "dilation": 2, "bias": False}, [(1, 9)]),
+               ({"out_channels": 4, "kernel_size": 4, "padding": "same", "dilation": 3}, [(2, 10), (1, 3)])],
     "Conv2d": [({"out_channels": 4, "kernel_size": 3, "padding": 1}, [(1, 8, 8), (2, 5, 7)]),
                ({"out_channels": 6, "kernel_size": [3, 5], "stride": [2, 1], "padding": [1, 2], "groups": 3},
                 [(3, 9, 11)]),
-               ({"out_channels": 2, "kernel_size": 3, "dilation": 2}, [(2, 7, 7)])],
+               ({"out_channels": 2, "kernel_size": 3, "dilation": 2}, [(2, 7, 7)]),
+               ({"out_channels": 4, "kernel_size": [2, 3], "padding": "same"}, [(1, 7, 6)]),
+               ({"out_channels": 3, "kernel_size": 3, "padding": "valid"}, [(1, 5, 5)])],
     "ConvTranspose2d": [({"out_channels": 3, "kernel_size": 2, "stride": 2}, [(4, 5, 5), (1, 3, 4)]),
                         ({"out_channels": 2, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1},
                          [(2, 4, 6)])],
