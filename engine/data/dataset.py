@@ -12,7 +12,9 @@ from typing import Any, Literal, Optional
 import numpy as np
 
 Task = Literal["classification", "regression"]
-Kind = Literal["image", "tabular", "points", "sequence", "signal"]
+# "tokens": integer ids (int64) for an Embedding block; categories, not
+# quantities, so they are never cast to float or normalized.
+Kind = Literal["image", "tabular", "points", "sequence", "signal", "tokens"]
 Source = Literal["bundled", "synthetic", "file"]
 
 
@@ -65,7 +67,8 @@ class Normalizer:
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         if self.method == "none":
-            return x.astype(np.float32, copy=False)
+            # Token ids stay int64: Embedding indexes with them and rejects floats.
+            return x if x.dtype == np.int64 else x.astype(np.float32, copy=False)
         return ((x - self.shift) / self.scale).astype(np.float32)
 
     def invert(self, x: np.ndarray) -> np.ndarray:
@@ -76,8 +79,9 @@ class Normalizer:
 
 @dataclass
 class Dataset:
-    """Splits as numpy arrays: x float32 (N, *input_shape); y int64 (N,) for
-    classification, float32 (N, num_targets) for regression."""
+    """Splits as numpy arrays: x float32 (N, *input_shape), or int64 ids for
+    kind "tokens"; y int64 (N,) for classification, float32 (N, num_targets)
+    for regression."""
 
     info: DatasetInfo
     x_train: np.ndarray

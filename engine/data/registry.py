@@ -106,6 +106,17 @@ _add("sequence", "Running sum", "classification", "sequence", "synthetic",
      "above zero? A task for RNN, LSTM and GRU blocks.", synthetic.load_sequence,
      {"n_samples": _n(2000), "noise": _noise(0.1, "Noise on each observed step (steps have std 1)."),
       "length": Option(20, "Steps per sequence.", 2, 10_000), "data_seed": _DATA_SEED})
+_add("tokens", "Token order", "classification", "tokens", "synthetic",
+     "Sequences of integer token ids, shaped (steps,), for an Embedding block: each holds one "
+     "token 1 and one token 2 among random filler ids (3 and up; 0 is never used, so it can be "
+     "a padding id). Class: does token 1 come before token 2? A task for Embedding followed by "
+     "RNN, LSTM or GRU blocks. Ids are never normalized.", synthetic.load_tokens,
+     {"n_samples": _n(2000),
+      "noise": Option(0.0, "Share of labels flipped at random (0 to 0.5).", 0.0, 0.5),
+      "length": Option(20, "Tokens per sequence.", 2, 10_000),
+      "vocab_size": Option(30, "Number of token ids (0 to vocab_size - 1); set Embedding's "
+                           "num_embeddings to at least this.", 4, 1_000_000),
+      "data_seed": _DATA_SEED})
 
 _add("csv", "CSV file", "classification", "tabular", "file",
      "A table with a header line. Choose the target column; numeric columns are used as they are, "

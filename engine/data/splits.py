@@ -33,7 +33,10 @@ class RawData:
 
 
 def build_dataset(raw: RawData, data: DataSpec, seed: int, name: str, title: str) -> Dataset:
-    x = np.ascontiguousarray(raw.x, dtype=np.float32)
+    # The kind says how x is stored, so no extra flag travels with the data:
+    # token ids stay int64 (fit_normalizer leaves them unscaled), the rest is float32.
+    x_dtype = np.int64 if raw.kind == "tokens" else np.float32
+    x = np.ascontiguousarray(raw.x, dtype=x_dtype)
     y = _labels(raw.y, raw.task)
     classification = raw.task == "classification"
     k = len(raw.class_names) if classification else None
@@ -42,7 +45,7 @@ def build_dataset(raw: RawData, data: DataSpec, seed: int, name: str, title: str
     if own_test:
         assert raw.y_test is not None
         pool_x, pool_y = x, y
-        x_test = np.ascontiguousarray(raw.x_test, dtype=np.float32)
+        x_test = np.ascontiguousarray(raw.x_test, dtype=x_dtype)
         y_test = _labels(raw.y_test, raw.task)
         total = len(pool_y)  # val_fraction is a share of the training part
     else:
@@ -80,7 +83,9 @@ def fit_normalizer(x_train: np.ndarray, method: str, kind: Kind) -> Normalizer:
     sequences one per input feature (last axis), as torchvision and RNN
     practice do, so a translated digit is scaled like any other."""
     shape = (1,) + x_train.shape[1:]
-    if method == "none":
+    # Token ids name categories: id 7 scaled to 0.3 is no id at all, so any
+    # method leaves them as they are (the spec's default is "standard").
+    if method == "none" or kind == "tokens":
         return Normalizer("none", np.zeros(shape, np.float32), np.ones(shape, np.float32))
     if kind == "image" and x_train.ndim == 4:
         axes: tuple[int, ...] = (0, 2, 3)

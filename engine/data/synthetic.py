@@ -72,3 +72,28 @@ def load_sequence(o: dict[str, Any]) -> RawData:
     y = (steps.sum(axis=1) > 0).astype(np.int64)
     x = steps + rng.normal(scale=o["noise"], size=steps.shape)
     return RawData(x[:, :, None], y, "classification", "sequence", ["ends negative", "ends positive"])
+
+
+# Token ids of the "tokens" set: 0 is left unused so it can serve as a padding
+# id (Embedding's padding_idx=0), 1 and 2 are the markers, the rest filler.
+TOKEN_A, TOKEN_B, FIRST_FILLER = 1, 2, 3
+
+
+def load_tokens(o: dict[str, Any]) -> RawData:
+    """Integer id sequences for Embedding: each has one token 1 and one token 2
+    at random places among filler ids; class: does 1 come before 2? Neither a
+    count nor any single position tells, so the model has to keep the order in
+    its state. `noise` flips that share of labels."""
+    rng = np.random.default_rng(o["data_seed"])
+    n, t, vocab = o["n_samples"], o["length"], o["vocab_size"]
+    x = rng.integers(FIRST_FILLER, vocab, size=(n, t), dtype=np.int64)
+    # Two distinct positions per row: the argsort of uniform keys is a random permutation.
+    pos = np.argsort(rng.random((n, t)), axis=1)[:, :2]
+    rows = np.arange(n)
+    x[rows, pos[:, 0]] = TOKEN_A
+    x[rows, pos[:, 1]] = TOKEN_B
+    y = (pos[:, 0] < pos[:, 1]).astype(np.int64)
+    flip = rng.random(n) < o["noise"]
+    y[flip] = 1 - y[flip]
+    return RawData(x, y, "classification", "tokens", ["2 before 1", "1 before 2"],
+                   [f"t{i + 1}" for i in range(t)])

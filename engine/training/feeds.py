@@ -25,7 +25,10 @@ def batches_per_epoch(n: int, batch_size: int) -> int:
 
 
 def as_tensors(x: np.ndarray, y: np.ndarray) -> Batch:
-    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    # Integer x are token ids for an Embedding, which indexes with int64 and
+    # rejects floats; everything else is a float32 feature.
+    dtype = np.int64 if x.dtype.kind in "iu" else np.float32
+    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=dtype))
     yt = torch.from_numpy(np.ascontiguousarray(y))
     return xt, yt
 

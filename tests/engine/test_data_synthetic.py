@@ -83,3 +83,44 @@ def test_options_carry_ranges_and_help_for_forms():
     assert opts["centers"].default == 3 and (opts["centers"].low, opts["centers"].high) == (2, 50)
     assert opts["noise"].help
     assert dataset_options("csv")["task"].choices == ("auto", "classification", "regression")
+
+
+def first_before(x: np.ndarray) -> np.ndarray:
+    """The rule, computed from the ids: does token 1 come before token 2?"""
+    return (np.argmax(x == 1, axis=1) < np.argmax(x == 2, axis=1)).astype(np.int64)
+
+
+def test_tokens_are_int64_ids_labelled_by_which_marker_comes_first():
+    # normalize="standard" is the spec's default; ids must come through it untouched.
+    ds = load_dataset(DataSpec(name="tokens", normalize="standard", test_fraction=0.1), seed=0)
+    info = ds.info
+    assert info.kind == "tokens" and info.input_shape == (20,) and info.num_classes == 2
+    assert info.sizes == {"train": 1400, "val": 400, "test": 200}
+    for x in (ds.x_train, ds.x_val, ds.x_test):
+        assert x.dtype == np.int64 and x.shape[1:] == (20,)
+        assert x.min() >= 1 and x.max() < 30  # 0 is left free for padding
+        assert ((x == 1).sum(axis=1) == 1).all() and ((x == 2).sum(axis=1) == 1).all()
+    assert ds.normalizer.method == "none"
+    np.testing.assert_array_equal(ds.y_train, first_before(ds.x_train))
+    np.testing.assert_array_equal(ds.y_test, first_before(ds.x_test))
+    counts = ds.class_counts()
+    assert set(counts) == {"2 before 1", "1 before 2"}
+    assert all(800 <= c <= 1200 for c in counts.values())  # not degenerate: about half each
+    preview = ds.preview(4)
+    assert preview[0][0].dtype == np.int64 and {y for _, y in preview} == {0, 1}
+
+
+def test_tokens_options_shape_vocabulary_noise_and_follow_data_seed():
+    ds = load("tokens", length=7, vocab_size=5, n_samples=100)
+    assert ds.info.input_shape == (7,) and ds.x_train.shape == (80, 7)
+    assert ds.x_train.max() <= 4
+    noisy = load("tokens", noise=0.3)
+    wrong = (noisy.y_train != first_before(noisy.x_train)).mean()
+    assert 0.2 < wrong < 0.4
+    pool = lambda d: np.sort(np.concatenate([d.x_train, d.x_val]), axis=0)  # noqa: E731
+    np.testing.assert_array_equal(pool(load("tokens", seed=0)), pool(load("tokens", seed=3)))
+    assert not np.array_equal(pool(load("tokens")), pool(load("tokens", data_seed=1)))
+    with pytest.raises(DataError, match="data.options.vocab_size: must be between 4"):
+        load("tokens", vocab_size=3)
+    with pytest.raises(DataError, match="data.options.noise: must be between 0 and 0.5"):
+        load("tokens", noise=0.6)
