@@ -89,6 +89,30 @@ def test_iris_shows_a_table_with_feature_names(qtbot, db_url):
     assert len(page.bars.heights()) == 3
 
 
+def test_tokens_show_whole_ids_in_a_table_and_their_options_edit_the_spec(qtbot, db_url):
+    state, page = make_page(qtbot, db_url, data="digits")
+    click_dataset(qtbot, page, "tokens")
+    assert state.spec.data.name == "tokens"
+    assert page.samples.view() == "table"
+    table = page.samples.table
+    assert table.headers() == [f"t{i}" for i in range(1, 21)] + ["class"]
+    assert table.rowCount() > 10
+    for r in range(table.rowCount()):
+        ids = [table.item(r, c).text() for c in range(20)]
+        assert all(t.isdigit() for t in ids), ids  # ids as written, not 1.0 or normalized values
+        assert ids.count("1") == 1 and ids.count("2") == 1
+        expected = "1 before 2" if ids.index("1") < ids.index("2") else "2 before 1"
+        assert table.item(r, 20).text() == expected  # the label follows the order rule
+    assert sum(page.bars.heights()) == 2000 and len(page.bars.heights()) == 2
+    assert page.info_label.text().startswith("input 20 · classification · 2 classes")
+    vocab = page.options.option_field("vocab_size")
+    assert vocab.isVisible() and vocab.toolTip()
+    type_value(qtbot, page.options.option_field("length"), "8")
+    settle(qtbot, page)
+    assert state.spec.data.options == {"length": 8}
+    assert page.samples.table.headers() == [f"t{i}" for i in range(1, 9)] + ["class"]
+
+
 def test_the_arrow_keys_walk_the_list_and_skip_group_captions(qtbot, db_url):
     state, page = make_page(qtbot, db_url, data="diabetes")  # the last bundled row
     page.dataset_list.setFocus()

@@ -52,7 +52,7 @@ def load_preview(data: Any, seed: int, generation: int = 0) -> PreviewData:
         return PreviewData(generation, data, seed, error=f"{data.name}: could not load ({type(e).__name__}: {e})")
     info = ds.info
     classification = info.task == "classification"
-    n_samples = {"image": 40, "tabular": TABLE_ROWS}.get(info.kind, 0)
+    n_samples = {"image": 40, "tabular": TABLE_ROWS, "tokens": TABLE_ROWS}.get(info.kind, 0)
     if info.kind in ("sequence", "signal"):
         n_samples = min(20, max(8, 2 * (info.num_classes or 0))) if classification else 8
     samples = ds.preview(n_samples) if n_samples else []

@@ -1,5 +1,5 @@
 """Preview widgets that fit the data: a grid of labelled sample images, a
-table of rows, a scatter coloured by class, line plots of sequences, and the
+table of rows (token id sequences too, one id per cell), a scatter coloured by class, line plots of sequences, and the
 class balance (or target histogram). Plots take the palette's colours; the
 class colours are the same in every view so a class reads the same in the
 scatter, the lines and the bars.
@@ -142,9 +142,11 @@ class SampleTable(QTableWidget):
         font.setBold(True)
         header_item.setFont(font)
         for r, (x, _) in enumerate(samples):
-            for c, v in enumerate(np.asarray(x, dtype=np.float64).reshape(-1)):
+            a = np.asarray(x)
+            ids = a.dtype.kind in "iu"  # token ids: every digit, never 1.235e+05
+            for c, v in enumerate(a.reshape(-1) if ids else a.astype(np.float64).reshape(-1)):
                 # Un-normalizing in float32 leaves 1e-8 where the file says 0 (one-hot columns).
-                item = QTableWidgetItem(f"{0.0 if abs(v) < 1e-6 else v:.4g}")
+                item = QTableWidgetItem(str(int(v)) if ids else f"{0.0 if abs(v) < 1e-6 else v:.4g}")
                 item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
                 self.setItem(r, c, item)
             item = QTableWidgetItem(labels[r])
@@ -396,6 +398,8 @@ class SamplePreview(QStackedWidget):
             self.lines.set_lines(samples, classification, names, what)
             self.setCurrentWidget(self.lines)
         else:
+            # Tabular rows, and token ids ("tokens"): ids are names, not amounts, so a
+            # line through them would draw a rise and fall that means nothing.
             self.table.set_rows(samples, info.feature_names or [], target_name,
                                 [label(y) for _, y in samples])
             self.setCurrentWidget(self.table)
