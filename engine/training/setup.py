@@ -123,6 +123,7 @@ def prepare(spec: RunSpec, device_name: str, resume_from: str | Path | None) -> 
         xt, yt = as_tensors(x, y)
         return Feed(xt, yt, device, resident=resident, channels_last=channels_last)
 
+    _check_token_ids(spec, data)
     total_bytes = sum(a.nbytes for a in (data.x_train, data.y_train, data.x_val, data.y_val, data.x_test, data.y_test))
     resident = dev.fits_on_device(total_bytes, device)
     train_feed = split(data.x_train, data.y_train, resident)
@@ -160,6 +161,23 @@ def prepare(spec: RunSpec, device_name: str, resume_from: str | Path | None) -> 
     if resume_from is not None:
         prepared.resume = _restore(prepared, resume_from)
     return prepared
+
+
+def _check_token_ids(spec: RunSpec, data: Any) -> None:
+    """Integer inputs into a first Embedding block: every id must have a row.
+    Caught here, the message names both numbers; in training it would be
+    torch's "index out of range" at some step, or a device assert on a GPU."""
+    blocks = spec.model.blocks
+    splits = [x for x in (data.x_train, data.x_val, data.x_test) if len(x)]
+    if not blocks or blocks[0].type != "Embedding" or not all(x.dtype.kind in "iu" for x in splits):
+        return
+    size = blocks[0].params.get("num_embeddings")
+    lo, hi = min(int(x.min()) for x in splits), max(int(x.max()) for x in splits)
+    if lo < 0:
+        raise TrainingError(f"{data.info.name} has a negative id ({lo}); an Embedding block takes ids from 0 up")
+    if isinstance(size, int) and hi >= size:
+        raise TrainingError(f"{data.info.name} has ids up to {hi} but block 1 Embedding has num_embeddings={size} — "
+                            f"set num_embeddings to at least {hi + 1}")
 
 
 def _check_model_output(model: torch.nn.Module, feed: Feed, device: torch.device, precision: str,

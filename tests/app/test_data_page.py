@@ -111,6 +111,9 @@ def test_tokens_show_whole_ids_in_a_table_and_their_options_edit_the_spec(qtbot,
     settle(qtbot, page)
     assert state.spec.data.options == {"length": 8}
     assert page.samples.table.headers() == [f"t{i}" for i in range(1, 9)] + ["class"]
+    assert not page.options.normalize.isEnabled() and "never normalized" in page.options.normalize.toolTip()
+    click_dataset(qtbot, page, "sequence")  # real-valued again: normalization applies
+    assert page.options.normalize.isEnabled() and "never normalized" not in page.options.normalize.toolTip()
 
 
 def test_the_arrow_keys_walk_the_list_and_skip_group_captions(qtbot, db_url):

@@ -19,7 +19,7 @@ DATASETS = {
     "digits": ((1, 8, 8), 10, "classification"), "iris": ((4,), 3, "classification"),
     "wine": ((13,), 3, "classification"), "breast_cancer": ((30,), 2, "classification"),
     "diabetes": ((10,), 1, "regression"), "mnist1d": ((40,), 10, "classification"),
-    "sequence": ((20, 1), 2, "classification"),
+    "sequence": ((20, 1), 2, "classification"), "tokens": ((20,), 2, "classification"),
 }
 
 

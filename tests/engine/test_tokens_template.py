@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from engine.cli import check
@@ -64,3 +65,14 @@ def test_training_the_template_beats_chance(tmp_path):
     assert len(seen.epochs) == 2
     assert seen.epochs[-1]["val/accuracy"] > 0.75  # chance is 0.5: the classes are balanced
     assert seen.epochs[-1]["train/loss"] < seen.epochs[0]["train/loss"]
+
+
+def test_ids_beyond_the_embedding_are_refused_before_training_with_both_numbers(tmp_path):
+    from engine.training import TrainingError, train
+
+    d = json.loads(TEMPLATE.read_text(encoding="utf-8"))
+    d["model"]["blocks"][0]["num_embeddings"] = 20  # the data's ids go up to vocab_size - 1 = 29
+    d["training"].update(epochs=1, device="cpu")
+    with pytest.raises(TrainingError, match=r"tokens has ids up to 29 but block 1 Embedding has "
+                                            r"num_embeddings=20 — set num_embeddings to at least 30"):
+        train(parse_spec(d), checkpoint_dir=tmp_path)

@@ -197,6 +197,12 @@ class DataOptions(QWidget):
         self.test_note.setText(text)
         self.test_note.setVisible(own and bool(text))
 
+    def set_ids_only(self, ids: bool) -> None:
+        """Token ids are never normalized (engine.data.splits): grey the choice out and say why."""
+        self.normalize.setEnabled(not ids)
+        self.normalize.setToolTip("Token ids are never normalized: they index an Embedding's rows."
+                                  if ids else field_help("normalize"))
+
     def option_field(self, name: str) -> QWidget:
         return self._option_fields[name]
 

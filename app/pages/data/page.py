@@ -276,6 +276,7 @@ class DataPage(QWidget):
         else:
             self.bars.set_histogram(result.targets, target)
         self.info_label.setText(info_text(info))
+        self.options.set_ids_only(info.kind == "tokens")
         own = bool(info.has_own_test_split)
         self.options.set_own_test_split(own, f"{info.title} has its own test set ({info.sizes.get('test', 0)} "
                                               f"samples); the test fraction does not apply." if own else "")
