@@ -125,16 +125,32 @@ class RunBridge(QObject):
         saves a checkpoint and writes `stopped` to its row, which the page reads
         back from the store. None once asked; else why it cannot be, in words
         (nothing was signalled then). See engine.runner.external."""
+        return self._external("stop", run_id)
+
+    def pause_external(self, run_id: int) -> Optional[str]:
+        """Pause a running run this window did not launch (SIGUSR1 to its worker,
+        POSIX only): it pauses after its batch and writes `paused` to its row.
+        None once asked; else why it cannot be, in words."""
+        return self._external("pause", run_id)
+
+    def resume_external(self, run_id: int) -> Optional[str]:
+        """Resume a paused run this window did not launch (SIGUSR2 to its worker):
+        it trains on and writes `running` to its row. None once asked; else why not."""
+        return self._external("resume", run_id)
+
+    def _external(self, action: str, run_id: int) -> Optional[str]:
+        """engine.runner.external's `<action>_external` on the runner's store."""
         try:
             runner = self.runner  # started: engine.runner is imported, off this thread
         except RuntimeError as e:
             return str(e)
         store = getattr(runner, "store", None)
         if store is None:
-            return f"run {run_id} cannot be stopped from here: this run queue has no store to check it in"
+            done = {"stop": "stopped", "pause": "paused", "resume": "resumed"}[action]
+            return f"run {run_id} cannot be {done} from here: this run queue has no store to check it in"
         with ENGINE_IMPORT_LOCK:  # already imported with the runner; the lock only orders a first import
             from engine.runner import external
-        return external.stop_external(store, run_id)
+        return getattr(external, f"{action}_external")(store, run_id)
 
     def active_runs(self) -> list[int]:
         """Runs of this window that are queued or running (none before the runner started)."""

@@ -13,6 +13,17 @@ trains on with nobody listening, writing its rows as always. Its stderr is
 a file the supervisor opened for it (the run's log), not a pipe, so it
 never depends on the supervisor process being alive.
 
+Signals reach it whoever its supervisor was: SIGTERM and SIGINT stop it
+gracefully, SIGUSR1 pauses and SIGUSR2 resumes it (POSIX only; a reopened
+app sends them through engine.runner.external). A signal does exactly what
+the matching stdin command does (`LiveCommands`), applied on a thread of
+its own (`SignalRelay`), never inside the handler.
+
+A run detached while paused stays paused where the platform has SIGUSR2: a
+reopened app lists it `paused` and can resume or stop it. Without it (Windows)
+nothing could ever resume it, so it stops with a `last` checkpoint instead
+of holding its memory forever.
+
 The training thread never blocks on the pipe or the database: events go
 through `EventSender` and rows through `StoreWriter`, each a thread with its
 own buffer.
@@ -22,6 +33,7 @@ from __future__ import annotations
 import argparse
 import faulthandler
 import os
+import queue
 import signal
 import sys
 import threading
@@ -32,6 +44,7 @@ from typing import Any, Optional
 from engine.protocol import (Checkpoint, Detach, Epoch, Finished, Heartbeat, Log, Metrics, Pause,
                              ProtocolError, Resume, Started, Status, Stop, System, decode_command,
                              iter_lines)
+from engine.runner.external import CAN_PAUSE_BY_SIGNAL, PAUSE_SIGNAL, RESUME_SIGNAL
 from engine.runner.paths import checkpoint_dir
 from engine.runner.sender import EventSender
 from engine.runner.store_writer import StoreWriter
@@ -59,10 +72,20 @@ class RunState:
     """The run's status as this process last wrote it; one lock orders the
     command thread's paused/running writes before the final status."""
 
-    def __init__(self, store: Any, run_id: int, sender: EventSender):
-        self.store, self.run_id, self.sender = store, run_id, sender
+    def __init__(self, store: Any, run_id: int, sender: EventSender, control: Control):
+        self.store, self.run_id, self.sender, self.control = store, run_id, sender, control
         self.lock = threading.Lock()
         self.final = False
+
+    def set_device(self, device: str) -> None:
+        """Training has started on `device`: record it, keeping a pause that
+        arrived while the data loaded (a signal can come as soon as the pid
+        is recorded). Under the lock, so a pause written meanwhile stays."""
+        with self.lock:
+            if self.final:
+                return
+            status = "paused" if self.control.paused and not self.control.stop_requested else "running"
+            self.store.set_status(self.run_id, status, device=device, only_from=("running", "paused"))
 
     def set_live(self, status: str) -> None:
         """running <-> paused, unless the run has already ended."""
@@ -79,13 +102,34 @@ class RunState:
             self.store.set_status(self.run_id, status, error=error)
 
 
+class LiveCommands:
+    """Pause / resume / stop as this worker applies them, whoever asked: the
+    stdin command reader and the signal relay call the same methods, so the
+    run's status and events are the same either way."""
+
+    def __init__(self, control: Control, state: RunState):
+        self.control, self.state = control, state
+
+    def pause(self) -> None:
+        self.control.pause()
+        self.state.set_live("paused")
+
+    def resume(self) -> None:
+        self.control.resume()
+        self.state.set_live("running")
+
+    def stop(self) -> None:
+        self.control.stop()
+
+
 class CommandReader(threading.Thread):
     """Reads pause/resume/stop/detach lines from stdin; EOF (supervisor gone)
     stops the run, unless the supervisor detached it first."""
 
-    def __init__(self, fd: int, control: Control, state: RunState):
+    def __init__(self, fd: int, commands: LiveCommands):
         super().__init__(name="command-reader", daemon=True)
-        self.fd, self.control, self.state = fd, control, state
+        self.fd, self.commands = fd, commands
+        self.control, self.state = commands.control, commands.state
         self.detached = False
 
     def run(self) -> None:
@@ -98,13 +142,11 @@ class CommandReader(threading.Thread):
                 print(f"layerdeck worker: ignoring a command line: {e}", file=sys.stderr)
                 continue
             if isinstance(command, Pause):
-                self.control.pause()
-                self.state.set_live("paused")
+                self.commands.pause()
             elif isinstance(command, Resume):
-                self.control.resume()
-                self.state.set_live("running")
+                self.commands.resume()
             elif isinstance(command, Stop):
-                self.control.stop()
+                self.commands.stop()
             elif isinstance(command, Detach):
                 self.detach()
         if self.detached:
@@ -112,22 +154,69 @@ class CommandReader(threading.Thread):
         if not self.control.stop_requested and not self.state.final:
             print("layerdeck worker: supervisor gone (stdin closed); stopping with a checkpoint",
                   file=sys.stderr)
-            self.control.stop()
+            self.commands.stop()
 
-
-    def detach(self) -> None:
+    def detach(self, can_resume_by_signal: bool = CAN_PAUSE_BY_SIGNAL) -> None:
         self.detached = True
         self.state.sender.detach()
-        if self.control.paused and not self.state.final:
+        if self.control.paused and not self.state.final and not can_resume_by_signal:
             # No Resume can arrive any more: a run left paused would hold its
             # memory forever. It stops with a checkpoint and can be resumed later.
             print("layerdeck worker: detached while paused; stopping with a checkpoint",
                   file=sys.stderr)
-            self.control.stop()
+            self.commands.stop()
+        elif self.control.paused and not self.state.final:
+            # A reopened app lists it `paused` and can resume (SIGUSR2) or stop it.
+            print("layerdeck worker: detached while paused; staying paused until a reopened app "
+                  "resumes or stops it", file=sys.stderr)
         else:
             print("layerdeck worker: the supervisor detached; training on in the background",
                   file=sys.stderr)
         sys.stderr.flush()
+
+
+class SignalRelay(threading.Thread):
+    """Applies signals on this thread: the handlers only queue the signal number.
+
+    A Python handler runs on the main thread (the training loop) between two
+    bytecodes, possibly while that thread holds the lock of the Control's
+    Event or the store's connection, so the handler itself must not take
+    either. SimpleQueue.put is safe there (reentrant); this thread then does
+    what the stdin command would (LiveCommands)."""
+
+    def __init__(self, commands: LiveCommands):
+        super().__init__(name="signal-relay", daemon=True)
+        self.commands = commands
+        self._queue: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._actions: dict[int, tuple[str, Any]] = {
+            signal.SIGTERM: ("stopping with a checkpoint", commands.stop),
+            signal.SIGINT: ("stopping with a checkpoint", commands.stop)}
+        if PAUSE_SIGNAL is not None and RESUME_SIGNAL is not None:
+            self._actions[PAUSE_SIGNAL] = ("pausing", commands.pause)
+            self._actions[RESUME_SIGNAL] = ("resuming", commands.resume)
+
+    def install(self) -> None:
+        """Start the thread, then handle the signals (SIGUSR1/2 only where they exist)."""
+        self.start()
+        for sig in self._actions:
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        self._queue.put(signum)
+
+    def run(self) -> None:
+        while True:
+            signum = self._queue.get()
+            what, action = self._actions[signum]
+            try:
+                action()
+            except Exception:  # e.g. the store was busy: this thread must live for the next signal
+                traceback.print_exc()
+            try:  # after the action: a log that cannot be written must not cost the pause or the stop
+                print(f"layerdeck worker: {signal.Signals(signum).name} received; {what}", file=sys.stderr)
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
 
 
 class SystemRecorder:
@@ -169,8 +258,9 @@ class WorkerCallback(Callback):
     """Hands every training fact to the store writer and the event sender."""
 
     def __init__(self, run_id: int, store: Any, writer: StoreWriter, sender: EventSender,
-                 system: SystemRecorder):
+                 system: SystemRecorder, state: RunState):
         self.run_id, self.store, self.writer, self.sender = run_id, store, writer, sender
+        self.state = state
         self.system = system
         self._t0 = time.monotonic()
         self._first_epoch = 0
@@ -179,7 +269,7 @@ class WorkerCallback(Callback):
         self._t0 = time.monotonic()
         self._first_epoch = ctx.epoch  # > 0 when resuming
         self.system.device = ctx.device
-        self.store.set_status(self.run_id, "running", device=ctx.device)
+        self.state.set_device(ctx.device)
         self.store.update_summary(self.run_id, {"params": ctx.num_params,
                                                 "total_epochs": ctx.total_epochs})
         self.sender.send(Started(self.run_id, pid=os.getpid(), device=ctx.device,
@@ -231,10 +321,12 @@ def train_run(args: argparse.Namespace, store: Any, sender: EventSender) -> tupl
         return "failed", error
 
     control = Control()
-    state = RunState(store, run_id, sender)
-    # A terminal's Ctrl-C or a plain `kill` stops the run gracefully too.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: control.stop())
+    state = RunState(store, run_id, sender, control)
+    commands = LiveCommands(control, state)
+    # A terminal's Ctrl-C or a plain `kill` stops the run gracefully too; SIGUSR1 /
+    # SIGUSR2 pause and resume it (a reopened app's Pause / Resume). Installed
+    # before the pid is recorded: nobody signals a run whose row has no pid.
+    SignalRelay(commands).install()
     store.set_status(run_id, "running", pid=os.getpid())
     sender.send(Status(run_id, "running"))
 
@@ -242,10 +334,10 @@ def train_run(args: argparse.Namespace, store: Any, sender: EventSender) -> tupl
     system = SystemRecorder(run_id, writer, sender)
     writer.start()
     system.start()
-    CommandReader(sys.stdin.fileno(), control, state).start()
+    CommandReader(sys.stdin.fileno(), commands).start()
     status, error = "failed", None
     try:
-        result = train(spec, callbacks=[WorkerCallback(run_id, store, writer, sender, system)],
+        result = train(spec, callbacks=[WorkerCallback(run_id, store, writer, sender, system, state)],
                        control=control, checkpoint_dir=checkpoint_dir(args.db, run_id),
                        resume_from=args.resume_from, device=args.device)
         status, error = result.status, result.error

@@ -385,13 +385,25 @@ def background_row(store, name="left-running"):
     return run_id
 
 
-def test_a_run_from_a_closed_app_can_be_stopped_not_paused(qtbot, db_url, make_page, monkeypatch):
-    from app.pages.train.run_list import EXTERNAL_PAUSE_TIP
+def test_a_run_from_a_closed_app_can_be_stopped_paused_and_resumed(qtbot, db_url, make_page, monkeypatch):
+    from app.pages.train.run_list import EXTERNAL_PAUSE_TIP, EXTERNAL_RESUME_TIP
     from engine.runner import external
 
     asked = []
     monkeypatch.setattr(external, "external_stop_problem", lambda store, rid: None)  # "its worker is here"
+    monkeypatch.setattr(external, "external_pause_problem", lambda store, rid: None)
+    monkeypatch.setattr(external, "external_resume_problem", lambda store, rid: None)
     monkeypatch.setattr(external, "stop_external", lambda store, rid: asked.append((store, rid)))
+
+    def signal_worker(status):
+        def signal(store, rid):  # as the worker does on the signal: it writes its status itself
+            asked.append((store, rid, status))
+            store.set_status(rid, status)
+            return None
+        return signal
+
+    monkeypatch.setattr(external, "pause_external", signal_worker("paused"))
+    monkeypatch.setattr(external, "resume_external", signal_worker("running"))
     store = RunStore(db_url)
     run_id = background_row(store)
     page, state, runner = make_page(runner=StoreRunner(store))
@@ -400,8 +412,18 @@ def test_a_run_from_a_closed_app_can_be_stopped_not_paused(qtbot, db_url, make_p
     qtbot.waitUntil(lambda: page.runs.row(run_id) is not None, timeout=10_000)
     row = page.runs.row_widget(run_id)
     assert row.stop_button.isVisible() and row.stop_button.isEnabled()
-    assert row.pause_button.isVisible() and not row.pause_button.isEnabled()
-    assert row.pause_button.toolTip() == EXTERNAL_PAUSE_TIP and "not paused" in EXTERNAL_PAUSE_TIP
+    assert row.pause_button.isVisible() and row.pause_button.isEnabled()
+    assert row.pause_button.toolTip() == EXTERNAL_PAUSE_TIP
+    qtbot.mouseClick(row.pause_button, Qt.MouseButton.LeftButton)
+    assert asked == [(store, run_id, "paused")] and runner.calls == []  # its pid, not this window's runner
+    assert messages[-1].startswith(f"Pausing run #{run_id} left-running")
+    qtbot.waitUntil(lambda: "paused" in row.status.text(), timeout=10_000)  # from the store
+    assert row.resume_button.isVisible() and row.resume_button.isEnabled() and not row.pause_button.isVisible()
+    assert row.resume_button.toolTip() == EXTERNAL_RESUME_TIP
+    qtbot.mouseClick(row.resume_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "running" in row.status.text(), timeout=10_000)
+    assert asked[-1] == (store, run_id, "running") and runner.calls == []
+    asked.clear()
     qtbot.mouseClick(row.stop_button, Qt.MouseButton.LeftButton)
     assert asked == [(store, run_id)] and runner.calls == []  # its pid, not this window's runner
     assert row.stop_button.text() == "Stopping…" and not row.stop_button.isEnabled()
@@ -437,6 +459,29 @@ def test_stopping_a_run_from_a_closed_app_that_cannot_be_says_why(qtbot, db_url,
     assert "running" in row.status.text()
 
 
+def test_pausing_a_run_from_a_closed_app_that_cannot_be_says_why(qtbot, db_url, make_page, monkeypatch):
+    from engine.runner import external
+
+    monkeypatch.setattr(external, "external_pause_problem", lambda store, rid: None)
+    monkeypatch.setattr(external, "pause_external", lambda store, rid: f"run {rid}'s worker (pid 7) has just "
+                                                                       "ended; its row says how")
+    store = RunStore(db_url)
+    run_id = background_row(store)
+    page, state, runner = make_page(runner=StoreRunner(store))
+    messages = []
+    state.status_message.connect(messages.append)
+    qtbot.waitUntil(lambda: page.runs.row(run_id) is not None, timeout=10_000)
+    page.runs.select(run_id)
+    row = page.runs.row_widget(run_id)
+    qtbot.waitUntil(row.pause_button.isEnabled, timeout=10_000)
+    qtbot.mouseClick(row.pause_button, Qt.MouseButton.LeftButton)
+    why = f"run {run_id}'s worker (pid 7) has just ended; its row says how"
+    assert messages[-1] == f"Cannot pause run #{run_id}: {why}"
+    assert f"cannot pause: {why}" in page.log.lines(run_id)
+    assert not row.pause_button.isEnabled() and row.pause_button.toolTip() == why
+    assert "running" in row.status.text() and runner.calls == []
+
+
 def test_a_pid_that_is_not_the_runs_worker_leaves_stop_disabled_and_says_why(qtbot, db_url, make_page):
     store = RunStore(db_url)
     run_id = background_row(store)  # the recorded pid is this test process: not a worker
@@ -445,13 +490,16 @@ def test_a_pid_that_is_not_the_runs_worker_leaves_stop_disabled_and_says_why(qtb
     row = page.runs.row_widget(run_id)
     assert not row.stop_button.isEnabled()
     assert "is now another program" in row.stop_button.toolTip()
+    assert not row.pause_button.isEnabled() and "is now another program" in row.pause_button.toolTip()
 
 
 @pytest.mark.slow
-def test_reopened_page_stops_a_real_run_left_training_with_a_checkpoint(qtbot, db_url, make_page):
+def test_reopened_page_pauses_resumes_and_stops_a_real_run_left_training(qtbot, db_url, make_page):
     """A real iris worker detached by a supervisor process that has exited; the
-    reopened page (over a real Runner) stops it from its Stop button."""
-    from engine.runner import Runner
+    reopened page (over a real Runner) pauses and resumes it from its buttons
+    (the status shown is the one the worker writes to the store), then stops
+    it with a checkpoint."""
+    from engine.runner import Runner, external
     from tests.engine.test_runner import detach_in_another_process, iris_spec
 
     run_id, worker = detach_in_another_process(db_url, iris_spec(epochs=2000), fake=False)
@@ -460,7 +508,17 @@ def test_reopened_page_stops_a_real_run_left_training_with_a_checkpoint(qtbot, d
         qtbot.waitUntil(lambda: page.runs.row(run_id) is not None, timeout=30_000)
         row = page.runs.row_widget(run_id)
         qtbot.waitUntil(row.stop_button.isEnabled, timeout=10_000)
-        assert not row.pause_button.isEnabled()
+        if external.CAN_PAUSE_BY_SIGNAL:
+            assert row.pause_button.isEnabled()
+            qtbot.mouseClick(row.pause_button, Qt.MouseButton.LeftButton)
+            qtbot.waitUntil(lambda: "paused" in row.status.text(), timeout=30_000)
+            assert runner.store.get_run(run_id).status == "paused"
+            qtbot.waitUntil(row.resume_button.isEnabled, timeout=10_000)
+            qtbot.mouseClick(row.resume_button, Qt.MouseButton.LeftButton)
+            qtbot.waitUntil(lambda: "running" in row.status.text(), timeout=30_000)
+            assert runner.store.get_run(run_id).status == "running"
+        else:
+            assert not row.pause_button.isEnabled() and "SIGUSR1" in row.pause_button.toolTip()
         qtbot.mouseClick(row.stop_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: "stopped" in row.status.text(), timeout=120_000)
         worker.wait(timeout=60)

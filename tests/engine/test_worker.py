@@ -250,21 +250,44 @@ def test_a_broken_event_stream_does_not_stop_training(store, db_url):
     assert list(loss.epochs) == [1, 2, 3, 4]
 
 
-def test_a_run_detached_while_paused_stops_with_a_checkpoint(store, db_url):
-    """No Resume can arrive after Detach: a paused run would hold its memory forever."""
+def test_a_run_detached_while_paused_stays_paused_and_a_signal_resumes_it(store, db_url):
+    """After Detach no Resume command can arrive, but SIGUSR2 can (a reopened
+    app's Resume): the run waits paused instead of stopping. Where there is
+    no SIGUSR2 it stops with a checkpoint (tests/engine/test_external_pause.py)."""
     run_id = store.create_run(fake_spec("endless"))
     worker = WorkerProcess(db_url, run_id)
-    worker.next_event(Metrics)
-    worker.send(Pause())
-    worker.next_event(Status)
-    worker.send(Detach())
-    worker.proc.stdin.close()
-    read_rest(worker)
-    assert worker.proc.wait(timeout=60) == 0
+    try:
+        worker.next_event(Metrics)
+        worker.send(Pause())
+        worker.next_event(Status)
+        worker.send(Detach())
+        worker.proc.stdin.close()
+        read_rest(worker)  # the stream closes at Detach; the process lives on, paused
+        assert worker.proc.poll() is None and store.get_run(run_id).status == "paused"
+
+        def steps() -> int:
+            return sum(len(c) for c in store.get_curves([run_id], ["train/loss_step"], buckets=None))
+
+        before = -1
+        while before != steps():  # points from before the pause reach the store within a flush interval
+            before = steps()
+            time.sleep(1.2)
+        os.kill(worker.proc.pid, signal.SIGUSR2)
+        deadline = time.monotonic() + 30
+        while not (store.get_run(run_id).status == "running" and steps() > before):
+            assert time.monotonic() < deadline, "not resumed by SIGUSR2"
+            time.sleep(0.1)
+        os.kill(worker.proc.pid, signal.SIGTERM)
+        assert worker.proc.wait(timeout=60) == 0
+    finally:
+        if worker.proc.poll() is None:
+            worker.proc.kill()  # never leave an endless orphan behind a failed test
+            worker.proc.wait()
     stderr = worker.proc.stderr.read().decode()
     worker.proc.stdout.close()
     worker.proc.stderr.close()
-    assert "detached while paused; stopping with a checkpoint" in stderr
+    assert "detached while paused; staying paused" in stderr
+    assert "SIGUSR2 received; resuming" in stderr
     assert store.get_run(run_id).status == "stopped"
     assert [c.kind for c in store.checkpoints(run_id)] == ["last"]
 

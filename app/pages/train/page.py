@@ -6,10 +6,11 @@ the bridge (app.bridge, one per AppState); the bridge's signals update the
 run list, the plots and the log. Runs that were already training when the
 window opened (kept training in the background, or started by
 `layerdeck train`) are read from the store and their curves polled until
-they end; they can be stopped (through their worker's pid, see
-engine.runner.external), not paused. Nothing here imports torch or touches
-CUDA: the model summary (memory estimate) runs on a background thread, GPU
-facts come from NVML.
+they end; they can be stopped, paused and resumed through signals to their
+worker's pid (engine.runner.external; pause and resume on POSIX only), and
+the status shown is the one their worker writes to the store. Nothing here
+imports torch or touches CUDA: the model summary (memory estimate) runs on a
+background thread, GPU facts come from NVML.
 
 The shell calls `confirm_close()` before the window closes.
 """
@@ -83,8 +84,8 @@ class TrainPage(QWidget):
             e.run_id, f"checkpoint ({e.kind}) saved at epoch {e.epoch}: {e.path}"))
         b.finished.connect(self._on_finished)
         self.runs.selected.connect(self._on_selected)
-        self.runs.pause_requested.connect(lambda rid: self._command("pause", rid))
-        self.runs.resume_requested.connect(lambda rid: self._command("resume", rid))
+        self.runs.pause_requested.connect(lambda rid: self._pause_or_resume("pause", rid))
+        self.runs.resume_requested.connect(lambda rid: self._pause_or_resume("resume", rid))
         self.runs.stop_requested.connect(self._stop)
         self.watch = StoreWatch(state.store_url, self, open_store=self._runner_store)
         self.watch.found.connect(self._on_store_runs)
@@ -314,6 +315,24 @@ class TrainPage(QWidget):
         self.state.status_message.emit(f"Stopping run #{run_id} {row.name}: it finishes its batch "
                                        "and saves a checkpoint")
 
+    def _pause_or_resume(self, what: str, run_id: int) -> None:
+        """Through the runner when launched here, else by a signal to its worker's pid;
+        the row turns paused / running when the worker has written it to the store."""
+        row = self.runs.row(run_id)
+        if row is None or row.controllable:
+            self._command(what, run_id)
+            return
+        error = getattr(self.bridge, f"{what}_external")(run_id)
+        if error:
+            self.runs.change(run_id, pause_problem=error)
+            self.log.append(run_id, f"cannot {what}: {error}")
+            self.state.status_message.emit(f"Cannot {what} run #{run_id}: {error}")
+            return
+        doing = "Pausing" if what == "pause" else "Resuming"
+        self.log.append(run_id, f"{doing.lower()} from this window (a signal to its worker)")
+        self.state.status_message.emit(f"{doing} run #{run_id} {row.name}"
+                                       + (": it pauses after its batch" if what == "pause" else ""))
+
     def _can_stop(self, run_id: int) -> bool:
         row = self.runs.row(run_id)
         return row is not None and (row.controllable or (row.stop_problem is None and not row.stopping))
@@ -377,7 +396,7 @@ class TrainPage(QWidget):
         """Runs found in the store that this window did not launch (still active, or just ended)."""
         mine = set(self.bridge.submitted())
         ended: list[str] = []  # runs this window asked to stop that have now ended
-        for run, epoch, stop_problem in runs:
+        for run, epoch, stop_problem, pause_problem in runs:
             if run.id in mine:
                 continue
             total = int(((run.spec or {}).get("training") or {}).get("epochs") or 0)
@@ -385,7 +404,7 @@ class TrainPage(QWidget):
             stopping = bool(old and old.stopping) and run.status in ACTIVE
             self.runs.upsert(RunRow(run.id, run.name, run.status, epoch=epoch, total_epochs=total,
                                     error=run.error, controllable=False, stop_problem=stop_problem,
-                                    stopping=stopping))
+                                    stopping=stopping, pause_problem=pause_problem))
             if old is not None and old.stopping and run.status not in ACTIVE:
                 ended.append(f"Run #{run.id} {run.name} {run.status}")
         if self.runs.selected_id() is None and self.runs.run_ids():

@@ -2,9 +2,11 @@
 bar with the ETA, and Pause / Resume / Stop.
 
 A run this window did not launch (read from the store: left training by an
-app that has closed, or started elsewhere) can be stopped here through its
-worker's pid when that is possible (`stop_problem` None), never paused: its
-worker listens to no one's commands but a signal.
+app that has closed, or started elsewhere) listens to no one's commands but
+signals to its worker's pid: it can be stopped here when that is possible
+(`stop_problem` None), and paused when running or resumed when paused
+(`pause_problem` None; POSIX only, Windows has no such signal and the
+tooltip says so). Its status is the store's: the worker writes it.
 
 Rows are plain views of `RunRow` facts the page hands in (`upsert`); the
 buttons only emit `pause_requested` / `resume_requested` /
@@ -23,7 +25,9 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem
 
 ACTIVE = ("queued", "running", "paused")
 EXTERNAL_PAUSE_TIP = ("Started by an app that has closed (or another window, or `layerdeck train`): "
-                      "it can be stopped from here, not paused")
+                      "ask its worker to pause after the current batch; it keeps its state")
+EXTERNAL_RESUME_TIP = ("Started by an app that has closed (or another window, or `layerdeck train`): "
+                       "ask its worker to continue training")
 EXTERNAL_STOP_TIP = "Ask its worker to finish the batch, save a checkpoint and end the run"
 STATUS_COLOURS = {"running": "#2f8f46", "paused": "#b07d12", "queued": "#6b7280", "completed": "#2f6fb0",
                   "stopped": "#6b7280", "failed": "#c0392b", "crashed": "#c0392b"}
@@ -44,6 +48,8 @@ class RunRow:
     # For those: why Stop cannot work from here, in words (None: it can, by a signal to its worker).
     stop_problem: Optional[str] = None
     stopping: bool = False  # Stop was asked of a run not launched here; its row says when it has ended
+    # For those too: why Pause (when running) or Resume (when paused) cannot work from here (None: it can).
+    pause_problem: Optional[str] = None
 
 
 def format_eta(seconds: Optional[float]) -> str:
@@ -147,9 +153,15 @@ class RunRowWidget(QWidget):
         self.message.setToolTip(row.error or "")
 
     def _show_external_controls(self, row: RunRow) -> None:
-        """No pause for a run launched elsewhere; Stop when its worker can be signalled from here."""
-        for b in (self.pause_button, self.resume_button):
-            b.setToolTip(EXTERNAL_PAUSE_TIP)
+        """A run launched elsewhere: Pause (running), Resume (paused) and Stop, each
+        enabled when its worker can be signalled from here, else the tooltip says why."""
+        live = row.pause_problem is None and not row.stopping
+        self.pause_button.setEnabled(live and row.status == "running")
+        self.resume_button.setEnabled(live and row.status == "paused")
+        self.pause_button.setToolTip(row.pause_problem if row.status == "running" and row.pause_problem
+                                     else EXTERNAL_PAUSE_TIP)
+        self.resume_button.setToolTip(row.pause_problem if row.status == "paused" and row.pause_problem
+                                      else EXTERNAL_RESUME_TIP)
         self.stop_button.setText("Stopping…" if row.stopping else "Stop")
         self.stop_button.setEnabled(row.stop_problem is None and not row.stopping and row.status != "queued")
         if row.stopping:

@@ -3,8 +3,9 @@ window opened (they train on in their own worker processes, or were started
 by `layerdeck train`), polled until they end, and a final full read of a
 finished run's curves (the live stream may have thinned its points; the
 store has them all). With each active run comes whether this process
-could stop it through its worker's pid (engine.runner.external), checked
-here, off the UI thread: it reads the row and asks psutil about the pid.
+could stop it, and pause (running) or resume (paused) it, through its
+worker's pid (engine.runner.external), checked here, off the UI thread: it
+reads the row and asks psutil about the pid.
 
 Every read runs on a background thread (a store read can wait on a
 writer); results come back on the UI thread as signals.
@@ -26,9 +27,10 @@ CURVE_BUCKETS = 2000
 
 class StoreWatch(QObject):
     found = Signal(list)
-    """Runs read from the store (payload: [(engine.store Run, last epoch seen, stop problem)];
-    the stop problem says in words why the run cannot be stopped from here, None when it can
-    or when it has ended)."""
+    """Runs read from the store (payload: [(engine.store Run, last epoch seen, stop problem,
+    pause problem)]; the stop problem says in words why the run cannot be stopped from here,
+    the pause problem why it cannot be paused (when running) or resumed (when paused); each
+    None when it can, or when it has ended)."""
     curves = Signal(int, list)
     """A run's curves, read from the store (payload: run id, [engine.store Curve])."""
     _curves_read = Signal(object)
@@ -73,7 +75,7 @@ class StoreWatch(QObject):
             return self._store
 
     # --- the background side --------------------------------------------------------------
-    def _collect(self) -> list[tuple[Any, int, list, Optional[str]]]:
+    def _collect(self) -> list[tuple[Any, int, list, Optional[str], Optional[str]]]:
         store = self._open()
         with ENGINE_IMPORT_LOCK:  # engine.runner pulls in torch (engine.protocol)
             from engine.runner import external
@@ -86,18 +88,25 @@ class StoreWatch(QObject):
             curves = store.get_curves([run.id], buckets=CURVE_BUCKETS)
             epoch = max((int(c.epochs[-1]) for c in curves if len(c) and c.key == "train/loss"), default=0)
             problem = external.external_stop_problem(store, run.id) if run.status in ACTIVE else None
-            out.append((run, epoch, curves, problem))
+            if run.status == "running":
+                pause_problem = external.external_pause_problem(store, run.id)
+            elif run.status == "paused":
+                pause_problem = external.external_resume_problem(store, run.id)
+            else:
+                pause_problem = None
+            out.append((run, epoch, curves, problem, pause_problem))
         return out
 
     # --- the UI side ------------------------------------------------------------------------------
     def _on_collected(self, result: list) -> None:
         if self._watched is None:
-            self._watched = {run.id for run, _, _, _ in result}
-        for run, _, curves, _ in result:
+            self._watched = {run.id for run, *_ in result}
+        for run, _, curves, *_ in result:
             if run.status not in ACTIVE:
                 self._watched.discard(run.id)
             self.curves.emit(run.id, curves)
-        self.found.emit([(run, epoch, problem) for run, epoch, _, problem in result])
+        self.found.emit([(run, epoch, problem, pause_problem)
+                         for run, epoch, _, problem, pause_problem in result])
         if not self._watched:
             self._collector.stop()
 
