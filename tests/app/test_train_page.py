@@ -233,10 +233,11 @@ class DetachingRunner(FakeRunner):
 
 def test_closing_offers_stop_keep_or_cancel_and_keep_detaches_the_runs(qtbot, make_page, monkeypatch):
     page, state, runner = make_page(runner=DetachingRunner())
-    offered = []
+    offered, offered_text = [], []
 
     def pick_keep(box):  # the real dialog, answered as a person would
         offered.extend(b.text().replace("&", "") for b in box.buttons())
+        offered_text.append(box.informativeText())
         next(b for b in box.buttons() if b.text() == KEEP_TEXT).click()
         return 0
 
@@ -245,6 +246,8 @@ def test_closing_offers_stop_keep_or_cancel_and_keep_detaches_the_runs(qtbot, ma
     state.status_message.connect(messages.append)
     assert page.confirm_close() is True
     assert sorted(offered) == sorted([STOP_TEXT, KEEP_TEXT, "Cancel"])
+    assert "reopening LayerDeck shows them with live curves, and it can pause, resume or stop them" \
+        in " ".join(offered_text)  # what a reopened window can do with them (Linux: by signals)
     assert runner.calls == [("detach", None)]  # not stopped, not shut down: let go
     assert "keep training in the background" in messages[-1].lower()
 

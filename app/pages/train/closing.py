@@ -2,10 +2,16 @@
 runs active."""
 from __future__ import annotations
 
+import signal
 from typing import Optional
 
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMessageBox, QStyle, QSystemTrayIcon, QWidget
+
+# What a reopened app can do with runs kept training (engine.runner.external:
+# SIGUSR1/SIGUSR2 pause and resume, SIGTERM stops; Windows has only the last).
+REOPENED_CONTROLS = ("it can pause, resume or stop them" if hasattr(signal, "SIGUSR1") and hasattr(signal, "SIGUSR2")
+                     else "it can stop them (a run paused when LayerDeck closes stops with a checkpoint)")
 
 
 class Notifier(QObject):
@@ -48,8 +54,7 @@ def ask_close(parent: QWidget, count: int, can_keep: bool) -> str:
     if can_keep:
         info += ("\n\nKeep training: the runs go on in their own processes after LayerDeck "
                  "closes, writing every point to the run history; reopening LayerDeck shows "
-                 "them with live curves. They can no longer be paused or stopped from the app "
-                 "(a paused run stops with a checkpoint). Runs still waiting in the queue "
+                 f"them with live curves, and {REOPENED_CONTROLS}. Runs still waiting in the queue "
                  "cannot start without the app: they are marked stopped, not started.")
     box.setInformativeText(info)
     stop = box.addButton(STOP_TEXT, QMessageBox.ButtonRole.DestructiveRole)
