@@ -394,8 +394,7 @@ def test_a_run_from_a_closed_app_can_be_stopped_paused_and_resumed(qtbot, db_url
 
     asked = []
     monkeypatch.setattr(external, "external_stop_problem", lambda store, rid: None)  # "its worker is here"
-    monkeypatch.setattr(external, "external_pause_problem", lambda store, rid: None)
-    monkeypatch.setattr(external, "external_resume_problem", lambda store, rid: None)
+    monkeypatch.setattr(external, "external_problem", lambda store, rid, action: None)  # pause, resume
     monkeypatch.setattr(external, "stop_external", lambda store, rid: asked.append((store, rid)))
 
     def signal_worker(status):
@@ -441,12 +440,9 @@ def test_a_run_from_a_closed_app_can_be_stopped_paused_and_resumed(qtbot, db_url
     assert messages[-1].startswith(f"Run #{run_id} left-running stopped")
 
 
-def test_stopping_a_run_from_a_closed_app_that_cannot_be_says_why(qtbot, db_url, make_page, monkeypatch):
-    from engine.runner import external
-
-    monkeypatch.setattr(external, "external_stop_problem", lambda store, rid: None)
-    monkeypatch.setattr(external, "stop_external", lambda store, rid: f"run {rid} is training on another machine "
-                                                                      "(gpu-box-7); stop it there")
+def watch_background_run(qtbot, db_url, make_page):
+    """A page over a store with one run left training by a closed app, that run
+    selected: (page, runner, run id, its row widget, the status-bar messages)."""
     store = RunStore(db_url)
     run_id = background_row(store)
     page, state, runner = make_page(runner=StoreRunner(store))
@@ -454,8 +450,17 @@ def test_stopping_a_run_from_a_closed_app_that_cannot_be_says_why(qtbot, db_url,
     state.status_message.connect(messages.append)
     qtbot.waitUntil(lambda: page.runs.row(run_id) is not None, timeout=10_000)
     page.runs.select(run_id)
-    state.stop_requested.emit()  # Run ▸ Stop takes the same way
-    row = page.runs.row_widget(run_id)
+    return page, runner, run_id, page.runs.row_widget(run_id), messages
+
+
+def test_stopping_a_run_from_a_closed_app_that_cannot_be_says_why(qtbot, db_url, make_page, monkeypatch):
+    from engine.runner import external
+
+    monkeypatch.setattr(external, "external_stop_problem", lambda store, rid: None)
+    monkeypatch.setattr(external, "stop_external", lambda store, rid: f"run {rid} is training on another machine "
+                                                                      "(gpu-box-7); stop it there")
+    page, _, run_id, row, messages = watch_background_run(qtbot, db_url, make_page)
+    page.state.stop_requested.emit()  # Run ▸ Stop takes the same way
     assert messages[-1] == f"Cannot stop run #{run_id}: run {run_id} is training on another machine (gpu-box-7); " \
                            "stop it there"
     assert not row.stop_button.isEnabled() and "gpu-box-7" in row.stop_button.toolTip()
@@ -465,17 +470,10 @@ def test_stopping_a_run_from_a_closed_app_that_cannot_be_says_why(qtbot, db_url,
 def test_pausing_a_run_from_a_closed_app_that_cannot_be_says_why(qtbot, db_url, make_page, monkeypatch):
     from engine.runner import external
 
-    monkeypatch.setattr(external, "external_pause_problem", lambda store, rid: None)
+    monkeypatch.setattr(external, "external_problem", lambda store, rid, action: None)
     monkeypatch.setattr(external, "pause_external", lambda store, rid: f"run {rid}'s worker (pid 7) has just "
                                                                        "ended; its row says how")
-    store = RunStore(db_url)
-    run_id = background_row(store)
-    page, state, runner = make_page(runner=StoreRunner(store))
-    messages = []
-    state.status_message.connect(messages.append)
-    qtbot.waitUntil(lambda: page.runs.row(run_id) is not None, timeout=10_000)
-    page.runs.select(run_id)
-    row = page.runs.row_widget(run_id)
+    page, runner, run_id, row, messages = watch_background_run(qtbot, db_url, make_page)
     qtbot.waitUntil(row.pause_button.isEnabled, timeout=10_000)
     qtbot.mouseClick(row.pause_button, Qt.MouseButton.LeftButton)
     why = f"run {run_id}'s worker (pid 7) has just ended; its row says how"

@@ -88,12 +88,8 @@ class StoreWatch(QObject):
             curves = store.get_curves([run.id], buckets=CURVE_BUCKETS)
             epoch = max((int(c.epochs[-1]) for c in curves if len(c) and c.key == "train/loss"), default=0)
             problem = external.external_stop_problem(store, run.id) if run.status in ACTIVE else None
-            if run.status == "running":
-                pause_problem = external.external_pause_problem(store, run.id)
-            elif run.status == "paused":
-                pause_problem = external.external_resume_problem(store, run.id)
-            else:
-                pause_problem = None
+            toggle = {"running": "pause", "paused": "resume"}.get(run.status)  # what its button would ask
+            pause_problem = external.external_problem(store, run.id, toggle) if toggle else None
             out.append((run, epoch, curves, problem, pause_problem))
         return out
 
