@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
 from engine.blocks import fmt_shape
+from engine.cli.options import add_db_option
 from engine.spec import RunSpec, SpecError, load_spec
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("spec", help="Run spec JSON file.")
     p.add_argument("--batch-size", type=int, default=None,
                    help="Batch size for the memory estimate (default: the spec's training.batch_size).")
+    add_db_option(p)  # unused by check, accepted so one command line works for every sub-command
 
 
 @dataclass

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from engine.cli.options import add_db_option
 from engine.spec import SpecError
 
 
@@ -16,6 +17,7 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("spec", help="Run spec JSON file.")
     p.add_argument("--code", required=True, metavar="OUT.py", help="Where to write the Python file.")
     p.add_argument("--class-name", default="Net", help="Name of the generated class (default: Net).")
+    add_db_option(p)  # unused by export, accepted so one command line works for every sub-command
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,6 +15,8 @@ import sys
 import time
 from typing import Any, Optional, TextIO
 
+from engine.cli.options import add_db_option
+
 EXIT_OK, EXIT_FAILED, EXIT_BAD_SPEC, EXIT_INTERRUPTED = 0, 1, 2, 130
 RESUMABLE = ("stopped", "crashed")
 # Shown on the progress line, in this order, when the run logs them.
@@ -31,8 +33,7 @@ def add_parser(sub: Any) -> None:
                        description="Train SPEC.json in a worker process, recording it in the run store.")
     p.add_argument("spec", nargs="?", metavar="SPEC.json",
                    help="Run spec file (with --resume it may be left out: the old run's spec is used).")
-    # SUPPRESS: `layerdeck --db URL train ...` must not be overwritten by this default.
-    p.add_argument("--db", default=argparse.SUPPRESS, help="Run store URL or file (default: LAYERDECK_DB or the user data dir).")
+    add_db_option(p)
     p.add_argument("--device", help="Train on this device: auto, cpu, cuda, cuda:N or mps (overrides training.device).")
     p.add_argument("--resume", type=int, metavar="RUN_ID",
                    help="Continue a stopped or crashed run from its last checkpoint, as a new run.")

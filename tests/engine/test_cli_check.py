@@ -104,7 +104,7 @@ def test_export_of_a_broken_spec_exits_1(tmp_path, capsys):
     assert not (tmp_path / "x.py").exists()
 
 
-@pytest.mark.parametrize("spec,code", [("iris_mlp.json", 0), ("broken.json", 1)])
+@pytest.mark.parametrize("spec,code", [("wine_mlp.json", 0), ("broken.json", 1)])
 def test_layerdeck_check_command_on_the_contract_specs(spec, code):
     contract = ROOT.parent / "shared" / "contract" / spec
     if not contract.exists():
@@ -114,3 +114,24 @@ def test_layerdeck_check_command_on_the_contract_specs(spec, code):
                          text=True, cwd=ROOT, timeout=120)
     assert out.returncode == code, out.stdout + out.stderr
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("command", ["check", "export", "train"])
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_db_is_accepted_before_or_after_every_sub_command(tmp_path, command, where):
+    from engine.cli import build_parser
+
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    extra = ["--code", str(tmp_path / "net.py")] if command == "export" else []
+    rest = [command, str(TEMPLATE_DIR / "wine_mlp.json"), *extra]
+    argv = ["--db", url, *rest] if where == "before" else [*rest, "--db", url]
+    args = build_parser().parse_args(argv)
+    assert args.command == command and args.db == url
+
+
+def test_check_with_db_after_the_command_runs(tmp_path, capsys):
+    from engine.cli import main
+
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    assert main(["check", str(TEMPLATE_DIR / "wine_mlp.json"), "--db", url]) == 0
+    assert capsys.readouterr().err == ""
