@@ -1,8 +1,9 @@
 """Python source for a model: one nn.Module class a person could have written.
 
 The class is an nn.Sequential built from the same `Call`s as engine.model's
-build_model, so parameter names ("0.weight", "3.rnn.weight_ih_l0") match and
-a LayerDeck checkpoint's state_dict loads into it. Helper modules (Recurrent,
+build_model (engine.model_summary.layer_calls), so parameter names
+("0.weight", "3.rnn.weight_ih_l0") match and a LayerDeck checkpoint's
+state_dict loads into it. Helper modules (Recurrent,
 SelfAttention, Residual, Permute) are copied from engine.blocks.modules when used.
 """
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 import inspect
 import keyword
 
-from engine.blocks import CATALOGUE, Call, fmt_shape
-from engine.model import BlockRow, ModelSummary, _parts
+from engine.blocks import Call, fmt_shape
+from engine.model_summary import BlockRow, ModelSummary, block_parts, layer_calls
 
 INDENT = "    "
 HELPERS = ("Recurrent", "SelfAttention", "Residual", "Permute")  # in the order they are defined in the file
@@ -55,12 +56,7 @@ def python_source(blocks: list, summary: ModelSummary, class_name: str = "Net") 
 
     class_name = _class_name(class_name)
     top: list[BlockRow] = [r for r in summary.rows if r.depth == 0]
-    calls: list[Call] = []
-    for block, row in zip(blocks, top):
-        type_, params, children = _parts(block)
-        if children is not None:
-            params = {**params, "blocks": children}
-        calls.append(CATALOGUE[type_].call(row.in_shape, params))
+    calls = layer_calls(blocks, summary)
     helpers: set[str] = set()
     for c in calls:
         _used_helpers(c, helpers)
@@ -114,7 +110,7 @@ def python_source(blocks: list, summary: ModelSummary, class_name: str = "Net") 
 
 def _example_input(blocks: list, summary: ModelSummary) -> str:
     dims = ", ".join(str(d) for d in (2,) + tuple(summary.input_shape))
-    type_, params, _ = _parts(blocks[0])
+    type_, params, _ = block_parts(blocks[0])
     if type_ == "Embedding":  # ids, not floats
         return f"torch.randint(0, {params['num_embeddings']}, ({dims}))"
     return f"torch.randn({dims})"

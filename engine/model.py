@@ -8,12 +8,12 @@ keystroke (DESIGN.md §2). torch is imported lazily.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Iterable, Union
+from typing import TYPE_CHECKING, Any, Iterable
 
 from engine.blocks import CATALOGUE, BlockType, Shape, ShapeError, fmt_shape, param_problems, suggest
 from engine.blocks.base import prod
+from engine.model_summary import BlockLike, BlockRow, ModelSummary, block_parts, layer_calls
 from engine.spec import BlockSpec, ModelSpec
 
 if TYPE_CHECKING:
@@ -32,47 +32,6 @@ class ModelError(ValueError):
     def __init__(self, errors: list[str]):
         self.errors = list(errors)
         super().__init__("; ".join(self.errors))
-
-
-@dataclass
-class BlockRow:
-    path: tuple[int, ...]  # index path; (6, 1) is the 2nd block inside the 7th
-    number: str  # 1-based for display: "7", "7.2"
-    type: str
-    label: str
-    depth: int
-    in_shape: Shape | None
-    out_shape: Shape | None
-    params: int | None
-    macs: int | None
-    error: str | None = None
-    fix: str | None = None
-
-
-@dataclass
-class ModelSummary:
-    input_shape: Shape
-    rows: list[BlockRow]
-    output_shape: Shape | None
-    total_params: int
-    trainable_params: int
-    total_macs: int
-    memory_bytes: int  # training estimate at batch_size: weights, grads, optimizer state, activations
-    batch_size: int
-    errors: list[str] = field(default_factory=list)
-    valid: bool = True
-
-
-BlockLike = Union[BlockSpec, dict]
-
-
-def _parts(block: BlockLike) -> tuple[str, dict[str, Any], list | None]:
-    """(type, parameters, children or None) of a BlockSpec or a raw dict."""
-    if isinstance(block, BlockSpec):
-        return block.type, block.params, block.blocks
-    d = dict(block)
-    children = d.pop("blocks", None)
-    return str(d.pop("type", "")), d, children
 
 
 def _freeze(value: Any) -> Any:
@@ -108,7 +67,7 @@ class _Walker:
     def walk(self, blocks: Iterable[BlockLike], shape: Shape | None, path: tuple[int, ...] = (),
              number: str = "") -> Shape | None:
         for i, block in enumerate(blocks):
-            type_, params, children = _parts(block)
+            type_, params, children = block_parts(block)
             row = BlockRow(path + (i,), f"{number}{i + 1}", type_, "", len(path), shape, None, None, None)
             self.rows.append(row)
             shape = self.block(row, CATALOGUE.get(type_), params, children)
@@ -246,13 +205,7 @@ def build_model(model: ModelSpec | list[BlockSpec], input_shape: Shape) -> "nn.S
     summary = summarize(model, input_shape)
     if not summary.valid:
         raise ModelError(summary.errors)
-    layers = []
-    for block, row in zip(_blocks_of(model), (r for r in summary.rows if r.depth == 0)):
-        type_, params, children = _parts(block)
-        if children is not None:
-            params = {**params, "blocks": children}
-        layers.append(CATALOGUE[type_].call(row.in_shape, params).instantiate())
-    return nn.Sequential(*layers)
+    return nn.Sequential(*(call.instantiate() for call in layer_calls(_blocks_of(model), summary)))
 
 
 def export_python(model: ModelSpec | list[BlockSpec], input_shape: Shape, class_name: str = "Net") -> str:
