@@ -333,10 +333,16 @@ Pred = Callable[[Any], bool]
 Getter = Callable[[Any], Any]
 
 
+# Parentheses and `not`s, counted together: far past any filter a person
+# writes, and well inside Python's stack (each level costs up to 4 frames).
+MAX_DEPTH = 64
+
+
 class _Parser:
     def __init__(self, text: str):
         self.toks = _tokenize(text)
         self.i = 0
+        self.depth = 0
 
     @property
     def tok(self) -> _Tok:
@@ -364,26 +370,34 @@ class _Parser:
             raise QueryError(f"expected 'and' or 'or' before {self._describe(t)}", t.col)
         return pred
 
+    def _deeper(self, t: _Tok) -> None:
+        """One more level of nesting at `t`; refused past MAX_DEPTH before the stack runs out."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise QueryError(f"expression nested too deeply (more than {MAX_DEPTH} levels)", t.col)
+
     def _or(self) -> Pred:
-        left = self._and()
+        # A flat any() rather than nested closures: a long chain of `or`s
+        # must not recurse once per term when it is evaluated.
+        terms = [self._and()]
         while self._is_kw("or"):
             kw = self._advance()
-            right = self._operand_after(kw, self._and)
-            left = (lambda l, r: lambda run: l(run) or r(run))(left, right)
-        return left
+            terms.append(self._operand_after(kw, self._and))
+        return terms[0] if len(terms) == 1 else (lambda run: any(p(run) for p in terms))
 
     def _and(self) -> Pred:
-        left = self._not()
+        terms = [self._not()]
         while self._is_kw("and"):
             kw = self._advance()
-            right = self._operand_after(kw, self._not)
-            left = (lambda l, r: lambda run: l(run) and r(run))(left, right)
-        return left
+            terms.append(self._operand_after(kw, self._not))
+        return terms[0] if len(terms) == 1 else (lambda run: all(p(run) for p in terms))
 
     def _not(self) -> Pred:
         if self._is_kw("not"):
             kw = self._advance()
+            self._deeper(kw)
             inner = self._operand_after(kw, self._not)
+            self.depth -= 1
             return lambda run: not inner(run)
         return self._primary()
 
@@ -396,12 +410,14 @@ class _Parser:
         t = self.tok
         if t.kind == "lparen":
             self._advance()
+            self._deeper(t)
             if self.tok.kind == "rparen":
                 raise QueryError("expected a condition inside '( )'", self.tok.col)
             inner = self._or()
             if self.tok.kind != "rparen":
                 raise QueryError(f"expected ')' to close the '(' at column {t.col}", self.tok.col)
             self._advance()
+            self.depth -= 1
             return inner
         left, left_is_field = self._value(None)
         if self.tok.kind == "op" or self._is_kw("contains"):

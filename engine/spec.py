@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 SPEC_VERSION = 1
+SEED_MAX = 2**32 - 1  # numpy and scikit-learn refuse seeds outside 0 .. 2**32 - 1
 
 
 class SpecError(ValueError):
@@ -237,13 +238,21 @@ class TrainingSpec(_Strict):
 
 class RunSpec(_Strict):
     name: str = Field("run", min_length=1, max_length=200, description="A name for the run in the history.")
-    seed: int = Field(0, ge=0, description="Seed for data splits, initialization and shuffling.")
+    seed: int = Field(0, ge=0, le=SEED_MAX, description="Seed for data splits, initialization and shuffling.")
     data: DataSpec = Field(default_factory=DataSpec)
     model: ModelSpec = Field(default_factory=ModelSpec)
     optimizer: OptimizerSpec = Field(default_factory=AdamWSpec)
     scheduler: SchedulerSpec = Field(default_factory=NoSchedulerSpec)
     regularization: RegularizationSpec = Field(default_factory=RegularizationSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
+
+    @field_validator("seed", mode="before")
+    @classmethod
+    def _seed_in_range(cls, v: Any) -> Any:
+        # Before pydantic's own bound checks, so the message gives the whole range.
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and not 0 <= v <= SEED_MAX:
+            raise ValueError(f"must be between 0 and {SEED_MAX} (got {v})")
+        return v
 
     def to_dict(self) -> dict[str, Any]:
         out = self.model_dump(mode="json", exclude={"model"})

@@ -129,3 +129,16 @@ def test_free_text_is_told_apart_from_expressions():
     assert looks_like_query('tags contains "demo"')
     assert field_value(RUNS[0], "val/accuracy.last") == 0.97
     assert field_value(RUNS[0], "optimizer.type") == "AdamW"
+
+
+@pytest.mark.parametrize("expr", ["(" * 500 + "id > 1" + ")" * 500, "not " * 500 + "starred",
+                                  "(not " * 300 + "starred" + ")" * 300])
+def test_deep_nesting_is_a_query_error_not_a_recursion_error(expr):
+    with pytest.raises(QueryError, match=r"expression nested too deeply \(more than 64 levels\)"):
+        parse_query(expr)
+
+
+def test_nesting_up_to_the_limit_parses_and_long_chains_evaluate():
+    assert names("(" * 64 + "id == 2" + ")" * 64) == ["digits-sgd"]
+    assert names(" or ".join(["id == 3"] * 5000)) == ["iris-mlp"]
+    assert names(" and ".join(["id < 3"] * 5000)) == ["digits-cnn", "digits-sgd"]

@@ -134,7 +134,7 @@ def test_spec_error_names_its_source_file(tmp_path):
     p.write_text(json.dumps({"seed": -1}))
     with pytest.raises(SpecError) as e:
         load_spec(p)
-    assert str(e.value) == f"{p}: seed: must be >= 0"
+    assert str(e.value) == f"{p}: seed: must be between 0 and 4294967295 (got -1)"
 
 
 def test_copy_with_revalidates():
@@ -142,3 +142,14 @@ def test_copy_with_revalidates():
     assert spec.copy_with(seed=3).seed == 3
     with pytest.raises(SpecError):
         spec.copy_with(seed=-1)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 2**64, -(2**40)])
+def test_a_seed_outside_numpys_range_is_refused_with_the_range(seed):
+    with pytest.raises(SpecError) as e:
+        parse_spec({"seed": seed})
+    assert e.value.errors == [f"seed: must be between 0 and 4294967295 (got {seed})"]
+
+
+def test_the_largest_seed_numpy_takes_is_accepted():
+    assert parse_spec({"seed": 2**32 - 1}).seed == 2**32 - 1
