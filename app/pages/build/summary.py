@@ -1,9 +1,9 @@
 """Model summaries computed off the UI thread, latest request wins.
 
 `engine.model` imports torch and the dataset's input shape may take a moment
-to compute (mnist1d is generated), so both run on one background thread. A
-request made while another is queued replaces it; a result that is no longer
-the latest is dropped, so typing in the inspector never waits for torch.
+to compute (mnist1d is generated), so both run in the background
+(app.background), latest request wins: typing in the inspector never waits
+for torch.
 
 At start-up the shell holds background work until the window has painted
 (`hold()` / `release()`), so torch is imported only after the first paint.
@@ -11,12 +11,12 @@ At start-up the shell holds background work until the window has painted
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from app.background import Background
 from app.errors import error_text
 
 log = logging.getLogger(__name__)
@@ -63,50 +63,6 @@ def compute(spec: Any, generation: int = 0) -> SummaryResult:
     return SummaryResult(generation, info=info, summary=summary)
 
 
-class _Relay(QObject):
-    """Carries results from the worker thread to the UI thread (queued). It is
-    never parented to a page, so a job finishing after its page closed emits
-    into a connection Qt has already dropped, not into a deleted object."""
-    done = Signal(object)
-
-
-class _Worker:
-    """One daemon thread for all builders. Each requester keeps at most one
-    waiting job (a new request replaces it: latest wins). A plain Python
-    thread, not a QThreadPool: a pool's destructor waits for its job while
-    holding the GIL that the job needs, and a daemon thread never holds up exit."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._jobs: dict[int, tuple[_Relay, Any, int]] = {}
-        self._thread: threading.Thread | None = None
-
-    def submit(self, relay: _Relay, spec: Any, generation: int) -> None:
-        with self._cond:
-            self._jobs[id(relay)] = (relay, spec, generation)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="layerdeck-summary", daemon=True)
-                self._thread.start()
-            self._cond.notify()
-
-    def _loop(self) -> None:
-        while True:
-            with self._cond:
-                while not self._jobs:
-                    self._cond.wait()
-                _, (relay, spec, generation) = self._jobs.popitem()
-            try:
-                relay.done.emit(compute(spec, generation))
-            except Exception:  # compute() reports user errors itself; this is a bug: log, keep serving
-                log.exception("summary worker failed")
-
-
-_worker = _Worker()
-# Every relay stays referenced from here, so its last reference is never dropped on the
-# worker thread (a QObject must be deleted in its own thread). One per Build page: tiny.
-_relays: list[_Relay] = []
-
-
 class SummaryService(QObject):
     """Computes summaries for the builder: request() often, get ready() for the latest only."""
 
@@ -115,17 +71,16 @@ class SummaryService(QObject):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self._relay = _Relay()
-        _relays.append(self._relay)
-        self._relay.done.connect(self._on_done)
+        self._background = Background(self, latest_only=True, name="layerdeck-summary")
         self._generation = 0
-        self._delivered = 0
         self._spec: Any = None
+        self._held_back = False  # a request waits for release()
 
     def request(self, spec: Any) -> int:
         self._generation += 1
         self._spec = spec
         if _held:
+            self._held_back = True
             if self not in _waiting:
                 _waiting.append(self)
         else:
@@ -134,13 +89,9 @@ class SummaryService(QObject):
 
     def pending(self) -> bool:
         """True while the latest request has no result yet."""
-        return self._delivered < self._generation
+        return self._held_back or self._background.pending()
 
     def _start_latest(self) -> None:
-        _worker.submit(self._relay, self._spec, self._generation)
-
-    def _on_done(self, result: SummaryResult) -> None:
-        if result.generation != self._generation:
-            return  # stale: a newer request is on its way
-        self._delivered = result.generation
-        self.ready.emit(result)
+        self._held_back = False
+        spec, generation = self._spec, self._generation
+        self._background.submit(lambda: compute(spec, generation), self.ready.emit)

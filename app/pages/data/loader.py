@@ -4,9 +4,9 @@
 dataset through engine.data and keeps only what the page draws — a few
 samples in their original units, class counts, the split sizes. Loading can
 take seconds (mnist1d is generated, image folders are decoded), so
-`PreviewLoader` runs it on a worker thread and delivers only the newest
-request's result. `CatalogueScanner` fills in the dataset list's sizes in
-the background, one dataset at a time, and stops when asked.
+`PreviewLoader` runs it in the background (app.background) and delivers
+only the newest request's result. `CatalogueScanner` fills in the dataset
+list's sizes in the background, one dataset at a time, and stops when asked.
 """
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
+
+from app.background import Background
 
 log = logging.getLogger(__name__)
 
@@ -78,25 +80,19 @@ def stats_text(info: Any) -> str:
     return f"{total} · regr."
 
 
-class _Relay(QObject):
-    """Carries results from a worker thread into the UI thread (kept alive by its jobs)."""
-    done = Signal(object)
-    found = Signal(str, str)
+def scan_one(name: str, stop: threading.Event) -> Optional[tuple[str, str]]:
+    """(name, stats text) of one built-in dataset; None when stopped or it cannot load."""
+    if stop.is_set():
+        return None
+    from engine.data import dataset_info
+    from engine.spec import DataSpec
 
-
-class _PreviewJob(QRunnable):
-    def __init__(self, loader: "PreviewLoader", relay: _Relay, data: Any, seed: int, generation: int):
-        super().__init__()
-        self._latest = loader.latest_generation
-        self._relay, self._data, self._seed, self._generation = relay, data, seed, generation
-
-    def run(self) -> None:
-        try:
-            if self._latest() != self._generation:
-                return  # a newer request exists: skip the work
-        except RuntimeError:
-            return  # the page is gone
-        self._relay.done.emit(load_preview(self._data, self._seed, self._generation))
+    try:
+        info = dataset_info(DataSpec(name=name), 0)
+    except Exception:  # a dataset that cannot load shows no size; choosing it says why
+        log.info("scanning %s failed", name, exc_info=True)
+        return None
+    return None if stop.is_set() else (name, stats_text(info))
 
 
 class PreviewLoader(QObject):
@@ -107,56 +103,24 @@ class PreviewLoader(QObject):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)  # the newest wins anyway; one load at a time
-        self._relay = _Relay()
-        self._relay.done.connect(self._on_done)
+        self._background = Background(self, latest_only=True, name="layerdeck-preview")
         self._generation = 0
-        self._delivered = 0
 
     def latest_generation(self) -> int:
         return self._generation
 
     def request(self, data: Any, seed: int) -> int:
         self._generation += 1
-        self._pool.clear()  # queued requests that never started are stale now
-        self._pool.start(_PreviewJob(self, self._relay, data, seed, self._generation))
-        return self._generation
+        generation = self._generation
+        self._background.submit(lambda: load_preview(data, seed, generation), self.ready.emit)
+        return generation
 
     def pending(self) -> bool:
         """True while the latest request has no result yet."""
-        return self._delivered < self._generation
+        return self._background.pending()
 
     def wait(self, msecs: int = -1) -> bool:
-        return self._pool.waitForDone(msecs)
-
-    def _on_done(self, result: PreviewData) -> None:
-        if result.generation != self._generation:
-            return  # stale: a newer request is on its way
-        self._delivered = result.generation
-        self.ready.emit(result)
-
-
-class _ScanJob(QRunnable):
-    def __init__(self, relay: _Relay, names: list[str], stop: threading.Event):
-        super().__init__()
-        self._relay, self._names, self._stop = relay, names, stop
-
-    def run(self) -> None:
-        from engine.data import dataset_info
-        from engine.spec import DataSpec
-
-        for name in self._names:
-            if self._stop.is_set():
-                return
-            try:
-                info = dataset_info(DataSpec(name=name), 0)
-            except Exception:  # a dataset that cannot load shows no size; choosing it says why
-                log.info("scanning %s failed", name, exc_info=True)
-                continue
-            if self._stop.is_set():
-                return
-            self._relay.found.emit(name, stats_text(info))
+        return self._background.wait(msecs)
 
 
 class CatalogueScanner(QObject):
@@ -167,10 +131,7 @@ class CatalogueScanner(QObject):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._relay = _Relay()
-        self._relay.found.connect(self.found)
+        self._background = Background(self, name="layerdeck-scan")
         self._stop = threading.Event()
         self._started = False
 
@@ -178,7 +139,9 @@ class CatalogueScanner(QObject):
         if self._started or not names:
             return
         self._started = True
-        self._pool.start(_ScanJob(self._relay, list(names), self._stop))
+        stop = self._stop
+        for name in names:  # one job each, in order: stopping drops the rest
+            self._background.submit(lambda name=name: scan_one(name, stop), self._on_scanned)
 
     @property
     def stop_event(self) -> threading.Event:
@@ -188,7 +151,11 @@ class CatalogueScanner(QObject):
     def stop(self) -> None:
         """Finish the dataset in hand and stop (closing the page waits only for that one)."""
         self._stop.set()
-        self._pool.clear()
+        self._background.clear()
 
     def wait(self, msecs: int = -1) -> bool:
-        return self._pool.waitForDone(msecs)
+        return self._background.wait(msecs)
+
+    def _on_scanned(self, result: Optional[tuple[str, str]]) -> None:
+        if result is not None:
+            self.found.emit(*result)
