@@ -11,80 +11,34 @@ leaves alone the field the user is typing in when it already shows that value.
 """
 from __future__ import annotations
 
-import math
-import re
 from typing import Any, Iterable
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QValidator
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel,
-                               QLineEdit, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
 
+from app.widgets.form_fields import (NONE_TEXT, FieldDesc, field_label, make_widget, read_value,
+                                     show_value)
+from app.widgets.form_fields import FloatSpinBox, WordsOrNumbers  # noqa: F401 - imported from here by the Data page and tests
 from engine.blocks.base import PARAM_KINDS, check_value
 
-INT_LIMIT = 2**31 - 1
-NONE_TEXT = "none"
+TYPED = ("numbers", "words_or_numbers")  # fields that may hold text the parameter refuses
 
 
-class FloatSpinBox(QDoubleSpinBox):
-    """A spin box that shows 0.001 and 1e-05 as written, not as 0.00."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setDecimals(12)
-
-    def textFromValue(self, v: float) -> str:
-        return f"{v:.6g}"
-
-    def valueFromText(self, text: str) -> float:
-        try:
-            return float(text.replace(",", "."))
-        except ValueError:
-            return self.value()
-
-    def validate(self, text: str, pos: int):
-        t = text.strip()
-        if t == self.specialValueText() and t:
-            return QValidator.Acceptable, text, pos
-        if re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", t):
-            try:
-                v = float(t)
-            except ValueError:
-                return QValidator.Intermediate, text, pos
-            ok = self.minimum() <= v <= self.maximum()
-            return (QValidator.Acceptable if ok else QValidator.Intermediate), text, pos
-        return QValidator.Intermediate, text, pos
-
-
-def _bounds(param: Any, lo: float, hi: float) -> tuple[float, float]:
-    pmin, pmax = getattr(param, "min", None), getattr(param, "max", None)
-    return (lo if pmin is None else pmin), (hi if pmax is None else pmax)
-
-
-def parse_ints(text: str, single_ok: bool) -> int | list[int] | None:
-    """'3' -> 3 (when one number may stand for all), '3, 5' or '3x5' -> [3, 5]; None if not numbers."""
-    parts = [p for p in re.split(r"[\s,x×]+", text.strip()) if p]
-    if not parts or not all(re.fullmatch(r"-?\d+", p) for p in parts):
-        return None
-    nums = [int(p) for p in parts]
-    return nums[0] if single_ok and len(nums) == 1 else nums
-
-
-class WordsOrNumbers(QComboBox):
-    """An editable combo for an 'ints' parameter that also takes words: the
-    words are in the list, numbers are typed ("1" or "1, 2")."""
-
-    def __init__(self, words: Iterable[str], parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setEditable(True)
-        self.setInsertPolicy(QComboBox.NoInsert)  # Enter must not add "1, 2" to the list of words
-        self.addItems(list(words))
-
-    def text(self) -> str:
-        return self.currentText()
-
-    def setText(self, text: str) -> None:
-        self.setEditText(text)  # also when the list's current item already reads `text`
+def describe(p: Any) -> FieldDesc:
+    """A catalogue parameter (engine.blocks Param) as a form field."""
+    kind, optional = p.kind, bool(getattr(p, "optional", False))
+    choices = tuple(getattr(p, "choices", None) or ())
+    common = dict(help=getattr(p, "help", "") or "", none_text=NONE_TEXT if optional else "",
+                  choices=choices, default=getattr(p, "default", None))
+    if kind in ("bool", "choice", "int", "float"):
+        return FieldDesc(kind, lo=getattr(p, "min", None), hi=getattr(p, "max", None), **common)
+    if kind == "ints" and choices:  # numbers or a word (padding: same, valid)
+        hint = ", ".join(choices) + " or 3 or 3, 5"
+        return FieldDesc("words_or_numbers", placeholder=NONE_TEXT if optional else hint,
+                         one_number=True, **common)
+    # 'ints' (one int or one per dimension), 'int_list', and anything new: typed as text
+    hint = {"ints": "3 or 3, 5", "int_list": "e.g. 1, 8, 8"}.get(kind, "")
+    return FieldDesc("numbers", placeholder=NONE_TEXT if optional else hint, one_number=kind == "ints", **common)
 
 
 class ParamForm(QWidget):
@@ -94,23 +48,20 @@ class ParamForm(QWidget):
     def __init__(self, params: Iterable[Any], values: dict[str, Any] | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self._params = {p.name: p for p in params}
+        self._descs = {name: describe(p) for name, p in self._params.items()}
         self._fields: dict[str, QWidget] = {}
         self._updating = False
         layout = QFormLayout(self)
         layout.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         layout.setContentsMargins(0, 0, 0, 0)
         self._errors: dict[str, QLabel] = {}
-        for p in self._params.values():
-            field = self._make_field(p)
-            field.setObjectName(f"param_{p.name}")
-            tip = getattr(p, "help", "") or ""
-            field.setToolTip(tip)
-            label = QLabel(p.name)
-            label.setToolTip(tip)
-            label.setBuddy(field)
-            self._fields[p.name] = field
-            if isinstance(field, (QLineEdit, WordsOrNumbers)):  # typed: may hold what the parameter refuses
-                layout.addRow(label, self._with_error_line(p.name, field))
+        for name, desc in self._descs.items():
+            field = make_widget(desc, lambda *_, name=name: self._emit(name))
+            field.setObjectName(f"param_{name}")
+            self._fields[name] = field
+            label = field_label(name, field)
+            if desc.kind in TYPED:
+                layout.addRow(label, self._with_error_line(name, field))
             else:
                 layout.addRow(label, field)
         if not self._params:
@@ -140,68 +91,9 @@ class ParamForm(QWidget):
         self._errors[name] = err
         return holder
 
-    # --- building ---------------------------------------------------------------
-    def _make_field(self, p: Any) -> QWidget:
-        kind, optional = p.kind, bool(getattr(p, "optional", False))
-        emit = lambda *_: self._emit(p.name)  # noqa: E731 - one line per widget kind below
-        if kind == "bool":
-            w: QWidget = QCheckBox()
-            w.toggled.connect(emit)
-        elif kind == "choice":
-            w = QComboBox()
-            if optional:
-                w.addItem(NONE_TEXT, None)
-            for c in getattr(p, "choices", None) or ():
-                w.addItem(str(c), c)
-            w.currentIndexChanged.connect(emit)
-        elif kind == "int":
-            w = QSpinBox()
-            lo, hi = _bounds(p, -INT_LIMIT, INT_LIMIT)
-            lo, hi = int(max(lo, -INT_LIMIT)), int(min(hi, INT_LIMIT))
-            if optional:  # one step below the minimum reads "none"
-                lo -= 1
-                w.setSpecialValueText(NONE_TEXT)
-            w.setRange(lo, hi)
-            w.setAccelerated(True)
-            w.valueChanged.connect(emit)
-        elif kind == "float":
-            w = FloatSpinBox()
-            lo, hi = _bounds(p, -1e12, 1e12)
-            w.setSingleStep(_step(p))
-            if optional:
-                w.setSpecialValueText(NONE_TEXT)
-                lo -= w.singleStep()
-            w.setRange(lo, hi)
-            w.valueChanged.connect(emit)
-        elif kind == "ints" and getattr(p, "choices", None):  # numbers or a word (padding: same, valid)
-            w = WordsOrNumbers(p.choices)
-            w.lineEdit().setPlaceholderText(NONE_TEXT if optional else ", ".join(p.choices) + " or 3 or 3, 5")
-            w.editTextChanged.connect(emit)  # typing and picking a word both change the text
-        else:  # 'ints' (one int or one per dimension), 'int_list', and anything new: typed as text
-            w = QLineEdit()
-            hint = {"ints": "3 or 3, 5", "int_list": "e.g. 1, 8, 8"}.get(kind, "")
-            w.setPlaceholderText(NONE_TEXT if optional else hint)
-            w.textEdited.connect(emit)
-        return w
-
     # --- reading and writing --------------------------------------------------------
     def value(self, name: str) -> Any:
-        p, w = self._params[name], self._fields[name]
-        if isinstance(w, QCheckBox):
-            return w.isChecked()
-        if isinstance(w, QComboBox) and not isinstance(w, WordsOrNumbers):
-            return w.currentData()
-        if isinstance(w, (QSpinBox, QDoubleSpinBox)):
-            if w.specialValueText() and w.value() == w.minimum():
-                return None
-            return int(w.value()) if isinstance(w, QSpinBox) else float(w.value())
-        text = w.text().strip()
-        if not text:
-            return None
-        for word in getattr(p, "choices", None) or ():
-            if text.lower() == str(word).lower():  # "SAME" is what was meant by "same"
-                return word
-        return parse_ints(text, single_ok=p.kind == "ints")
+        return read_value(self._descs[name], self._fields[name])
 
     def set_values(self, values: dict[str, Any]) -> None:
         self._updating = True
@@ -211,7 +103,7 @@ class ParamForm(QWidget):
                 w = self._fields[name]
                 if w.hasFocus() and self.value(name) == v:
                     continue  # keep the user's half-typed text ("0." for 0)
-                _show(w, v)
+                show_value(self._descs[name], w, v)
                 if name in self._errors:  # the shown value is the block's own: nothing typed is wrong now
                     w.setStyleSheet("")
                     self._errors[name].hide()
@@ -222,7 +114,7 @@ class ParamForm(QWidget):
         if self._updating:
             return
         w = self._fields[name]
-        if isinstance(w, (QLineEdit, WordsOrNumbers)):
+        if self._descs[name].kind in TYPED:
             problem = self._typed_problem(name)
             w.setStyleSheet(f"{type(w).__name__} {{ color: #c82828; }}" if problem else "")
             err = self._errors.get(name)
@@ -242,31 +134,3 @@ class ParamForm(QWidget):
         if getattr(p, "kind", None) in PARAM_KINDS:
             return check_value(p, value)
         return "must be whole numbers separated by commas" if text and value == text else None
-
-
-def _step(p: Any) -> float:
-    d = getattr(p, "default", None)
-    if isinstance(d, (int, float)) and d and not isinstance(d, bool):
-        return 10 ** math.floor(math.log10(abs(d))) if abs(d) < 1 else 0.1
-    pmax = getattr(p, "max", None)
-    return 0.05 if pmax is not None and pmax <= 1 else 0.1
-
-
-def _show(w: QWidget, v: Any) -> None:
-    if isinstance(w, QCheckBox):
-        w.setChecked(bool(v))
-    elif isinstance(w, QComboBox) and not isinstance(w, WordsOrNumbers):
-        i = w.findData(v)
-        if i < 0 and v is not None:
-            w.addItem(str(v), v)  # a value the catalogue does not list: show it rather than hide it
-            i = w.count() - 1
-        w.setCurrentIndex(max(i, 0))
-    elif isinstance(w, (QSpinBox, QDoubleSpinBox)):
-        w.setValue(w.minimum() if v is None else v)
-    elif isinstance(w, (QLineEdit, WordsOrNumbers)):
-        if v is None:
-            w.setText("")
-        elif isinstance(v, (list, tuple)):
-            w.setText(", ".join(str(x) for x in v))
-        else:
-            w.setText(str(v))

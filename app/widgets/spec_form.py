@@ -14,8 +14,6 @@ Every edit emits `changed(values)` with the whole form's values;
 """
 from __future__ import annotations
 
-import math
-import re
 import types
 import typing
 from typing import Any, Iterable, Literal, Optional, Union
@@ -23,14 +21,12 @@ from typing import Any, Iterable, Literal, Optional, Union
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QLabel, QLineEdit,
-                               QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from app.widgets.param_form import FloatSpinBox
+from app.widgets.form_fields import (NONE_TEXT, FieldDesc, FloatSpinBox, field_label, make_widget,
+                                     read_value, show_value)
 
-INT_LIMIT = 2**31 - 1
-FLOAT_LIMIT = 1e12
-NONE_TEXT = "none"
+WIDGET_KINDS = {"str": "text", "int_list": "numbers"}  # field_kind's names that differ from form_fields'
 
 
 # --- reading a field's annotation ------------------------------------------------------
@@ -77,10 +73,24 @@ def field_kind(info: FieldInfo) -> tuple[str, bool, Any]:
     return "", optional, ann
 
 
-def _step(default: Any, hi: float | None) -> float:
-    if isinstance(default, (int, float)) and not isinstance(default, bool) and default:
-        return 10 ** math.floor(math.log10(abs(default))) if abs(default) < 1 else 0.1
-    return 0.05 if hi is not None and hi <= 1 else 0.1
+def describe(info: FieldInfo, kind: str, optional: bool, ann: Any) -> FieldDesc:
+    """A pydantic field (not a nested model) as a form field; open bounds sit a hair inside,
+    since spin boxes have closed ranges."""
+    b = _bounds(info)
+    none_text = _none_label(info) if optional else ""
+    if kind == "int":
+        lo = b["ge"] if "ge" in b else (b["gt"] + 1 if "gt" in b else None)
+        hi = b["le"] if "le" in b else (b["lt"] - 1 if "lt" in b else None)
+        return FieldDesc("int", info.description or "", none_text, lo, hi)
+    if kind == "float":
+        lo = b["ge"] if "ge" in b else (b["gt"] + 1e-12 if "gt" in b else None)
+        hi = b["le"] if "le" in b else (b["lt"] - 1e-9 if "lt" in b else None)
+        return FieldDesc("float", info.description or "", none_text, lo, hi, none_at=b.get("gt"),
+                         default=info.default)
+    placeholder = "e.g. 30, 60" if kind == "int_list" else none_text
+    choices = typing.get_args(ann) if kind == "choice" else ()
+    return FieldDesc(WIDGET_KINDS.get(kind, kind), info.description or "", none_text, choices=choices,
+                     placeholder=placeholder)
 
 
 def label_for(name: str) -> str:
@@ -123,6 +133,7 @@ class SpecForm(QWidget):
         self._exclude = set(exclude)
         self._fields: dict[str, QWidget] = {}
         self._kinds: dict[str, tuple[str, bool, Any]] = {}
+        self._descs: dict[str, FieldDesc] = {}  # every field but nested models
         self._subforms: dict[str, SpecForm] = {}
         self._updating = False
         self.labels: list[QLabel] = []
@@ -136,81 +147,34 @@ class SpecForm(QWidget):
             if not kind[0]:
                 continue  # dicts and unions: edited elsewhere (the JSON file), never guessed at
             self._kinds[name] = kind
-            tip = info.description or ""
-            widget = self._make(name, info, *kind)
-            widget.setObjectName(f"field_{name}")
-            if isinstance(widget, (QSpinBox, QComboBox, FloatSpinBox)):
-                guard_wheel(widget)
-            widget.setToolTip(tip)
             if kind[0] == "model":
+                widget = self._group(name, info, kind[1], kind[2])
                 self._layout.addRow(widget)
             else:
-                label = QLabel(label_for(name))
+                self._descs[name] = describe(info, *kind)
+                widget = make_widget(self._descs[name], lambda *_: self._emit())
+                if isinstance(widget, (QSpinBox, QComboBox, FloatSpinBox)):
+                    guard_wheel(widget)
+                label = field_label(label_for(name), widget)
                 self.labels.append(label)
-                label.setToolTip(tip)
-                label.setBuddy(widget)
                 self._layout.addRow(label, widget)
+            widget.setObjectName(f"field_{name}")
             self._fields[name] = widget
         self.set_values(values or {})
 
-    # --- building ---------------------------------------------------------------------
-    def _make(self, name: str, info: FieldInfo, kind: str, optional: bool, ann: Any) -> QWidget:
-        emit = lambda *_: self._emit()  # noqa: E731
-        if kind == "bool":
-            w: QWidget = QCheckBox()
-            w.toggled.connect(emit)
-        elif kind == "choice":
-            w = QComboBox()
-            if optional:
-                w.addItem(_none_label(info), None)
-            for c in typing.get_args(ann):
-                w.addItem(str(c), c)
-            w.currentIndexChanged.connect(emit)
-        elif kind == "int":
-            w = QSpinBox()
-            b = _bounds(info)
-            lo = b["ge"] if "ge" in b else (b["gt"] + 1 if "gt" in b else -INT_LIMIT)
-            hi = b["le"] if "le" in b else (b["lt"] - 1 if "lt" in b else INT_LIMIT)
-            lo, hi = int(max(lo, -INT_LIMIT)), int(min(hi, INT_LIMIT))
-            if optional:  # one below the minimum reads "none"
-                lo -= 1
-                w.setSpecialValueText(_none_label(info))
-            w.setRange(lo, hi)
-            w.setAccelerated(True)
-            w.valueChanged.connect(emit)
-        elif kind == "float":
-            w = FloatSpinBox()
-            b = _bounds(info)
-            hi = b.get("le", b.get("lt", FLOAT_LIMIT))
-            step = _step(info.default, hi)
-            w.setSingleStep(step)
-            # Spin boxes have closed ranges: an open bound sits a hair inside.
-            lo = b["ge"] if "ge" in b else (b["gt"] + 1e-12 if "gt" in b else -FLOAT_LIMIT)
-            if "lt" in b and "le" not in b:
-                hi = b["lt"] - 1e-9
-            if optional:
-                w.setSpecialValueText(_none_label(info))
-                lo = b.get("gt", lo - step) if "gt" in b else lo - step
-            w.setRange(lo, hi)
-            w.valueChanged.connect(emit)
-        elif kind in ("str", "int_list"):
-            w = QLineEdit()
-            if kind == "int_list":
-                w.setPlaceholderText("e.g. 30, 60")
-            elif optional:
-                w.setPlaceholderText(_none_label(info))
-            w.textEdited.connect(emit)
-        else:  # a nested model: a group with its own form
-            w = QGroupBox(label_for(name))
-            box = QVBoxLayout(w)
-            sub = SpecForm(ann, exclude=(), parent=w)
-            sub.changed.connect(emit)
-            box.addWidget(sub)
-            self._subforms[name] = sub
-            if optional:
-                w.setCheckable(True)
-                w.toggled.connect(emit)
-        return w
+    def _group(self, name: str, info: FieldInfo, optional: bool, model: type[BaseModel]) -> QGroupBox:
+        """A nested model: a group with its own form, checkable when the model is optional."""
+        group = QGroupBox(label_for(name))
+        group.setToolTip(info.description or "")
+        box = QVBoxLayout(group)
+        sub = SpecForm(model, exclude=(), parent=group)
+        sub.changed.connect(lambda *_: self._emit())
+        box.addWidget(sub)
+        self._subforms[name] = sub
+        if optional:
+            group.setCheckable(True)
+            group.toggled.connect(lambda *_: self._emit())
+        return group
 
     def field(self, name: str) -> QWidget:
         """The widget of a field (nested: 'early_stopping.patience')."""
@@ -228,19 +192,9 @@ class SpecForm(QWidget):
     def value(self, name: str) -> Any:
         kind, optional, _ = self._kinds[name]
         w = self._fields[name]
-        if kind == "bool":
-            return w.isChecked()
-        if kind == "choice":
-            return w.currentData()
-        if kind in ("int", "float"):
-            if optional and w.value() == w.minimum():
-                return None
-            return int(w.value()) if kind == "int" else float(w.value())
-        if kind == "str":
-            text = w.text().strip()
-            return None if optional and not text else text
-        if kind == "int_list":
-            return [int(p) for p in re.split(r"[\s,]+", w.text().strip()) if re.fullmatch(r"-?\d+", p)]
+        if kind != "model":
+            v = read_value(self._descs[name], w)
+            return [] if v is None and kind == "int_list" and not optional else v
         if optional and not w.isChecked():
             return None
         return self._subforms[name].values()
@@ -265,20 +219,12 @@ class SpecForm(QWidget):
             self._updating = False
 
     def _show(self, name: str, kind: str, optional: bool, w: Any, v: Any) -> None:
-        if kind == "bool":
-            w.setChecked(bool(v))
-        elif kind == "choice":
-            w.setCurrentIndex(max(0, w.findData(v)))
-        elif kind in ("int", "float"):
-            w.setValue(w.minimum() if v is None else v)
-        elif kind == "str":
-            w.setText("" if v is None else str(v))
-        elif kind == "int_list":
-            w.setText(", ".join(str(x) for x in (v or [])))
-        else:
-            if optional:
-                w.setChecked(v is not None)
-            self._subforms[name].set_values(v or {})
+        if kind != "model":
+            show_value(self._descs[name], w, v)
+            return
+        if optional:
+            w.setChecked(v is not None)
+        self._subforms[name].set_values(v or {})
 
     def _emit(self) -> None:
         if not self._updating:
