@@ -1,7 +1,7 @@
 """Does a fast metric stream keep the Train page responsive?
 
 A fake worker process (this file with --worker) streams metric points
-through the real path: engine.runner.sender.EventSender on its stdout ->
+through the real path: engine.worker.sender.EventSender on its stdout ->
 LocalExecutor's reader thread -> engine.protocol decoding -> app.bridge
 signals -> the Train page's buffers and plots, shown offscreen. Meanwhile a
 QTimer probe fires every 5 ms on the UI thread and records the gaps between
@@ -15,7 +15,7 @@ for 20 s.
                                [--no-gc-freeze] [--hide-page]
 
 --sends-per-s: the fake worker's batch rate. The real worker coalesces to
-20 sends a second (engine.runner.sender.MAX_SENDS_PER_S), which would cap
+20 sends a second (engine.worker.sender.MAX_SENDS_PER_S), which would cap
 the redraw rate at 20/s by itself; 50 (the default here) sends smaller
 batches more often, the harder case for the UI thread, and lets the
 plots' own 30 Hz limit show.
@@ -48,7 +48,7 @@ def worker_main(argv: list[str]) -> int:
     args, _ = p.parse_known_args(argv)
 
     from engine.protocol import Epoch, Finished, Metrics, Started
-    from engine.runner.sender import EventSender
+    from engine.worker.sender import EventSender
     from engine.store import RunStore
     from engine.training.callbacks import MetricPoint
     from engine.worker import claim_stdout

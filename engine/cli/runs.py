@@ -1,4 +1,4 @@
-"""`layerdeck runs list | show ID | export ID --csv FILE | delete ID [--yes]`.
+"""`layerdeck runs list | show ID | export ID --csv FILE | delete ID [--yes] | pause ID | resume ID | stop ID`.
 
 Reads and edits the same store the GUI and `layerdeck train` write. `--db`
 works before or after the sub-command.
@@ -11,6 +11,7 @@ import sys
 from datetime import datetime
 from typing import Any, Optional
 
+from engine.cli import run_control
 from engine.store import RunStore
 
 # Shown in `runs list`, first one a run has wins: what people sort runs by.
@@ -23,7 +24,7 @@ def _db_arg(p: argparse.ArgumentParser) -> None:
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("runs", help="List, show, export or delete recorded runs.",
+    p = sub.add_parser("runs", help="List, show, export, delete, pause, resume or stop runs.",
                        description="Work with the run history in the store.")
     _db_arg(p)
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -46,6 +47,8 @@ def add_parser(sub: Any) -> None:
     delete.add_argument("run_id", type=int, metavar="ID")
     delete.add_argument("--yes", action="store_true", help="Do not ask for confirmation.")
     _db_arg(delete)
+
+    run_control.add_parsers(actions, _db_arg)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -160,7 +163,8 @@ def delete_run(store: RunStore, args: argparse.Namespace) -> int:
     return 0
 
 
-ACTIONS = {"list": list_runs, "show": show_run, "export": export_run, "delete": delete_run}
+ACTIONS = {"list": list_runs, "show": show_run, "export": export_run, "delete": delete_run,
+           "pause": run_control.control, "resume": run_control.control, "stop": run_control.control}
 
 
 # --- formatting ------------------------------------------------------------------------

@@ -33,9 +33,9 @@ from engine.protocol import (Command, Detach, Event, Finished, Pause, ProtocolEr
 from engine.runner.executor import EventCallback
 from engine.runner.logtail import file_size, tail_lines
 from engine.runner.paths import log_path
-from engine.store import ACTIVE_STATUSES, TERMINAL_STATUSES, RunNotFoundError
+from engine.store import LIVE_STATUSES, TERMINAL_STATUSES, RunNotFoundError
 
-UNFINISHED = ("queued", *ACTIVE_STATUSES)
+UNFINISHED = ("queued", *LIVE_STATUSES)
 STDERR_TAIL_LINES = 20
 WORKER_MODULE = "engine.worker"
 NOT_STARTED_ON_DETACH = ("not started: the app closed while it was queued, and a queued run "

@@ -1,8 +1,13 @@
-"""Runner: the one entry point for launching runs (CLI and GUI alike).
+"""Runner: the one owner of every active run in its store (CLI and GUI alike).
 
-It validates the spec, creates the `queued` row, hands the run to an
-executor and fans the executor's events out to subscribers. Workers write
-their own rows; the runner only settles a row its worker could not.
+It validates a spec, creates the `queued` row, hands the run to an executor
+and fans the executor's events out to subscribers. Runs it did not start
+(a closed app's, a terminal's `layerdeck train`, another machine's) it
+adopts: a StoreFollower turns their rows into the same events. Commands
+(`pause`, `resume`, `stop`, `cancel`) work for any run and pick the channel
+themselves (engine.runner.control): the executor's pipe for its own runs, a
+signal or the store command channel for the others. Workers write their
+own rows; the runner only settles a row its worker could not.
 """
 from __future__ import annotations
 
@@ -13,10 +18,13 @@ import traceback
 from typing import Any, Callable, Optional, Union
 
 from engine.protocol import Event, Finished, Status
+from engine.runner.control import Action, Delivery, refusal, route
 from engine.runner.executor import EventCallback, Executor
-from engine.runner.local import LocalExecutor
+from engine.runner.follow import StoreFollower
+from engine.runner.local import WORKER_MODULE, LocalExecutor
 from engine.spec import RunSpec, parse_spec
-from engine.store import TERMINAL_STATUSES, RunStore
+from engine.status import ACTIVE, TERMINAL, ordered
+from engine.store import RunNotFoundError, RunStore
 
 DETACHED_POLL_S = 0.5  # wait() on a detached run reads its row this often
 
@@ -28,18 +36,31 @@ class Runner:
     default one per GPU and one on the CPU.
     executor: a factory `(db_url, store, on_event) -> Executor`; default local
     subprocesses (the seam for a Ray executor later).
+    adopt: follow every active run of the store that this runner did not
+    start, now and as they appear (the app); False: only those `adopt()`
+    or a command names (the CLI).
+    use_signals: reach other runs on this machine by signal (else the store
+    channel only, as for a remote worker).
     """
 
     def __init__(self, db_url: str, *, concurrency: Optional[dict[str, int]] = None,
-                 executor: Optional[Callable[[str, Any, EventCallback], Executor]] = None,
-                 worker_command: Optional[list[str]] = None):
+                 executor: Optional[Callable[[str, RunStore, EventCallback], Executor]] = None,
+                 worker_command: Optional[list[str]] = None, adopt: bool = False,
+                 use_signals: bool = True, follow_interval_s: Optional[float] = None):
         self.db_url = db_url
         self.store = RunStore(db_url)
+        self.use_signals = use_signals
         self._lock = threading.Lock()
+        self._submit_lock = threading.Lock()  # a run being created is not adopted as someone else's
         self._subscribers: list[EventCallback] = []
         self._done: dict[int, threading.Event] = {}
         self._final: dict[int, str] = {}
         self._detached: set[int] = set()
+        self._own: set[int] = set()
+        self._auto_adopt = adopt
+        self._follower = StoreFollower(self.store, self._dispatch, scan=self._scan if adopt else None,
+                                       **({"interval_s": follow_interval_s} if follow_interval_s else {}))
+        self._follower_started = False
         if executor is not None:
             self.executor: Executor = executor(db_url, self.store, self._dispatch)
         else:
@@ -57,9 +78,11 @@ class Runner:
         """
         if not isinstance(spec, RunSpec):
             spec = parse_spec(spec)
-        run_id = self.store.create_run(spec.to_dict(), name=name or spec.name, parent_id=parent_id)
-        with self._lock:
-            self._done[run_id] = threading.Event()
+        with self._submit_lock:
+            run_id = self.store.create_run(spec.to_dict(), name=name or spec.name, parent_id=parent_id)
+            with self._lock:
+                self._own.add(run_id)
+                self._done[run_id] = threading.Event()
         self._dispatch(Status(run_id, "queued"))  # before the worker's own events
         try:
             self.executor.submit(run_id, device=device or spec.training.device, resume_from=resume_from)
@@ -70,28 +93,96 @@ class Runner:
             raise
         return run_id
 
-    def pause(self, run_id: int) -> bool:
-        return self.executor.pause(run_id)
+    # --- commands (any run in the store) -----------------------------------------------------
+    def pause(self, run_id: int) -> Delivery:
+        """Pause after the current batch; the worker keeps its state."""
+        return self.command(run_id, "pause")
 
-    def resume(self, run_id: int) -> bool:
-        return self.executor.resume(run_id)
+    def resume(self, run_id: int) -> Delivery:
+        return self.command(run_id, "resume")
 
-    def stop(self, run_id: int) -> bool:
-        """Graceful: the worker finishes its batch, saves a checkpoint and ends `stopped`."""
-        return self.executor.stop(run_id)
+    def stop(self, run_id: int) -> Delivery:
+        """Graceful: the worker finishes its batch, saves a checkpoint and ends `stopped`;
+        a queued run is dropped."""
+        return self.command(run_id, "stop")
 
-    def cancel(self, run_id: int) -> bool:
+    def cancel(self, run_id: int) -> Delivery:
         """Kill the worker and its children now; the run ends `stopped` without a checkpoint."""
-        return self.executor.cancel(run_id)
+        return self.command(run_id, "cancel")
+
+    def command(self, run_id: int, action: Action) -> Delivery:
+        """Send `action` to the run on the channel that reaches it; truthy once sent
+        (the worker then writes the new status itself), else `.problem` says why not.
+        A run this runner did not start is adopted, so its events arrive here too."""
+        with self._lock:
+            own = run_id in self._own and run_id not in self._detached
+        if own and run_id in self.executor.active_runs():
+            if getattr(self.executor, action)(run_id):
+                return Delivery(run_id, action, "pipe")
+            status = self._status(run_id)
+            return Delivery(run_id, action, problem=refusal(run_id, action, status or "queued")
+                            or f"run {run_id}'s worker is not taking commands now ({status})")
+        delivery = route(self.store, run_id, action, use_signals=self.use_signals,
+                         worker_modules=self._worker_modules())
+        if delivery:
+            self.adopt([run_id])
+        return delivery
+
+    def _worker_modules(self) -> list[str]:
+        """What `python -m` runs as a worker: engine.worker, and this runner's own worker command's."""
+        command = list(getattr(self.executor, "worker_command", []) or [])
+        own = [command[i + 1] for i, a in enumerate(command[:-1]) if a == "-m"]
+        return list(dict.fromkeys([WORKER_MODULE, *own]))
+
+    def _status(self, run_id: int) -> Optional[str]:
+        try:
+            return self.store.get_run(run_id).status
+        except RunNotFoundError:
+            return None
+
+    # --- adopting --------------------------------------------------------------------------
+    def adopt(self, run_ids: Optional[list[int]] = None) -> list[int]:
+        """Follow active runs this runner did not start (all of the store's, or
+        `run_ids`): their events arrive like its own, read from the store, and
+        `wait` works for them. Returns the ids newly adopted."""
+        with self._submit_lock:
+            runs = self.store.list_runs(status=ordered(ACTIVE))
+            wanted = set(run_ids) if run_ids is not None else None
+            with self._lock:
+                known = (self._own - self._detached) | set(self._follower.following())
+                new = [r.id for r in runs if r.id not in known and (wanted is None or r.id in wanted)]
+                for rid in new:
+                    self._done.setdefault(rid, threading.Event())
+                    self._detached.discard(rid)
+        for rid in new:
+            self._follower.follow(rid)
+        if new or self._auto_adopt:
+            self._start_follower()
+        return new
+
+    def adopted_runs(self) -> list[int]:
+        """Runs followed from the store (started elsewhere), not yet ended."""
+        return self._follower.following()
+
+    def _scan(self) -> None:
+        self.adopt()
+
+    def _start_follower(self) -> None:
+        with self._lock:
+            if self._follower_started:
+                return
+            self._follower_started = True
+        self._follower.start()
 
     def active_runs(self) -> list[int]:
+        """Runs this runner started that are queued or running (adopted ones: adopted_runs)."""
         return self.executor.active_runs()
 
     def detach(self, run_id: Optional[int] = None) -> list[int]:
         """Let running workers (all, or `run_id`) train on after this process
         exits; returns their ids at once. They send no more events and cannot
-        be paused or stopped from here; each writes its own rows to the end
-        (a paused one stops with a checkpoint). Detaching all also stops
+        be commanded through its pipe; each writes its own rows to the end,
+        and any Runner can adopt it again. Detaching all also stops
         taking runs and ends queued ones `stopped` ("not started: ..."):
         nothing would be left to start them."""
         detached = self.executor.detach(run_id)
@@ -129,7 +220,7 @@ class Runner:
             return self._poll_store(run_id, timeout)
         if done is None:
             status = self.store.get_run(run_id).status
-            return status if status in TERMINAL_STATUSES else None
+            return status if status in TERMINAL else None
         if not done.wait(timeout):
             return None
         return self._final.get(run_id)
@@ -138,7 +229,7 @@ class Runner:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             status = self.store.get_run(run_id).status
-            if status in TERMINAL_STATUSES:
+            if status in TERMINAL:
                 return status
             if deadline is not None and time.monotonic() >= deadline:
                 return None
@@ -152,6 +243,7 @@ class Runner:
         return at once. Neither: wait up to `timeout` for them to finish; a
         worker still running then stops itself (with a checkpoint) when this
         process exits and its stdin closes."""
+        self._follower.close()
         if detach and not stop_runs:
             self.detach()
             return

@@ -16,7 +16,7 @@ from engine.store.paths import ENV_VAR, default_db_path, resolve_db_url
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.store.entities import CheckpointRecord, Curve, Run, RunNotFoundError, StoreError
-    from engine.store.models import ACTIVE_STATUSES, CHECKPOINT_KINDS, STATUSES, TERMINAL_STATUSES
+    from engine.store.models import LIVE_STATUSES, CHECKPOINT_KINDS, STATUSES, TERMINAL_STATUSES
     from engine.store.reduce import minmax_reduce
     from engine.store.runstore import RunStore
     from engine.store.summary import higher_is_better
@@ -25,7 +25,7 @@ _LAZY = {
     "CheckpointRecord": "engine.store.entities", "Curve": "engine.store.entities",
     "Run": "engine.store.entities", "RunNotFoundError": "engine.store.entities",
     "StoreError": "engine.store.entities",
-    "ACTIVE_STATUSES": "engine.store.models", "CHECKPOINT_KINDS": "engine.store.models",
+    "LIVE_STATUSES": "engine.store.models", "CHECKPOINT_KINDS": "engine.store.models",
     "STATUSES": "engine.store.models", "TERMINAL_STATUSES": "engine.store.models",
     "minmax_reduce": "engine.store.reduce",
     "RunStore": "engine.store.runstore",

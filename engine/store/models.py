@@ -13,9 +13,11 @@ from sqlalchemy import (Boolean, DateTime, Float, ForeignKey, Index, Integer, St
                         false, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-STATUSES = ("queued", "running", "paused", "completed", "stopped", "failed", "crashed")
-ACTIVE_STATUSES = ("running", "paused")
-TERMINAL_STATUSES = ("completed", "stopped", "failed", "crashed")
+from engine.status import LIVE, STATUSES, TERMINAL, ordered
+
+# Plain-string tuples for SQL `IN` clauses; the sets themselves are engine.status's.
+LIVE_STATUSES = tuple(ordered(LIVE))  # a worker process holds the run
+TERMINAL_STATUSES = tuple(ordered(TERMINAL))
 CHECKPOINT_KINDS = ("best", "last")
 
 
@@ -116,3 +118,21 @@ class MetricBlockRow(Base):
     vmin: Mapped[Optional[float]] = mapped_column(Float)  # NULL when every value is NULL
     vmax: Mapped[Optional[float]] = mapped_column(Float)
     last_step: Mapped[int] = mapped_column(Integer)
+
+
+class RunCommandRow(Base):
+    """The store command channel: pause / resume / stop / cancel asked of a
+    run by anyone who can reach the store (a terminal, another machine).
+
+    Every worker polls its unapplied rows about twice a second, applies them
+    in order and stamps `applied_at`; a remote worker (no stdin pipe, no
+    signal from here) is commanded through this table alone."""
+
+    __tablename__ = "run_commands"
+    __table_args__ = (Index("ix_run_commands_run_pending", "run_id", "applied_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(Integer, ForeignKey("runs.id", ondelete="CASCADE"))
+    command: Mapped[str] = mapped_column(String(16))  # pause | resume | stop | cancel
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    applied_at: Mapped[Optional[datetime]] = mapped_column(DateTime)

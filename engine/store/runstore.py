@@ -20,15 +20,15 @@ from sqlalchemy import Connection, delete, func, insert, select, text, update
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from engine.store import commands as command_channel
 from engine.store import summary as summary_json
 from engine.store.batch import to_batch
 from engine.store.convert import check_status, clean_tags, remove_files, to_run, utcnow
 from engine.store.db import create_db_engine, upgrade_to_head, writer
 from engine.store.entities import CheckpointRecord, Curve, Run, RunNotFoundError, StoreError
 from engine.store.listing import RunListing, read_listings
-from engine.store.models import (ACTIVE_STATUSES, CHECKPOINT_KINDS, TERMINAL_STATUSES,
-                                 CheckpointRow, MetricBlockRow, MetricRow, RunRow,
-                                 SystemMetricRow)
+from engine.store.models import (CHECKPOINT_KINDS, LIVE_STATUSES, TERMINAL_STATUSES, CheckpointRow,
+                                 MetricBlockRow, MetricRow, RunCommandRow, RunRow, SystemMetricRow)
 from engine.store.orphans import orphan_reason
 from engine.store.paths import normalize_db_url, sqlite_path
 from engine.store.curves import read_curve
@@ -41,6 +41,7 @@ M = MetricRow.__table__
 SYS = SystemMetricRow.__table__
 CK = CheckpointRow.__table__
 BLOCKS = MetricBlockRow.__table__
+COMMANDS = RunCommandRow.__table__
 ORDERABLE = ("id", "name", "status", "created_at", "started_at", "finished_at")
 
 
@@ -235,7 +236,7 @@ class RunStore:
         now = utcnow()
         host = socket.gethostname()
         active = (select(R.id, R.pid, R.host, R.started_at, R.heartbeat_at, R.error)
-                  .where(R.status.in_(ACTIVE_STATUSES)))
+                  .where(R.status.in_(LIVE_STATUSES)))
         # Look first without the write lock: usually there is nothing to do.
         with self._read() as s:
             if not any(orphan_reason(r.pid, r.host, r.started_at, r.heartbeat_at, now, host)
@@ -260,15 +261,31 @@ class RunStore:
             status = s.execute(select(R.status).where(R.id == run_id)).scalar_one_or_none()
             if status is None:
                 raise RunNotFoundError(f"run {run_id} not found")
-            if status in ACTIVE_STATUSES:
+            if status in LIVE_STATUSES:
                 raise ValueError(f"run {run_id} is {status}: stop it before deleting it")
             paths = s.execute(select(CK.c.path).where(CK.c.run_id == run_id)).scalars().all()
-            for table in (M, BLOCKS, SYS, CK):
+            for table in (M, BLOCKS, SYS, CK, COMMANDS):
                 s.execute(delete(table).where(table.c.run_id == run_id))
             s.execute(update(RUNS).where(R.parent_id == run_id).values(parent_id=None))
             s.execute(delete(RUNS).where(R.id == run_id))
         if delete_files:  # after the commit: a file we cannot remove never leaves rows behind
             remove_files(paths)
+
+    # --- the store command channel ----------------------------------------------
+
+    def request_command(self, run_id: int, command: str) -> int:
+        """Ask the run's worker, wherever it runs, to pause, resume, stop or
+        cancel; it applies the command within about a second (engine.worker)."""
+        with self._read() as s:
+            self._require(s, run_id)
+        return command_channel.request(self._writer, run_id, command)
+
+    def take_commands(self, run_id: int) -> list[str]:
+        """The worker's side: its commands not applied yet, oldest first, now marked applied."""
+        return command_channel.take(self._engine, self._writer, run_id)
+
+    def pending_commands(self, run_id: int) -> list[str]:
+        return command_channel.pending(self._engine, run_id)
 
     # --- metrics --------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """Pausing and resuming a run whose worker another (closed) app started:
 SIGUSR1 / SIGUSR2 to its recorded pid, proven to be that run's worker
-(engine.runner.external), and what the worker does with them (engine.worker).
+(engine.runner.control and .external), or the store channel where there
+are no such signals, and what the worker does with them (engine.worker).
 
 The detached workers are real `python -m engine.worker` processes training
 iris (the pid proof checks that command line), left by a supervisor process
@@ -16,6 +17,7 @@ from types import SimpleNamespace
 import pytest
 
 from engine.runner import external
+from engine.runner.control import route
 from engine.store import RunStore
 from engine.training.callbacks import Control
 from engine.worker import CommandReader, LiveCommands, RunState
@@ -28,19 +30,32 @@ def step_count(store: RunStore, run_id: int) -> int:
     return sum(len(c) for c in store.get_curves([run_id], ["train/loss_step"], buckets=None))
 
 
-def settled_steps(store: RunStore, run_id: int, timeout: float = 30.0) -> int:
-    """The step count once it stops changing: points logged before a pause reach
-    the store within the writer's flush interval (1 s); a run that still trains
-    never settles and fails here."""
-    deadline = time.monotonic() + timeout
-    last = step_count(store, run_id)
-    while True:
-        time.sleep(1.5)
-        now = step_count(store, run_id)
+def writer_round(store: RunStore, run_id: int, timeout: float = 30.0) -> int:
+    """Wait for the worker's store writer to finish another round, then return the
+    step count. The run's heartbeat moves with every round that writes (metrics,
+    or the heartbeat itself every few seconds, paused or not), after that round's
+    points: whatever the loop logged before the round began is in the store."""
+    beat = store.get_run(run_id).heartbeat_at
+    wait_until(lambda: store.get_run(run_id).heartbeat_at != beat, timeout=timeout)
+    return step_count(store, run_id)
+
+
+def paused_steps(store: RunStore, run_id: int, rounds: int = 8) -> int:
+    """The step count of a run whose row says paused, proven still: equal after two
+    consecutive writer rounds (with no points to write, rounds are the heartbeat's, a
+    few seconds apart), and again after one more. The pause stops the loop at its next
+    batch, so points from the batch (or epoch end) in flight may land in the first
+    rounds; a run that trains on changes between any two rounds and fails here."""
+    last = writer_round(store, run_id)
+    for _ in range(rounds):
+        now = writer_round(store, run_id)
         if now == last:
-            return now
-        assert time.monotonic() < deadline, f"run {run_id} kept training while paused ({last} -> {now} steps)"
+            break
         last = now
+    else:
+        raise AssertionError(f"run {run_id} kept training while paused ({last} steps after {rounds} rounds)")
+    assert writer_round(store, run_id) == last, f"run {run_id} trained on while paused"
+    return last
 
 
 @pytest.mark.slow
@@ -50,21 +65,20 @@ def test_a_reopened_app_pauses_and_resumes_a_real_worker_left_training(db_url):
     try:
         with RunStore(db_url) as store:  # a fresh store, as a reopened app opens it
             assert store.get_run(run_id).status == "running"
-            assert external.external_resume_problem(store, run_id) == f"run {run_id} is not paused (running)"
-            assert external.external_pause_problem(store, run_id) is None
+            assert route(store, run_id, "resume").problem == f"run {run_id} is not paused (running)"
 
-            assert external.pause_external(store, run_id) is None
+            assert route(store, run_id, "pause").channel == "signal"
             wait_until(lambda: store.get_run(run_id).status == "paused", timeout=30)
-            paused_at = settled_steps(store, run_id)
+            paused_at = paused_steps(store, run_id)
+            assert store.get_run(run_id).status == "paused"
             assert worker.is_running()  # paused, not stopped: it keeps its state
-            assert external.pause_external(store, run_id) == f"run {run_id} is already paused"
-            assert external.external_resume_problem(store, run_id) is None
+            assert route(store, run_id, "pause").problem == f"run {run_id} is already paused"
 
-            assert external.resume_external(store, run_id) is None
+            assert route(store, run_id, "resume").channel == "signal"
             wait_until(lambda: store.get_run(run_id).status == "running", timeout=30)
             wait_until(lambda: step_count(store, run_id) > paused_at, timeout=60)
 
-            assert external.stop_external(store, run_id) is None  # and it still stops gracefully
+            assert route(store, run_id, "stop").channel == "signal"  # and it still stops gracefully
             worker.wait(timeout=120)
             assert store.get_run(run_id).status == "stopped"
     finally:
@@ -90,10 +104,10 @@ def test_pause_and_resume_refuse_a_pid_that_is_not_the_runs_worker_and_signal_no
             run_id = running_row(store, os.getpid())  # a live pid, but the test runner's
             reused = (f"pid {os.getpid()} recorded for run {run_id} is now another program (the worker "
                       "is gone and its pid was reused); nothing was signalled")
-            assert external.pause_external(store, run_id) == reused
-            assert external.external_pause_problem(store, run_id) == reused
+            assert route(store, run_id, "pause").problem == reused
             store.set_status(run_id, "paused")
-            assert external.resume_external(store, run_id) == reused
+            assert route(store, run_id, "resume").problem == reused
+            assert store.pending_commands(run_id) == []  # nor asked through the store
             assert store.get_run(run_id).status == "paused"
     finally:
         for sig, handler in previous.items():
@@ -105,19 +119,21 @@ def test_pause_and_resume_say_when_the_run_is_not_in_the_state_for_them(db_url):
     with RunStore(db_url) as store:
         run_id = running_row(store, os.getpid())
         store.set_status(run_id, "stopped")
-        assert external.pause_external(store, run_id) == f"run {run_id} has already ended (stopped)"
-        assert external.resume_external(store, run_id) == f"run {run_id} has already ended (stopped)"
-        assert external.resume_external(store, 999) == "run 999 is not in the store (deleted?)"
+        assert route(store, run_id, "pause").problem == f"run {run_id} has already ended (stopped)"
+        assert route(store, run_id, "resume").problem == f"run {run_id} has already ended (stopped)"
+        assert route(store, 999, "resume").problem == "run 999 is not in the store (deleted?)"
 
 
-def test_without_pause_signals_the_problem_says_so(db_url, monkeypatch):
-    monkeypatch.setattr(external, "CAN_PAUSE_BY_SIGNAL", False)
+def test_without_pause_signals_a_proven_worker_is_paused_through_the_store(db_url, monkeypatch):
+    import psutil
+
+    monkeypatch.setattr(external, "CAN_PAUSE_BY_SIGNAL", False)  # as on Windows
+    monkeypatch.setattr(external, "check", lambda store, run_id, action, modules: (psutil.Process(), None))
     with RunStore(db_url) as store:
         run_id = running_row(store, os.getpid())
-        problem = external.pause_external(store, run_id)
-        assert problem == (f"run {run_id} was left training by an app that has closed; on this system it "
-                           "cannot be paused from a new window (no SIGUSR1/SIGUSR2 signals)")
-        assert external.external_pause_problem(store, run_id) == problem
+        delivery = route(store, run_id, "pause")
+        assert (bool(delivery), delivery.channel) == (True, "store")
+        assert store.pending_commands(run_id) == ["pause"]
 
 
 class FakeStore:
@@ -136,17 +152,10 @@ def detached_reader() -> tuple[CommandReader, Control, FakeStore]:
     return reader, control, store
 
 
-def test_detached_while_paused_stays_paused_with_signals_and_stops_without(capsys):
+def test_detached_while_paused_stays_paused_for_whoever_adopts_it(capsys):
     reader, control, store = detached_reader()
     reader.commands.pause()
-    reader.detach(can_resume_by_signal=True)
+    reader.detach()
     assert control.paused and not control.stop_requested  # a reopened app can resume or stop it
     assert store.statuses == ["paused"]
     assert "staying paused" in capsys.readouterr().err
-
-    reader, control, store = detached_reader()
-    reader.commands.pause()
-    reader.detach(can_resume_by_signal=False)
-    # Nothing could resume it (Windows): it stops with a checkpoint rather than hold its memory forever.
-    assert control.stop_requested and not control.paused
-    assert "detached while paused; stopping with a checkpoint" in capsys.readouterr().err

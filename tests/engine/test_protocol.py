@@ -12,7 +12,7 @@ import pytest
 from engine.protocol import (PROTOCOL_VERSION, Checkpoint, Detach, Epoch, Finished, Heartbeat, Log, Metrics,
                              Pause, ProtocolError, Resume, Started, Status, Stop, System,
                              decode_command, decode_event, encode_command, encode_event)
-from engine.runner.sender import EventSender, decimate
+from engine.worker.sender import EventSender, decimate
 from engine.training.callbacks import MetricPoint
 
 EVENTS = [

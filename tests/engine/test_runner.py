@@ -299,91 +299,18 @@ def test_shutdown_with_detach_returns_without_waiting_for_the_run(runner, events
     assert not events.of(run_id, Finished)
 
 
-# --- stopping a run another (closed) app left training -----------------------------------------
+# --- rows for runs this process did not start (tests/engine/test_run_control.py and others) ----
 
 def iris_spec(epochs: int) -> dict:
+    """A real run that trains iris for as long as a test needs (batch 2: many steps an epoch)."""
     return {"name": "iris-stoppable", "data": {"name": "iris"},
             "model": {"blocks": [{"type": "Linear", "out_features": 16}, {"type": "ReLU"},
                                  {"type": "Linear", "out_features": 3}]},
             "training": {"epochs": epochs, "batch_size": 2, "device": "cpu"}}
 
 
-def test_stop_external_stops_a_detached_real_worker_with_a_last_checkpoint(db_url):
-    from engine.runner import stop_external
-
-    run_id, worker = detach_in_another_process(db_url, iris_spec(epochs=2000), fake=False)
-    try:
-        with RunStore(db_url) as store:
-            assert store.get_run(run_id).status == "running"
-            assert stop_external(store, run_id) is None
-            worker.wait(timeout=120)  # it ends by itself, gracefully
-            run = store.get_run(run_id)
-            assert run.status == "stopped", run.error
-            [last] = [c for c in store.checkpoints(run_id) if c.kind == "last"]
-            assert Path(last.path).is_file() and last.epoch < 2000
-            assert stop_external(store, run_id) == f"run {run_id} has already ended (stopped)"
-    finally:
-        if worker.is_running():
-            worker.kill()  # never leave a 2000-epoch orphan behind a failed test
-
-
 def running_row(store: RunStore, pid: int) -> int:
+    """A `running` row whose worker is said to be `pid` on this machine."""
     run_id = store.create_run(fake_spec("endless"), name="not-mine")
     store.set_status(run_id, "running", pid=pid, device="cpu")
     return run_id
-
-
-def stop_external_of(store, run_id):
-    from engine.runner import stop_external
-
-    return stop_external(store, run_id)
-
-
-def test_stop_external_refuses_a_pid_that_is_not_the_runs_worker_and_signals_nothing(db_url):
-    from engine.runner import external_stop_problem, stop_external
-
-    got = []
-    previous = signal.signal(signal.SIGTERM, lambda *_: got.append("SIGTERM"))
-    try:
-        with RunStore(db_url) as store:
-            run_id = running_row(store, os.getpid())  # a live pid, but the test runner's
-            message = stop_external(store, run_id)
-            assert message == (f"pid {os.getpid()} recorded for run {run_id} is now another program (the worker "
-                               "is gone and its pid was reused); nothing was signalled")
-            assert external_stop_problem(store, run_id) == message
-            assert store.get_run(run_id).status == "running"
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    assert got == []
-
-
-def test_stop_external_refuses_a_worker_of_the_same_run_id_in_another_store(db_url, tmp_path):
-    # A process whose command line reads like run 1's worker, but for another store.
-    other = f"sqlite:///{tmp_path / 'other.db'}"
-    impostor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "-m", "engine.worker",
-                                 "--run-id", "1", "--db", other])
-    try:
-        with RunStore(db_url) as store:
-            run_id = running_row(store, impostor.pid)
-            assert run_id == 1
-            assert "is now another program" in stop_external_of(store, run_id)
-        assert impostor.poll() is None  # not signalled
-    finally:
-        impostor.kill()
-        impostor.wait()
-
-
-def test_stop_external_says_which_machine_a_run_trains_on_and_when_it_cannot(db_url):
-    from sqlalchemy import create_engine, text
-
-    with RunStore(db_url) as store:
-        run_id = running_row(store, os.getpid())
-        engine = create_engine(db_url)
-        with engine.begin() as c:
-            c.execute(text("UPDATE runs SET host = 'gpu-box-7' WHERE id = :id"), {"id": run_id})
-        engine.dispose()
-        assert stop_external_of(store, run_id) == (f"run {run_id} is training on another machine (gpu-box-7); "
-                                                   "stop it there")
-        queued = store.create_run(fake_spec("quick"), name="queued-elsewhere")
-        assert "queued in another LayerDeck window" in stop_external_of(store, queued)
-        assert stop_external_of(store, 999) == "run 999 is not in the store (deleted?)"
