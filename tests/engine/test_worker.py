@@ -64,7 +64,9 @@ def fake_train(spec, *, callbacks, control, checkpoint_dir, resume_from=None, de
     while endless or ctx.epoch < ctx.total_epochs:
         epoch = ctx.epoch + 1
         for _ in range(STEPS_PER_EPOCH):
-            control.wait_while_paused()
+            if control.paused and not control.stop_requested:
+                cbs.on_log(ctx, "info", f"paused at step {ctx.step}")  # as the real loop says it
+                control.wait_while_paused()
             if control.stop_requested:
                 save_last()
                 cbs.on_train_end(ctx, "stopped", None)
@@ -250,33 +252,52 @@ def test_a_broken_event_stream_does_not_stop_training(store, db_url):
     assert list(loss.epochs) == [1, 2, 3, 4]
 
 
+def poll(read, timeout: float = 30.0, message: str = "timed out"):
+    """Wait for `read()` to return something truthy (rows the worker writes)."""
+    deadline = time.monotonic() + timeout
+    while not (value := read()):
+        assert time.monotonic() < deadline, message
+        time.sleep(0.05)
+    return value
+
+
 def test_a_run_detached_while_paused_stays_paused_and_a_signal_resumes_it(store, db_url):
     """After Detach no Resume command can arrive, but SIGUSR2 can (a reopened
     app's Resume): the run waits paused instead of stopping. Where there is
     no SIGUSR2 it stops with a checkpoint (tests/engine/test_external_pause.py)."""
+    from engine.protocol import Log
+
     run_id = store.create_run(fake_spec("endless"))
     worker = WorkerProcess(db_url, run_id)
+
+    def steps() -> int:
+        return sum(len(c) for c in store.get_curves([run_id], ["train/loss_step"], buckets=None))
+
     try:
         worker.next_event(Metrics)
         worker.send(Pause())
-        worker.next_event(Status)
+        # The loop says where it stopped once it blocks; the Status may come before or after that.
+        blocked = worker.next_event(Log)
+        while not blocked.message.startswith("paused at step"):
+            blocked = worker.next_event(Log)
+        paused_at = int(blocked.message.rsplit(" ", 1)[1])  # one train/loss_step point per step
+        if Status(run_id, "paused") not in worker.events:
+            assert worker.next_event(Status) == Status(run_id, "paused")
         worker.send(Detach())
         worker.proc.stdin.close()
         read_rest(worker)  # the stream closes at Detach; the process lives on, paused
         assert worker.proc.poll() is None and store.get_run(run_id).status == "paused"
-
-        def steps() -> int:
-            return sum(len(c) for c in store.get_curves([run_id], ["train/loss_step"], buckets=None))
-
-        before = -1
-        while before != steps():  # points from before the pause reach the store within a flush interval
-            before = steps()
-            time.sleep(1.2)
+        poll(lambda: steps() >= paused_at)  # the points from before the pause, within a flush
+        assert steps() == paused_at
+        # A later round of the worker's store writer (its heartbeat moved) brings nothing new:
+        # the detached worker had every chance to train on, and stayed paused.
+        beat = store.get_run(run_id).heartbeat_at
+        poll(lambda: store.get_run(run_id).heartbeat_at != beat)
+        assert steps() == paused_at and store.get_run(run_id).status == "paused"
+        assert worker.proc.poll() is None
         os.kill(worker.proc.pid, signal.SIGUSR2)
-        deadline = time.monotonic() + 30
-        while not (store.get_run(run_id).status == "running" and steps() > before):
-            assert time.monotonic() < deadline, "not resumed by SIGUSR2"
-            time.sleep(0.1)
+        poll(lambda: store.get_run(run_id).status == "running" and steps() > paused_at,
+             message="not resumed by SIGUSR2")
         os.kill(worker.proc.pid, signal.SIGTERM)
         assert worker.proc.wait(timeout=60) == 0
     finally:
