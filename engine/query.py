@@ -122,7 +122,7 @@ def _tokenize(text: str) -> list[_Tok]:
             raw = text[i:m.end()]
             toks.append(_Tok("number", raw, float(raw) if any(ch in raw for ch in ".eE") else int(raw), col))
             i = m.end()
-        elif c.isalpha() or c == "_":
+        elif _FIELD_RE.match(text, i):  # ASCII names only: 'é' is an unexpected character
             m = _FIELD_RE.match(text, i)
             assert m is not None
             word = m.group(0)

@@ -276,12 +276,15 @@ class RunSpec(_Strict):
 
 def format_loc(loc: tuple[Any, ...]) -> str:
     """('model', 'blocks', 3, 'kernel_size') -> 'model.blocks[3].kernel_size'."""
+    from engine.blocks.base import key_step
+
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            out += key_step(str(part))
+    out = out[1:] if out.startswith(".") else out
     return out or "(spec)"
 
 

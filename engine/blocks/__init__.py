@@ -13,7 +13,7 @@ from typing import Any
 
 from engine.blocks import elementwise, layers, sequence
 from engine.blocks.base import (Call, BlockType, Param, Shape, ShapeError, check_value, closest,
-                                fmt_shape)
+                                fmt_shape, key_step)
 
 __all__ = ["Shape", "ShapeError", "Param", "BlockType", "Call", "CATALOGUE", "CATEGORIES", "get_block_type",
            "suggest", "default_params", "check_blocks", "check_block", "param_problems", "fmt_shape"]
@@ -78,7 +78,7 @@ def check_block(raw: Any, path: str) -> list[str]:
     elif bt.container:
         errors.append(f"{path}.blocks: {name} needs a list of blocks")
     params = {k: v for k, v in raw.items() if k != "type" and not (bt.container and k == "blocks")}
-    errors[:0] = [f"{path}.{key}: {msg}" for key, msg in param_problems(bt, params)]
+    errors[:0] = [f"{path}{key_step(key)}: {msg}" for key, msg in param_problems(bt, params)]
     return errors
 
 

@@ -7,6 +7,8 @@ has loaded. torch is imported inside `Call.instantiate` only.
 from __future__ import annotations
 
 import difflib
+import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -148,6 +150,15 @@ def times(value: Any) -> str:
     if isinstance(value, (tuple, list)):
         return "×".join(str(v) for v in value)
     return str(value)
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_/]*")
+
+
+def key_step(key: str) -> str:
+    """How a key extends a JSON path: `.kernel_size`, or `[""]` / `["a b"]` for a key that is
+    not a plain name, so an empty or odd key still reads as a place in the document."""
+    return f".{key}" if _PLAIN_KEY.fullmatch(key) else f"[{json.dumps(key)}]"
 
 
 def closest(name: str, known) -> list[str]:

@@ -153,3 +153,9 @@ def test_a_seed_outside_numpys_range_is_refused_with_the_range(seed):
 
 def test_the_largest_seed_numpy_takes_is_accepted():
     assert parse_spec({"seed": 2**32 - 1}).seed == 2**32 - 1
+
+
+def test_an_empty_or_odd_key_is_quoted_in_its_path():
+    with pytest.raises(SpecError) as e:
+        parse_spec({"regularization": {"": 1}, "model": {"blocks": [{"type": "ReLU", "a b": 2}]}})
+    assert [m.split(":")[0] for m in e.value.errors] == ['regularization[""]', 'model.blocks[0]["a b"]']
