@@ -31,6 +31,8 @@ from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QGraphicsItem, QWidget
 
+from engine.formatting import compact
+
 DEFAULT_CAPACITY = 50_000  # far more than a plot has pixels; the store keeps every point
 
 
@@ -138,15 +140,7 @@ class CompactAxis(pg.AxisItem):
     def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
         if not values or max(abs(v) for v in values) < 1000:
             return super().tickStrings(values, scale, spacing)
-        out = []
-        for v in values:
-            for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-                if abs(v) >= size:
-                    out.append(f"{v / size:.4g}{suffix}")
-                    break
-            else:
-                out.append(f"{v:.4g}")
-        return out
+        return [compact(v, digits=4) for v in values]
 
 
 # Plots side by side redraw at least this far apart, so each paints in its own frame.

@@ -16,14 +16,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QWidget
 
 from app.widgets.sampling import BackgroundCollector
+from engine.formatting import gb
 from engine.monitor import GpuInfo, SystemSampler
 
 _GPU_KEY = re.compile(r"gpu(\d+)/(util_percent|mem_used_mb)$")
 NA = "—"
-
-
-def _gb(mb: float) -> str:
-    return f"{mb / 1024:.1f}"
 
 
 class _Row:
@@ -117,10 +114,10 @@ class SystemStrip(QWidget):
             self._rebuild(indices)
         for i, row in self.gpu_rows.items():
             used, total = samples.get(f"gpu{i}/mem_used_mb"), samples.get(f"gpu{i}/mem_total_mb")
-            mem = "" if used is None else (f"mem {_gb(used)} / {_gb(total)} GB" if total else f"mem {_gb(used)} GB")
+            mem = "" if used is None else (f"mem {gb(used)} / {gb(total)} GB" if total else f"mem {gb(used)} GB")
             row.set(samples.get(f"gpu{i}/util_percent"), mem)
         used, total = samples.get("ram/used_mb"), samples.get("ram/total_mb")
-        ram = "" if used is None else (f"RAM {_gb(used)} / {_gb(total)} GB" if total else f"RAM {_gb(used)} GB")
+        ram = "" if used is None else (f"RAM {gb(used)} / {gb(total)} GB" if total else f"RAM {gb(used)} GB")
         self.cpu_row.set(samples.get("cpu/percent"), ram)
 
     def _rebuild(self, indices: list[int]) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from engine.blocks import fmt_shape
 from engine.cli.options import add_db_option
+from engine.formatting import compact, nbytes
 from engine.spec import RunSpec, SpecError, load_spec
 
 if TYPE_CHECKING:
@@ -55,21 +56,6 @@ def load(path: str, batch_size: int | None = None) -> Loaded:
     return Loaded(spec, summary, tuple(info.input_shape), f"{info.name}: {desc}")
 
 
-def human(n: float, unit: str = "") -> str:
-    """1234567 -> '1.23 M'."""
-    for div, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(n) >= div:
-            return f"{n / div:.3g} {suffix}{unit}"
-    return f"{n:g} {unit}".rstrip()
-
-
-def human_bytes(n: int) -> str:
-    for div, suffix in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
-        if n >= div:
-            return f"{n / div:.3g} {suffix}"
-    return f"{n} B"
-
-
 def print_table(summary, out: TextIO) -> None:
     rows = [("#", "block", "output shape", "params")]
     rows.append(("", "input", fmt_shape(summary.input_shape), ""))
@@ -94,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{spec.name} · {loaded.dataset}")
     print_table(summary, sys.stdout)
     print(f"params {summary.total_params:,} (trainable {summary.trainable_params:,}) · "
-          f"MACs {human(summary.total_macs)} per sample · "
-          f"training memory at batch {batch} ≈ {human_bytes(summary.memory_bytes)}")
+          f"MACs {compact(summary.total_macs, sep=' ')} per sample · "
+          f"training memory at batch {batch} ≈ {nbytes(summary.memory_bytes)}")
     if not summary.valid:
         sys.stdout.flush()
         for msg in summary.errors:

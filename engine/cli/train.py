@@ -16,6 +16,7 @@ import time
 from typing import Any, Optional, TextIO
 
 from engine.cli.options import add_db_option
+from engine.formatting import clock, metric
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_SPEC, EXIT_INTERRUPTED = 0, 1, 2, 130
 RESUMABLE = ("stopped", "crashed")
@@ -177,18 +178,14 @@ def _duration(run: Any) -> str:
 
 def _best(run: Any) -> str:
     metrics = (getattr(run, "summary", None) or {}).get("metrics", {})
-    parts = [f"{k} {metrics[k]['best']:.4g}" for k in ("val/accuracy", "val/loss", "test/accuracy")
+    parts = [f"{k} {metric(metrics[k]['best'])}" for k in ("val/accuracy", "val/loss", "test/accuracy")
              if k in metrics and metrics[k].get("best") is not None]
     return (" · best " + ", ".join(parts)) if parts else ""
 
 
 def format_eta(seconds: Optional[float]) -> str:
-    if seconds is None:
-        return "--:--"
-    seconds = max(0, int(round(seconds)))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+    """"1:35", "1:02:05"; "--:--" before the first estimate."""
+    return "--:--" if seconds is None else clock(seconds)
 
 
 class Progress:
@@ -245,7 +242,7 @@ class Progress:
         filled = int(frac * BAR_WIDTH)
         bar = "#" * filled + "-" * (BAR_WIDTH - filled)
         eta = None if self.eta_s is None else self.eta_s - (time.monotonic() - self.eta_at)
-        shown = " · ".join(f"{k} {self.latest[k]:.4g}" for k in SHOWN_KEYS if k in self.latest)
+        shown = " · ".join(f"{k} {metric(self.latest[k])}" for k in SHOWN_KEYS if k in self.latest)
         # A live line names the epoch in progress; a line per finished epoch, that one.
         current = self.epoch + 1 if self.tty and self.epoch < self.total_epochs else self.epoch
         epoch = f"epoch {current}/{self.total_epochs or '?'}"

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine import formatting
+
 DASH = "–"
 
 
@@ -18,34 +20,15 @@ def count(n: Any) -> str:
     """Parameter counts: exact below 10k, then k / M / B."""
     if n is None:
         return "—"
-    n = int(n)
-    if n == 0:
-        return DASH
-    for limit, unit in ((1e9, "B"), (1e6, "M"), (1e4, "k")):
-        if n >= limit:
-            v = n / (limit if unit != "k" else 1e3)
-            return f"{v:.3g}{unit}" if unit != "k" else f"{v:.0f}k"
-    return f"{n:,}"
+    return DASH if int(n) == 0 else formatting.param_count(int(n))
 
 
 def macs(n: Any) -> str:
-    if n is None:
-        return "—"
-    n = float(n)
-    for limit, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if n >= limit:
-            return f"{n / limit:.3g} {unit}"
-    return f"{n:.0f}"
+    return "—" if n is None else formatting.compact(float(n), sep=" ")
 
 
 def nbytes(n: Any) -> str:
-    if n is None:
-        return "—"
-    n = float(n)
-    for limit, unit in ((2**30, "GB"), (2**20, "MB"), (2**10, "kB")):
-        if n >= limit:
-            return f"{n / limit:.3g} {unit}"
-    return f"{n:.0f} B"
+    return "—" if n is None else formatting.nbytes(float(n))
 
 
 def param_value(v: Any) -> str:

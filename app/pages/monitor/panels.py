@@ -6,6 +6,7 @@ from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.widgets.ring_plot import RingBuffer, RingPlot
+from engine.formatting import gb, mb
 from engine.monitor import GpuInfo
 
 # One colour per kind of figure, readable on light and dark backgrounds.
@@ -17,15 +18,9 @@ POWER_COLOR = "#22c55e"
 NA = "—"
 
 
-def fmt_gb(mb: float) -> str:
-    return f"{mb / 1024:.1f}"
-
-
-def fmt_mb(mb: float | None) -> str:
+def fmt_mb(megabytes: float | None) -> str:
     """Memory for a table cell: "812 MB", "3.1 GB"; "—" when unknown."""
-    if mb is None:
-        return NA
-    return f"{mb:.0f} MB" if mb < 1024 else f"{mb / 1024:.1f} GB"
+    return NA if megabytes is None else mb(megabytes)
 
 
 class ValueTile(QWidget):
@@ -124,7 +119,7 @@ class GpuPanel(_Panel):
         temp, watts, limit, clock = last("temp_c"), last("power_w"), last("power_limit_w"), last("sm_clock_mhz")
         total = total if total is not None else self.gpu.mem_total_mb
         self.util.set_text(NA if util is None else f"{util:.0f} %")
-        self.memory.set_text(NA if used is None else f"{fmt_gb(used)} / {fmt_gb(total)} GB")
+        self.memory.set_text(NA if used is None else f"{gb(used)} / {gb(total)} GB")
         self.temp.set_text(NA if temp is None else f"{temp:.0f} °C")
         if watts is None:
             self.power.set_text(NA)
@@ -161,7 +156,7 @@ class HostPanel(_Panel):
         if used_v is None:
             self.ram.set_text(NA)
         else:
-            self.ram.set_text(f"{fmt_gb(used_v)} / {fmt_gb(total_v)} GB" if total_v else f"{fmt_gb(used_v)} GB")
+            self.ram.set_text(f"{gb(used_v)} / {gb(total_v)} GB" if total_v else f"{gb(used_v)} GB")
         if total_v:
             self.ram_plot.set_y_max(total_v / 1024)
 

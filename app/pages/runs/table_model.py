@@ -21,6 +21,8 @@ from typing import Any, Callable, Optional, Sequence
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
 
+from engine.formatting import clock, compact, metric
+
 # Roles as plain ints: data() runs for every painted cell, and comparing an
 # int with a Qt enum member costs ~11 us in PySide6 (an int compare ~0.07 us).
 _DISPLAY = int(Qt.DisplayRole.value)
@@ -138,22 +140,13 @@ class RunRow:
 
 
 def compact_count(n: Optional[float]) -> str:
-    if n is None:
-        return "–"
-    n = float(n)
-    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(n) >= div:
-            return f"{n / div:.3g}{suffix}"
-    return f"{n:.0f}"
+    """"1.23M"; "–" when unknown."""
+    return "–" if n is None else compact(float(n))
 
 
 def format_duration(seconds: Optional[float]) -> str:
-    if seconds is None:
-        return "–"
-    s = int(round(seconds))
-    h, rem = divmod(s, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+    """"1:02:05"; "–" when unknown."""
+    return "–" if seconds is None else clock(seconds)
 
 
 def _num(v: Any) -> Optional[float]:
@@ -177,8 +170,8 @@ def _metric(summary: dict[str, Any], keys: Sequence[str], stat: str) -> tuple[Op
     return None, ""
 
 
-def _fmt(v: Optional[float], digits: int = 4) -> str:
-    return "–" if v is None else f"{v:.{digits}g}"
+def _fmt(v: Optional[float]) -> str:
+    return "–" if v is None else metric(v)
 
 
 def _local_time(dt: Optional[datetime]) -> str:

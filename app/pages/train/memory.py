@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from engine.formatting import nbytes
+
 # A run needs more than the estimate (the CUDA context, allocator slack,
 # the data when it is kept on the device): warn before the estimate alone
 # fills the device.
@@ -26,15 +28,6 @@ class Fit:
         if self.free_bytes is None:
             return None
         return self.need_bytes <= HEADROOM * self.free_bytes
-
-
-def format_bytes(n: float) -> str:
-    """12 MB, 1.2 GB, 512 kB: two significant figures are what a person compares."""
-    for unit, size in (("GB", 1024**3), ("MB", 1024**2), ("kB", 1024)):
-        if n >= size:
-            v = n / size
-            return f"{v:.1f} {unit}" if v < 10 else f"{v:.0f} {unit}"
-    return f"{int(n)} B"
 
 
 class MemoryCheck:
@@ -80,12 +73,12 @@ class MemoryCheck:
 
 def describe_fit(fit: Fit) -> tuple[str, str]:
     """(text, level): level 'ok', 'warn' or '' (unknown)."""
-    need = f"~{format_bytes(fit.need_bytes)}"
+    need = f"~{nbytes(fit.need_bytes, digits=2)}"  # two figures are what a person compares
     if not fit.present:
         return f"{need} needed; {fit.device} is not on this machine — pick another device", "warn"
     if fit.free_bytes is None:
         return f"{need} needed on {fit.device} (free memory: checking…)", ""
-    free = format_bytes(fit.free_bytes)
+    free = nbytes(fit.free_bytes, digits=2)
     if fit.fits:
         return f"{need} of {free} free on {fit.device} ✓", "ok"
     return (f"{need} needed but only {free} free on {fit.device} ⚠ — lower the batch size or "
