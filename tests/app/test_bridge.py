@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from PySide6.QtCore import QThread
+from PySide6.QtCore import QCoreApplication, QThread
 
 from app.bridge import RunBridge, get_bridge
 from app.state import AppState
@@ -137,7 +137,7 @@ def test_keep_training_over_the_real_runner_lets_the_worker_train_on(qtbot, db_u
     assert runner.wait(run_id, timeout=120) == "completed"  # read from the store
     [loss] = runner.store.get_curves([run_id], ["train/loss"], buckets=None)
     assert list(loss.epochs) == list(range(1, 11))
-    qtbot.wait(50)
+    QCoreApplication.sendPostedEvents()  # deliver any signal a reader thread queued for the bridge
     assert finished == []  # the bridge let go: no events after shutdown
 
 
