@@ -56,6 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     if args.screenshots:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # no display needed, none shown
+    if QApplication.instance() is None:
+        from app.platform_check import xcb_problem
+
+        problem = xcb_problem()  # Qt's own message for this names no package to install
+        if problem:
+            print(problem, file=sys.stderr)
+            return 1
     app = QApplication.instance() or QApplication([sys.argv[0]])
     if not QCoreApplication.organizationName():  # tests set their own (isolated QSettings)
         QCoreApplication.setOrganizationName("LayerDeck")
