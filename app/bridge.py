@@ -1,9 +1,12 @@
-"""Qt adaptor over engine.runner: runner events become typed Qt signals.
+"""Qt adaptor over engine.runner: the app's one way to its runs.
 
-The runner calls its subscribers on reader threads (one per worker). Each
-event is re-emitted here as a signal whose payload is the engine/protocol.py
-dataclass itself; the bridge lives in the UI thread, so Qt queues every
-emission and slots run on the UI thread, in the order the events came.
+The Runner owns every active run of the store, the ones launched here and
+the ones it adopts (a closed app's, a terminal's, another machine's), and
+calls its subscribers on its reader threads. Each event is re-emitted here
+as a signal whose payload is the engine/protocol.py dataclass itself; the
+bridge lives in the UI thread, so Qt queues every emission and slots run on
+the UI thread, in the order the events came. Commands go back through the
+Runner, which picks the channel that reaches the run's worker.
 
 One bridge per AppState (`get_bridge(state)`): every page sees the same
 runs. The Runner is created on a background thread (it opens the store and
@@ -21,13 +24,11 @@ from engine.spec import RunSpec
 
 RunnerFactory = Callable[[str], Any]
 
-# Held by background threads of this app while they import engine modules that
-# pull in torch (engine.runner through engine.protocol, engine.model): two
-# threads importing torch at once can see it half initialized.
-ENGINE_IMPORT_LOCK = threading.Lock()
-
 
 class RunBridge(QObject):
+    owned = Signal(object)
+    """The runner took charge of a run: launched (queued) or adopted from the store, with
+    its name and epochs; the first signal of every run (payload: engine.protocol.Owned)."""
     started = Signal(object)
     """A worker has its data and model and trains now (payload: engine.protocol.Started)."""
     metrics = Signal(object)
@@ -49,7 +50,8 @@ class RunBridge(QObject):
     # `KIND`, not by class: engine.protocol imports torch (through engine.training)
     # and this module is imported on the UI thread; the runner imports it in the
     # background instead.
-    _SHOWN = frozenset({"started", "metrics", "epoch", "system", "log", "status", "checkpoint", "finished"})
+    _SHOWN = frozenset({"owned", "started", "metrics", "epoch", "system", "log", "status", "checkpoint",
+                        "finished"})
 
     def __init__(self, db_url: str, *, runner: Any = None, runner_factory: Optional[RunnerFactory] = None,
                  parent: Optional[QObject] = None):
@@ -62,7 +64,7 @@ class RunBridge(QObject):
         self._runner_error: Optional[BaseException] = None
         self._unsubscribe: Optional[Callable[[], None]] = None
         self._closed = False
-        self._submitted: list[int] = []
+        self._following = False
         if runner is not None:
             self._unsubscribe = runner.subscribe(self._on_event)
             self._ready = threading.Event()
@@ -91,6 +93,22 @@ class RunBridge(QObject):
             raise RuntimeError(f"the run queue could not start: {self._runner_error}") from self._runner_error
         return self._runner
 
+    def follow_store(self) -> None:
+        """Start adopting the store's other active runs (their events begin to
+        arrive); called once, by the view that shows runs, after it connected
+        to the signals, so no event of theirs is emitted to nobody."""
+        if self._following:
+            return
+        self._following = True
+
+        def adopt() -> None:
+            self._ready.wait()
+            adopt_runs = getattr(self._runner, "adopt", None)
+            if callable(adopt_runs) and not self._closed:
+                adopt_runs()
+
+        threading.Thread(target=adopt, name="adopt-runs", daemon=True).start()
+
     # --- events (reader threads) ------------------------------------------------------
     def _on_event(self, event: Any) -> None:
         kind = getattr(event, "KIND", "")
@@ -102,65 +120,42 @@ class RunBridge(QObject):
             pass
 
     # --- commands (UI thread) ---------------------------------------------------------
-    def submit(self, spec: Union[RunSpec, dict[str, Any]]) -> int:
-        """Queue a run; its queued row exists when this returns. A bad spec
-        raises engine.spec.SpecError and nothing is created."""
-        run_id = self.runner.submit(spec)
-        self._submitted.append(run_id)
-        return run_id
+    def submit(self, spec: Union[RunSpec, dict[str, Any]], *, name: Optional[str] = None,
+               parent_id: Optional[int] = None, resume_from: Optional[str] = None) -> int:
+        """Queue a run (a new one, a clone, or one resumed from `resume_from`, a
+        checkpoint file of run `parent_id`); its queued row exists and `owned`
+        has been emitted when this returns. A bad spec raises
+        engine.spec.SpecError and nothing is created."""
+        return int(self.runner.submit(spec, name=name, parent_id=parent_id, resume_from=resume_from))
 
-    def pause(self, run_id: int) -> bool:
-        return bool(self.runner.pause(run_id))
+    def pause(self, run_id: int) -> Optional[str]:
+        """Ask the run to pause after its batch; None once asked, else why not, in words.
+        `status` says when it took effect."""
+        return self._command("pause", run_id)
 
-    def resume(self, run_id: int) -> bool:
-        return bool(self.runner.resume(run_id))
+    def resume(self, run_id: int) -> Optional[str]:
+        return self._command("resume", run_id)
 
-    def stop(self, run_id: int) -> bool:
-        """Graceful: the batch finishes, a checkpoint is saved, the run ends stopped."""
-        return bool(self.runner.stop(run_id))
+    def stop(self, run_id: int) -> Optional[str]:
+        """Graceful: the batch finishes, a checkpoint is saved, the run ends stopped
+        (`finished` says when). None once asked, else why not."""
+        return self._command("stop", run_id)
 
-    def stop_external(self, run_id: int) -> Optional[str]:
-        """Stop a run this window did not launch (left training by an app that
-        has closed) through its worker's pid: the worker finishes its batch,
-        saves a checkpoint and writes `stopped` to its row, which the page reads
-        back from the store. None once asked; else why it cannot be, in words
-        (nothing was signalled then). See engine.runner.external."""
-        return self._external("stop", run_id)
-
-    def pause_external(self, run_id: int) -> Optional[str]:
-        """Pause a running run this window did not launch (SIGUSR1 to its worker,
-        POSIX only): it pauses after its batch and writes `paused` to its row.
-        None once asked; else why it cannot be, in words."""
-        return self._external("pause", run_id)
-
-    def resume_external(self, run_id: int) -> Optional[str]:
-        """Resume a paused run this window did not launch (SIGUSR2 to its worker):
-        it trains on and writes `running` to its row. None once asked; else why not."""
-        return self._external("resume", run_id)
-
-    def _external(self, action: str, run_id: int) -> Optional[str]:
-        """engine.runner.external's `<action>_external` on the runner's store."""
+    def _command(self, action: str, run_id: int) -> Optional[str]:
         try:
-            runner = self.runner  # started: engine.runner is imported, off this thread
-        except RuntimeError as e:
+            delivery = getattr(self.runner, action)(run_id)
+        except RuntimeError as e:  # the runner could not start
             return str(e)
-        store = getattr(runner, "store", None)
-        if store is None:
-            done = {"stop": "stopped", "pause": "paused", "resume": "resumed"}[action]
-            return f"run {run_id} cannot be {done} from here: this run queue has no store to check it in"
-        with ENGINE_IMPORT_LOCK:  # already imported with the runner; the lock only orders a first import
-            from engine.runner import external
-        return getattr(external, f"{action}_external")(store, run_id)
+        if delivery:
+            return None
+        return getattr(delivery, "problem", None) or f"run {run_id} is not active"
 
     def active_runs(self) -> list[int]:
-        """Runs of this window that are queued or running (none before the runner started)."""
+        """Runs launched from this window that are queued or running (none before the
+        runner started); adopted runs train on whatever this window does."""
         if not self._ready.is_set() or self._runner is None:
             return []
         return list(self._runner.active_runs())
-
-    def submitted(self) -> list[int]:
-        """Every run submitted through this bridge, oldest first."""
-        return list(self._submitted)
 
     def can_detach(self) -> bool:
         """Whether runs can outlive this process (the runner has `detach`)."""
@@ -190,10 +185,9 @@ class RunBridge(QObject):
 
 
 def _default_runner(db_url: str) -> Any:
-    with ENGINE_IMPORT_LOCK:
-        from engine.runner import Runner
+    from engine.runner import Runner
 
-    return Runner(db_url)
+    return Runner(db_url, adopt=True)  # every active run of the store shows, wherever it started
 
 
 _BRIDGES_ATTR = "_layerdeck_run_bridge"

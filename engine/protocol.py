@@ -122,10 +122,28 @@ class Heartbeat(Event):
     KIND: ClassVar[str] = "heartbeat"
 
 
+@dataclass(frozen=True)
+class Owned(Event):
+    """A Runner took charge of this run: it submitted it (status queued) or
+    adopted it from the store (its current status and last epoch). The first
+    event of every run a view hears of, with what a list row needs.
+
+    Sent by the Runner itself, never by a worker."""
+
+    KIND: ClassVar[str] = "owned"
+    name: str
+    status: str
+    total_epochs: int
+    epoch: int = 0
+    parent_id: Optional[int] = None
+    adopted: bool = False  # started elsewhere (a closed app, a terminal, another machine)
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.KIND: cls for cls in (Started, Metrics, Epoch, System, Log, Status, Checkpoint, Finished, Heartbeat)
+    cls.KIND: cls for cls in (Started, Metrics, Epoch, System, Log, Status, Checkpoint, Finished, Heartbeat,
+                              Owned)
 }
-AnyEvent = Union[Started, Metrics, Epoch, System, Log, Status, Checkpoint, Finished, Heartbeat]
+AnyEvent = Union[Started, Metrics, Epoch, System, Log, Status, Checkpoint, Finished, Heartbeat, Owned]
 
 
 # --- commands: supervisor -> worker ----------------------------------------------
@@ -162,8 +180,8 @@ class Detach(Command):
 
     After this the worker ignores stdin closing (no Stop can arrive any more,
     which is the point), stops streaming events and closes its end of the
-    stream (the store is the record), and a paused run stops with a
-    checkpoint instead of waiting for a Resume that cannot come.
+    stream (the store is the record); a paused run stays paused, for whoever
+    adopts it next to resume or stop (by signal or through the store).
     """
 
     KIND: ClassVar[str] = "detach"

@@ -118,7 +118,7 @@ class StoreFollower(threading.Thread):
         if run.status in LIVE and not f.started and run.pid is not None:
             f.started = True
             self.emit(Started(run.id, pid=run.pid, device=run.device or "", num_params=_params(run),
-                              total_epochs=_total_epochs(run), steps_per_epoch=0))
+                              total_epochs=total_epochs(run), steps_per_epoch=0))
         self._emit_metrics(run, f)
         self._emit_checkpoints(run, f)
         if run.status in TERMINAL:
@@ -151,7 +151,7 @@ class StoreFollower(threading.Thread):
         if newest > f.epoch:
             f.epoch, f.epoch_values = newest, {}
         f.epoch_values.update({p.key: p.value for p in points if p.epoch == newest})
-        total = _total_epochs(run)
+        total = total_epochs(run)
         eta = None
         if run.started_at is not None and newest > 0:
             elapsed = (datetime.now(timezone.utc) - run.started_at).total_seconds()
@@ -170,7 +170,7 @@ def _params(run: Run) -> int:
     return int((run.summary or {}).get("params") or 0)
 
 
-def _total_epochs(run: Run) -> int:
+def total_epochs(run: Run) -> int:
     total = (run.summary or {}).get("total_epochs")
     if not total:
         total = ((run.spec or {}).get("training") or {}).get("epochs") or 0

@@ -17,10 +17,10 @@ import time
 import traceback
 from typing import Any, Callable, Optional, Union
 
-from engine.protocol import Event, Finished, Status
+from engine.protocol import Event, Finished, Owned, Status
 from engine.runner.control import Action, Delivery, refusal, route
 from engine.runner.executor import EventCallback, Executor
-from engine.runner.follow import StoreFollower
+from engine.runner.follow import StoreFollower, total_epochs as _total_epochs
 from engine.runner.local import WORKER_MODULE, LocalExecutor
 from engine.spec import RunSpec, parse_spec
 from engine.status import ACTIVE, TERMINAL, ordered
@@ -83,7 +83,9 @@ class Runner:
             with self._lock:
                 self._own.add(run_id)
                 self._done[run_id] = threading.Event()
-        self._dispatch(Status(run_id, "queued"))  # before the worker's own events
+        self._dispatch(Owned(run_id, name=name or spec.name, status="queued", total_epochs=spec.training.epochs,
+                             parent_id=parent_id))  # before the worker's own events
+        self._dispatch(Status(run_id, "queued"))
         try:
             self.executor.submit(run_id, device=device or spec.training.device, resume_from=resume_from)
         except Exception as e:  # never leave a queued row that no worker will pick up
@@ -150,15 +152,18 @@ class Runner:
             wanted = set(run_ids) if run_ids is not None else None
             with self._lock:
                 known = (self._own - self._detached) | set(self._follower.following())
-                new = [r.id for r in runs if r.id not in known and (wanted is None or r.id in wanted)]
-                for rid in new:
-                    self._done.setdefault(rid, threading.Event())
-                    self._detached.discard(rid)
-        for rid in new:
-            self._follower.follow(rid)
+                new = [r for r in runs if r.id not in known and (wanted is None or r.id in wanted)]
+                for r in new:
+                    self._done.setdefault(r.id, threading.Event())
+                    self._detached.discard(r.id)
+        for r in new:
+            self._dispatch(Owned(r.id, name=r.name, status=r.status, total_epochs=_total_epochs(r),
+                                 parent_id=r.parent_id,
+                                 adopted=True))
+            self._follower.follow(r.id)
         if new or self._auto_adopt:
             self._start_follower()
-        return new
+        return [r.id for r in new]
 
     def adopted_runs(self) -> list[int]:
         """Runs followed from the store (started elsewhere), not yet ended."""

@@ -32,7 +32,7 @@ class FakeRunner:
         for cb in list(self.callbacks):
             cb(event)
 
-    def submit(self, spec):
+    def submit(self, spec, *, name=None, parent_id=None, resume_from=None):
         run_id, self.next_id = self.next_id, self.next_id + 1
         self.calls.append(("submit", run_id))
         return run_id
@@ -96,9 +96,18 @@ def test_commands_reach_the_runner(qtbot):
     runner = FakeRunner()
     bridge = RunBridge("sqlite://", runner=runner)
     run_id = bridge.submit({"name": "x"})
-    assert bridge.pause(run_id) and bridge.resume(run_id) and bridge.stop(run_id)
+    assert (bridge.pause(run_id), bridge.resume(run_id), bridge.stop(run_id)) == (None, None, None)  # all sent
     assert runner.calls == [("submit", 1), ("pause", 1), ("resume", 1), ("stop", 1)]
-    assert bridge.submitted() == [1] and bridge.active_runs() == [1]
+    assert bridge.active_runs() == [1]
+
+
+def test_a_command_that_cannot_be_sent_comes_back_as_words(qtbot):
+    from engine.runner import Delivery
+
+    runner = FakeRunner()
+    runner.pause = lambda run_id: Delivery(run_id, "pause", problem=f"run {run_id} is already paused")
+    bridge = RunBridge("sqlite://", runner=runner)
+    assert bridge.pause(3) == "run 3 is already paused"
 
 
 def test_shutdown_stops_runs_or_leaves_them_to_a_runner_that_can_detach(qtbot):
@@ -164,41 +173,3 @@ def test_a_runner_that_cannot_start_says_why(qtbot):
     with pytest.raises(RuntimeError, match="could not start: disk full"):
         bridge.submit({"name": "x"})
     assert bridge.active_runs() == []
-
-
-def test_external_commands_say_why_not_when_the_runner_has_no_store(qtbot):
-    bridge = RunBridge("sqlite://", runner=FakeRunner())
-    assert bridge.pause_external(4) == ("run 4 cannot be paused from here: this run queue has no store "
-                                        "to check it in")
-    assert bridge.resume_external(4).startswith("run 4 cannot be resumed from here")
-    assert bridge.stop_external(4).startswith("run 4 cannot be stopped from here")
-
-
-@pytest.mark.slow
-def test_a_fresh_bridge_pauses_and_resumes_a_real_worker_another_app_left_training(qtbot, db_url):
-    """Detached by a supervisor process that has exited; this bridge (a reopened
-    app's, over a real Runner) pauses and resumes it by signals to its pid."""
-    from engine.runner import Runner, external
-    from tests.engine.test_external_pause import settled_steps, step_count
-    from tests.engine.test_runner import detach_in_another_process, iris_spec, wait_until
-
-    if not external.CAN_PAUSE_BY_SIGNAL:
-        pytest.skip("no SIGUSR1/SIGUSR2 here")
-    run_id, worker = detach_in_another_process(db_url, iris_spec(epochs=2000), fake=False)
-    bridge = RunBridge(db_url, runner=Runner(db_url))
-    store = bridge.runner.store
-    try:
-        assert bridge.resume_external(run_id) == f"run {run_id} is not paused (running)"
-        assert bridge.pause_external(run_id) is None
-        wait_until(lambda: store.get_run(run_id).status == "paused", timeout=30)
-        paused_at = settled_steps(store, run_id)
-        assert bridge.resume_external(run_id) is None
-        wait_until(lambda: store.get_run(run_id).status == "running", timeout=30)
-        wait_until(lambda: step_count(store, run_id) > paused_at, timeout=60)
-        assert bridge.stop_external(run_id) is None
-        worker.wait(timeout=120)
-        assert store.get_run(run_id).status == "stopped"
-    finally:
-        if worker.is_running():
-            worker.kill()  # never leave a 2000-epoch orphan behind a failed test
-        bridge.shutdown()

@@ -8,7 +8,6 @@ page, never as a traceback dialog.
 """
 from __future__ import annotations
 
-import inspect
 import re
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -18,13 +17,13 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from engine.spec import SpecError, parse_spec
+from engine.status import LIVE, RESUMABLE
 
 
 class RunActions(QObject):
     def __init__(self, page: Any):
         super().__init__(page)
         self.page = page
-        self._runner: Any = None
 
         def act(text: str, slot: Callable[[], None], tip: str, shortcut: Optional[str] = None) -> QAction:
             a = QAction(text, page)
@@ -64,7 +63,7 @@ class RunActions(QObject):
             a.setEnabled(bool(runs))
         # As `layerdeck train --resume`: stopped and crashed runs continue; a
         # failed one (NaN loss, bad spec) would fail again the same way.
-        self.resume_action.setEnabled(one and runs[0].status in ("stopped", "crashed"))
+        self.resume_action.setEnabled(one and runs[0].status in RESUMABLE)
         self.star_action.setText("Unstar" if runs and all(r.starred for r in runs) else "Star")
 
     # helpers ------------------------------------------------------------------------
@@ -129,7 +128,7 @@ class RunActions(QObject):
         runs = self.page.selected_runs()
         if not runs:
             return
-        active = [r for r in runs if r.status in ("running", "paused")]
+        active = [r for r in runs if r.status in LIVE]
         if active:
             self.page.show_error(f"Run #{active[0].id} is {active[0].status}: stop it on the Train page "
                                  "before deleting it.")
@@ -191,23 +190,10 @@ class RunActions(QObject):
         self._changed([new_id])
 
     def _submit(self, spec: dict, **kwargs: Any) -> int:
-        """Through the app's bridge (one runner per window: the Train page sees
-        the resumed run live), else a runner of this page's own."""
-        try:
-            from app.bridge import get_bridge
-        except ImportError:
-            get_bridge = None
-        if get_bridge is not None:
-            bridge = get_bridge(self.page.state)
-            if set(kwargs) <= set(inspect.signature(bridge.submit).parameters):
-                return int(bridge.submit(spec, **kwargs))
-            # This bridge's submit takes the spec alone; its runner takes the
-            # rest, and its events still reach the bridge's signals.
-            return int(bridge.runner.submit(spec, **kwargs))
-        if self._runner is None:
-            from engine.runner import Runner
-            self._runner = Runner(self.page.state.store_url)
-        return int(self._runner.submit(spec, **kwargs))
+        """Through the app's one bridge: the Train page shows the run live."""
+        from app.bridge import get_bridge
+
+        return get_bridge(self.page.state).submit(spec, **kwargs)
 
     # exports ----------------------------------------------------------------------------
     def export_csv(self) -> None:

@@ -2,16 +2,14 @@
 runs active."""
 from __future__ import annotations
 
-import signal
 from typing import Optional
 
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMessageBox, QStyle, QSystemTrayIcon, QWidget
 
-# What a reopened app can do with runs kept training (engine.runner.external:
-# SIGUSR1/SIGUSR2 pause and resume, SIGTERM stops; Windows has only the last).
-REOPENED_CONTROLS = ("it can pause, resume or stop them" if hasattr(signal, "SIGUSR1") and hasattr(signal, "SIGUSR2")
-                     else "it can stop them (a run paused when LayerDeck closes stops with a checkpoint)")
+# What a reopened app (or `layerdeck runs`) can do with runs kept training: its
+# Runner adopts them and reaches them by signal or through the store.
+REOPENED_CONTROLS = "it can pause, resume or stop them (so can `layerdeck runs pause|resume|stop ID`)"
 
 
 class Notifier(QObject):

@@ -13,7 +13,6 @@ from typing import Any, Optional
 from PySide6.QtCore import QObject, Signal
 
 from app.background import Background
-from app.bridge import ENGINE_IMPORT_LOCK
 from app.errors import error_text
 
 
@@ -27,9 +26,8 @@ class CheckResult:
 def check_model(spec: Any, generation: int = 0) -> CheckResult:
     """Summarize `spec`'s model on its dataset (runs on a worker thread)."""
     try:
-        with ENGINE_IMPORT_LOCK:  # see app.bridge
-            from engine.data import DataError
-            from engine.model import summarize_spec
+        from engine.data import DataError
+        from engine.model import summarize_spec
     except Exception as e:
         return CheckResult(generation, error=f"cannot check the model: {error_text(e)}")
     try:

@@ -1,16 +1,15 @@
 """The Train page: settings on the left, the runs and their live curves on
-the right (UI.md "Train").
+the right (docs/ARCHITECTURE.md, "Pages").
 
 The page is a view: the settings edit state.spec; Launch submits it through
 the bridge (app.bridge, one per AppState); the bridge's signals update the
-run list, the plots and the log. Runs that were already training when the
-window opened (kept training in the background, or started by
-`layerdeck train`) are read from the store and their curves polled until
-they end; they can be stopped, paused and resumed through signals to their
-worker's pid (engine.runner.external; pause and resume on POSIX only), and
-the status shown is the one their worker writes to the store. Nothing here
-imports torch or touches CUDA: the model summary (memory estimate) runs on a
-background thread, GPU facts come from NVML.
+run list, the plots and the log. That one stream carries every run the
+runner owns: launched here, resumed or cloned from the Runs page, or
+adopted from the store (left training by a closed app, started by
+`layerdeck train`, or on another machine). Pause, Resume and Stop go back
+through the bridge for all of them. Nothing here imports torch or touches
+CUDA: the model summary (memory estimate) runs on a background thread, GPU
+facts come from NVML.
 
 The shell calls `confirm_close()` before the window closes.
 """
@@ -29,9 +28,8 @@ from app.pages.train.closing import Notifier, ask_close
 from app.pages.train.live_view import LiveView, latest_text
 from app.pages.train.memory import MemoryCheck, describe_fit
 from app.pages.train.model_check import ModelCheck
-from app.pages.train.run_list import ACTIVE, RunList, RunRow, first_line
+from app.pages.train.run_list import RunList, RunRow, first_line
 from app.pages.train.settings_form import SettingsForm
-from app.pages.train.store_watch import StoreWatch
 from app.widgets.system_strip import SystemStrip
 from engine.spec import SpecError, parse_spec
 
@@ -50,7 +48,6 @@ class TrainPage(QWidget):
         self._form_error: Optional[str] = None
         self._model_error: Optional[str] = None
         self._summary: Any = None
-        self._names: dict[int, str] = {}
         self._latest: dict[int, str] = {}  # run id -> the line over the plots at its last epoch
         self.notifier = Notifier(self)
         self._build_left()
@@ -74,6 +71,7 @@ class TrainPage(QWidget):
         state.launch_requested.connect(self.launch)
         state.stop_requested.connect(self.stop_selected)
         b = self.bridge
+        b.owned.connect(self._on_owned)
         b.status.connect(self._on_status)
         b.started.connect(self._on_started)
         b.epoch.connect(self._on_epoch)
@@ -84,13 +82,10 @@ class TrainPage(QWidget):
             e.run_id, f"checkpoint ({e.kind}) saved at epoch {e.epoch}: {e.path}"))
         b.finished.connect(self._on_finished)
         self.runs.selected.connect(self._on_selected)
-        self.runs.pause_requested.connect(lambda rid: self._pause_or_resume("pause", rid))
-        self.runs.resume_requested.connect(lambda rid: self._pause_or_resume("resume", rid))
-        self.runs.stop_requested.connect(self._stop)
-        self.watch = StoreWatch(state.store_url, self, open_store=self._runner_store)
-        self.watch.found.connect(self._on_store_runs)
-        self.watch.curves.connect(self._on_store_curves)
-        self.watch.start()
+        self.runs.pause_requested.connect(lambda rid: self._command("pause", rid))
+        self.runs.resume_requested.connect(lambda rid: self._command("resume", rid))
+        self.runs.stop_requested.connect(lambda rid: self._command("stop", rid))
+        b.follow_store()  # runs started elsewhere join the stream, now that the slots are connected
         self._on_spec_changed(state.spec)
 
     # --- layout --------------------------------------------------------------------------
@@ -188,13 +183,6 @@ class TrainPage(QWidget):
         split.setChildrenCollapsible(False)
         self._right = split
 
-    def _runner_store(self) -> Any:
-        """The runner's RunStore (on the watch's thread, once the runner is up); None: open one."""
-        try:
-            return getattr(self.bridge.runner, "store", None)
-        except RuntimeError:  # the runner could not start; the watch opens its own and says why
-            return None
-
     def _fold_json(self, open_: bool) -> None:
         self.json_view.setVisible(open_)
         self.json_toggle.setArrowType(Qt.ArrowType.DownArrow if open_ else Qt.ArrowType.RightArrow)
@@ -287,8 +275,7 @@ class TrainPage(QWidget):
             self.problem_label.setText(f"<span style='color:{ERROR_COLOUR}'>Could not launch: {e}</span>")
             self.problem_label.setVisible(True)
             return None
-        self._names[run_id] = spec.name
-        if self.runs.row(run_id) is None:
+        if self.runs.row(run_id) is None:  # a runner that announces nothing (tests' fakes)
             self.runs.upsert(RunRow(run_id, spec.name, "queued", total_epochs=spec.training.epochs))
         self.runs.select(run_id)
         self.state.runs_changed.emit()
@@ -296,46 +283,25 @@ class TrainPage(QWidget):
         return run_id
 
     def _command(self, what: str, run_id: int) -> None:
-        ok = getattr(self.bridge, what)(run_id)
-        if not ok:
-            self.state.status_message.emit(f"Run #{run_id} is not running in this window; cannot {what} it")
-
-    def _stop(self, run_id: int) -> None:
-        """Stop a run: through the runner when launched here, else through its worker's pid."""
+        """Pause, resume or stop any listed run; the row changes when the worker
+        has applied it (status / finished), or says at once why it cannot be."""
         row = self.runs.row(run_id)
-        if row is None or row.controllable:
-            self._command("stop", run_id)
+        name = f" {row.name}" if row else ""
+        problem = getattr(self.bridge, what)(run_id)
+        if problem:
+            self.runs.change(run_id, problem=problem)
+            self.log.append(run_id, f"cannot {what}: {problem}")
+            self.state.status_message.emit(f"Cannot {what} run #{run_id}: {problem}")
             return
-        error = self.bridge.stop_external(run_id)
-        if error:
-            self.runs.change(run_id, stop_problem=error)
-            self.state.status_message.emit(f"Cannot stop run #{run_id}: {error}")
-            return
-        self.runs.change(run_id, stopping=True)
-        self.state.status_message.emit(f"Stopping run #{run_id} {row.name}: it finishes its batch "
-                                       "and saves a checkpoint")
-
-    def _pause_or_resume(self, what: str, run_id: int) -> None:
-        """Through the runner when launched here, else by a signal to its worker's pid;
-        the row turns paused / running when the worker has written it to the store."""
-        row = self.runs.row(run_id)
-        if row is None or row.controllable:
-            self._command(what, run_id)
-            return
-        error = getattr(self.bridge, f"{what}_external")(run_id)
-        if error:
-            self.runs.change(run_id, pause_problem=error)
-            self.log.append(run_id, f"cannot {what}: {error}")
-            self.state.status_message.emit(f"Cannot {what} run #{run_id}: {error}")
-            return
-        doing = "Pausing" if what == "pause" else "Resuming"
-        self.log.append(run_id, f"{doing.lower()} from this window (a signal to its worker)")
-        self.state.status_message.emit(f"{doing} run #{run_id} {row.name}"
-                                       + (": it pauses after its batch" if what == "pause" else ""))
+        self.runs.change(run_id, problem=None, stopping=what == "stop")
+        doing = {"pause": "Pausing", "resume": "Resuming", "stop": "Stopping"}[what]
+        after = {"pause": ": it pauses after its batch",
+                 "stop": ": it finishes its batch and saves a checkpoint"}.get(what, "")
+        self.state.status_message.emit(f"{doing} run #{run_id}{name}{after}")
 
     def _can_stop(self, run_id: int) -> bool:
         row = self.runs.row(run_id)
-        return row is not None and (row.controllable or (row.stop_problem is None and not row.stopping))
+        return row is not None and not row.stopping
 
     def stop_selected(self) -> None:
         """Run ▸ Stop: the selected run if it is active, else the newest active one."""
@@ -345,9 +311,21 @@ class TrainPage(QWidget):
         if target is None:
             self.state.status_message.emit("Nothing to stop: no run is training")
             return
-        self._stop(target)
+        self._command("stop", target)
 
     # --- bridge events --------------------------------------------------------------------------
+    def _on_owned(self, e: Any) -> None:
+        """A run joins the list: launched, resumed elsewhere in this window, or adopted."""
+        old = self.runs.row(e.run_id)
+        epoch = max(e.epoch, old.epoch if old else 0)
+        self.runs.upsert(RunRow(e.run_id, e.name, e.status, epoch=epoch, total_epochs=e.total_epochs,
+                                adopted=e.adopted))
+        if e.adopted:
+            self.log.append(e.run_id, f"following run #{e.run_id} {e.name} ({e.status}), started elsewhere")
+        if self.runs.selected_id() is None:
+            self.runs.select(e.run_id)
+        self._announce()
+
     def _on_status(self, e: Any) -> None:
         self.runs.change(e.run_id, status=e.status)
         self._announce()
@@ -366,8 +344,8 @@ class TrainPage(QWidget):
             self.live.set_latest(self._latest[e.run_id])
 
     def _on_finished(self, e: Any) -> None:
-        row = self.runs.change(e.run_id, status=e.status, error=e.error, eta_s=None)
-        name = row.name if row else self._names.get(e.run_id, "")
+        row = self.runs.change(e.run_id, status=e.status, error=e.error, eta_s=None, stopping=False, problem=None)
+        name = row.name if row else ""
         if e.error:
             self.log.append(e.run_id, f"{e.status}: {e.error}")
         line = first_line(e.error)
@@ -375,7 +353,6 @@ class TrainPage(QWidget):
         self._announce(text)
         self.notifier.notify(f"LayerDeck: run {e.status}", text, failed=e.status in ("failed", "crashed"))
         self.state.runs_changed.emit()
-        self.watch.read_curves_once(e.run_id)  # the store has every point; the live stream may have thinned
 
     def _announce(self, head: str = "") -> None:
         """The status bar's training summary, after `head` when given."""
@@ -391,31 +368,6 @@ class TrainPage(QWidget):
         self.live.set_latest(self._latest.get(run_id, ""))
         self.log.show_run(run_id)
         self.state.set_selected_runs([run_id])
-
-    def _on_store_runs(self, runs: list) -> None:
-        """Runs found in the store that this window did not launch (still active, or just ended)."""
-        mine = set(self.bridge.submitted())
-        ended: list[str] = []  # runs this window asked to stop that have now ended
-        for run, epoch, stop_problem, pause_problem in runs:
-            if run.id in mine:
-                continue
-            total = int(((run.spec or {}).get("training") or {}).get("epochs") or 0)
-            old = self.runs.row(run.id)
-            stopping = bool(old and old.stopping) and run.status in ACTIVE
-            self.runs.upsert(RunRow(run.id, run.name, run.status, epoch=epoch, total_epochs=total,
-                                    error=run.error, controllable=False, stop_problem=stop_problem,
-                                    stopping=stopping, pause_problem=pause_problem))
-            if old is not None and old.stopping and run.status not in ACTIVE:
-                ended.append(f"Run #{run.id} {run.name} {run.status}")
-        if self.runs.selected_id() is None and self.runs.run_ids():
-            self.runs.select(self.runs.run_ids()[0])
-        self._announce("; ".join(ended))
-
-    def _on_store_curves(self, run_id: int, curves: list) -> None:
-        row = self.runs.row(run_id)
-        if run_id in self.bridge.submitted() and row is not None and row.status in ACTIVE:
-            return  # training here: the live stream is newer than the store
-        self.live.set_curves(run_id, curves)
 
     # --- closing ---------------------------------------------------------------------------------
     def active_runs(self) -> list[int]:
@@ -451,13 +403,11 @@ class TrainPage(QWidget):
 
     def shutdown(self, stop_runs: bool = True) -> None:
         """Stop timers and let go of the runs (stopping them, or leaving them to train on)."""
-        self.watch.stop()
         self.strip.stop()
         self.live.stop()
         self.bridge.shutdown(stop_runs=stop_runs)
         # Background reads in flight would answer to deleted widgets.
-        for wait in (self._model_check.wait, self.watch.wait,
-                     self.strip.collector.wait if self.strip.collector else None):
+        for wait in (self._model_check.wait, self.strip.collector.wait if self.strip.collector else None):
             if wait is not None:
                 wait(5000)
 

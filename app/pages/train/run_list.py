@@ -1,12 +1,11 @@
 """The Train page's run list: one row per run with its status, a progress
 bar with the ETA, and Pause / Resume / Stop.
 
-A run this window did not launch (read from the store: left training by an
-app that has closed, or started elsewhere) listens to no one's commands but
-signals to its worker's pid: it can be stopped here when that is possible
-(`stop_problem` None), and paused when running or resumed when paused
-(`pause_problem` None; POSIX only, Windows has no such signal and the
-tooltip says so). Its status is the store's: the worker writes it.
+Every run the bridge's runner owns has a row: the ones launched here and the
+ones it adopted (left training by a closed app, started by `layerdeck train`
+in a terminal, or on another machine), marked "started elsewhere". The
+buttons work the same for all of them: the runner picks the channel that
+reaches each worker, and when it cannot, the row says why.
 
 Rows are plain views of `RunRow` facts the page hands in (`upsert`); the
 buttons only emit `pause_requested` / `resume_requested` /
@@ -24,13 +23,11 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem
                                QSizePolicy, QVBoxLayout, QWidget)
 
 from engine.formatting import clock
+from engine.status import ACTIVE, RunStatus
 
-ACTIVE = ("queued", "running", "paused")
-EXTERNAL_PAUSE_TIP = ("Started by an app that has closed (or another window, or `layerdeck train`): "
-                      "ask its worker to pause after the current batch; it keeps its state")
-EXTERNAL_RESUME_TIP = ("Started by an app that has closed (or another window, or `layerdeck train`): "
-                       "ask its worker to continue training")
-EXTERNAL_STOP_TIP = "Ask its worker to finish the batch, save a checkpoint and end the run"
+ADOPTED_TIP = ("Started elsewhere (an app that has closed, another window, `layerdeck train` or another "
+               "machine): its worker writes to the same store, and the buttons reach it from here")
+STOP_TIP = "Finish the batch, save a checkpoint and end the run (a queued run is dropped)"
 STATUS_COLOURS = {"running": "#2f8f46", "paused": "#b07d12", "queued": "#6b7280", "completed": "#2f6fb0",
                   "stopped": "#6b7280", "failed": "#c0392b", "crashed": "#c0392b"}
 
@@ -46,12 +43,9 @@ class RunRow:
     total_epochs: int = 0
     eta_s: Optional[float] = None
     error: Optional[str] = None
-    controllable: bool = True  # False: a run this window did not launch (read from the store)
-    # For those: why Stop cannot work from here, in words (None: it can, by a signal to its worker).
-    stop_problem: Optional[str] = None
-    stopping: bool = False  # Stop was asked of a run not launched here; its row says when it has ended
-    # For those too: why Pause (when running) or Resume (when paused) cannot work from here (None: it can).
-    pause_problem: Optional[str] = None
+    adopted: bool = False  # started elsewhere; this window follows it through the store
+    stopping: bool = False  # Stop was asked; the row says when the run has ended
+    problem: Optional[str] = None  # why the last Pause / Resume / Stop could not be sent, in words
 
 
 def format_eta(seconds: Optional[float]) -> str:
@@ -91,7 +85,7 @@ class RunRowWidget(QWidget):
         self.resume_button.setToolTip("Continue training")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setObjectName("stop_button")
-        self.stop_button.setToolTip("Finish the batch, save a checkpoint and end the run (a queued run is dropped)")
+        self.stop_button.setToolTip(STOP_TIP)
         for b in (self.pause_button, self.resume_button, self.stop_button):
             b.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
             b.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # a click must not steal the list's selection
@@ -117,17 +111,19 @@ class RunRowWidget(QWidget):
         self.row = row
         self.title.setText(f"<b>#{row.run_id}</b> {row.name}")
         colour = STATUS_COLOURS.get(row.status, "#6b7280")
-        self.status.setText(f"<span style='color:{colour}'>{row.status}</span>")
+        elsewhere = " <span style='color:#6b7280'>· started elsewhere</span>" if row.adopted else ""
+        self.status.setText(f"<span style='color:{colour}'>{row.status}</span>{elsewhere}")
+        self.status.setToolTip(ADOPTED_TIP if row.adopted else "")
         active = row.status in ACTIVE
-        self.pause_button.setVisible(active and row.status != "paused")
-        self.resume_button.setVisible(row.status == "paused")
+        self.pause_button.setVisible(active and row.status != RunStatus.PAUSED)
+        self.resume_button.setVisible(row.status == RunStatus.PAUSED)
         self.stop_button.setVisible(active)
-        for b in (self.pause_button, self.resume_button):
-            b.setEnabled(row.controllable and row.status != "queued")
-        if row.controllable:
-            self.stop_button.setEnabled(True)
-        else:
-            self._show_external_controls(row)
+        self.pause_button.setEnabled(row.status == RunStatus.RUNNING and not row.stopping)
+        self.resume_button.setEnabled(not row.stopping)
+        self.stop_button.setEnabled(not row.stopping)
+        self.stop_button.setText("Stopping…" if row.stopping else "Stop")
+        self.stop_button.setToolTip("Its worker is finishing the batch and saving a checkpoint" if row.stopping
+                                    else STOP_TIP)
         total = max(row.total_epochs, 1)
         self.progress.setRange(0, total)
         self.progress.setValue(min(row.epoch, total))
@@ -139,7 +135,7 @@ class RunRowWidget(QWidget):
             eta = format_eta(row.eta_s) if row.status == "running" else ""
             self.progress.setFormat(f"{row.epoch}/{row.total_epochs} epochs" + (f"  ·  {eta}" if eta else ""))
         self.progress.setVisible(active)  # an ended run says how far it got in words
-        line = first_line(row.error)
+        line = first_line(row.problem if active and row.problem else row.error)
         if row.status in ("failed", "crashed") and line:
             self.message.setText(f"<span style='color:{STATUS_COLOURS['failed']}'>{line}</span>")
         elif active:
@@ -149,24 +145,7 @@ class RunRowWidget(QWidget):
             epochs = f"{done}/{row.total_epochs} epochs" if row.total_epochs else ""
             self.message.setText(" · ".join(t for t in (epochs, line) if t))
         self.message.setVisible(bool(self.message.text()))
-        self.message.setToolTip(row.error or "")
-
-    def _show_external_controls(self, row: RunRow) -> None:
-        """A run launched elsewhere: Pause (running), Resume (paused) and Stop, each
-        enabled when its worker can be signalled from here, else the tooltip says why."""
-        live = row.pause_problem is None and not row.stopping
-        self.pause_button.setEnabled(live and row.status == "running")
-        self.resume_button.setEnabled(live and row.status == "paused")
-        self.pause_button.setToolTip(row.pause_problem if row.status == "running" and row.pause_problem
-                                     else EXTERNAL_PAUSE_TIP)
-        self.resume_button.setToolTip(row.pause_problem if row.status == "paused" and row.pause_problem
-                                      else EXTERNAL_RESUME_TIP)
-        self.stop_button.setText("Stopping…" if row.stopping else "Stop")
-        self.stop_button.setEnabled(row.stop_problem is None and not row.stopping and row.status != "queued")
-        if row.stopping:
-            self.stop_button.setToolTip("Its worker is finishing the batch and saving a checkpoint")
-        else:
-            self.stop_button.setToolTip(row.stop_problem or EXTERNAL_STOP_TIP)
+        self.message.setToolTip((row.problem if active and row.problem else row.error) or "")
 
 
 class RunList(QWidget):
