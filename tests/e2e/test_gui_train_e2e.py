@@ -58,11 +58,13 @@ def test_launch_trains_digits_and_the_run_is_in_the_store(qtbot, page, db_url):
         click(qtbot, page.launch_button)
     run_id = finished.args[0].run_id
     assert finished.args[0].status == "completed", finished.args[0].error
-    qtbot.waitUntil(lambda: page.live.point_count() > 0, timeout=5000)
-    assert page.live.plots["loss"].point_count() >= 4  # train/loss and val/loss per epoch, and per step
-    assert page.live.plots["accuracy"].point_count() >= 2
+    # Each plot redraws on its own timer, a frame apart from the others: wait for each.
+    qtbot.waitUntil(lambda: page.live.plots["loss"].point_count() >= 4,  # train/loss, val/loss per epoch, per step
+                    timeout=10_000)
+    qtbot.waitUntil(lambda: page.live.plots["accuracy"].point_count() >= 2, timeout=10_000)
     row = page.runs.row_widget(run_id)
-    assert "completed" in row.status.text() and row.message.text() == "2/2 epochs"
+    qtbot.waitUntil(lambda: "completed" in row.status.text() and row.message.text() == "2/2 epochs",
+                    timeout=10_000)
     run = RunStore(db_url).get_run(run_id)
     assert run.status == "completed" and run.name == "digits-mlp"
     assert "started on cpu" in page.log.text.toPlainText()
