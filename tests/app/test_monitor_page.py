@@ -127,7 +127,7 @@ def test_workers_table_lists_a_running_run_with_its_memory(qtbot, db_url):
     page = make_page(qtbot, db_url, FakeNvml(processes={0: [(me, 3174.0)]}))
     qtbot.waitUntil(lambda: page.workers.table.rowCount() == 1, timeout=5000)
     [row] = page.workers.rows_text()
-    assert row[0] == f"#{run_id}  digits-cnn"
+    assert row[0] == f"digits-cnn #{run_id}"  # engine.labels.run_label, as in every list
     assert row[1:3] == ["cuda:0", "3.1 GB"]
     assert row[3].endswith(("MB", "GB")) and row[4] == "running"
     assert page.workers.currentWidget() is page.workers.table

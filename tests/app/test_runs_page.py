@@ -70,7 +70,9 @@ def page(qtbot, store, db_url):
 
 
 def names_in_view(page) -> list[str]:
-    return [page.proxy.index(r, COLUMN_INDEX["name"]).data() for r in range(page.proxy.rowCount())]
+    """The runs' names as the table lists them, without the ` #id` every label ends with."""
+    return [page.proxy.index(r, COLUMN_INDEX["name"]).data().rsplit(" #", 1)[0]
+            for r in range(page.proxy.rowCount())]
 
 
 def click_row(qtbot, page, name: str, modifier=Qt.NoModifier) -> None:
@@ -177,7 +179,7 @@ def test_compare_overlays_one_curve_per_run_with_smoothing_and_diffs(qtbot, page
     # Only the differing fields, each run's value in its column.
     order = [ids["alpha"], ids["beta"], ids["gamma"]]
     shown = [page.compare.diff.config_table.horizontalHeaderItem(c).text() for c in range(3)]
-    col = {int(t.split()[0][1:]): i for i, t in enumerate(shown)}
+    col = {int(t.rsplit("#", 1)[1]): i for i, t in enumerate(shown)}
     rows = dict(page.compare.diff.rows())
     assert set(rows) == {"model.blocks[0].out_channels", "optimizer.lr", "training.batch_size"}
     assert [rows["training.batch_size"][col[i]] for i in order] == ["64", "8", "128"]
@@ -398,3 +400,36 @@ def test_the_chosen_sort_is_remembered(qtbot, page, db_url):
     assert (header.sortIndicatorSection(), header.sortIndicatorOrder()) == (COLUMN_INDEX["best_val"], Qt.AscendingOrder)
     assert names_in_view(again) == ["gamma", "alpha", "beta"]
     again.worker.wait()
+
+
+def test_runs_with_the_same_name_are_told_apart_in_every_list(qtbot, db_url):
+    """A spec launched twice keeps its name: the table, the compare legend, the config
+    and summary headers, the architecture diff and the scatter say `name #id`."""
+    s = RunStore(db_url)
+    ids = []
+    for channels in (16, 32):
+        rid = s.create_run(make_spec("twin", 0.001, 64, channels))
+        s.add_metrics(rid, [MetricPoint("val/accuracy", 10, 1, 0.5, 1000.0)])
+        s.set_status(rid, "completed")
+        ids.append(rid)
+    s.close()
+    page = RunsPage(AppState(db_url))
+    qtbot.addWidget(page)
+    page.resize(1400, 900)
+    page.show()
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2, timeout=10_000)
+    labels = [f"twin #{i}" for i in ids]
+    shown = [page.proxy.index(r, COLUMN_INDEX["name"]).data() for r in range(2)]
+    assert sorted(shown) == labels
+
+    with qtbot.waitSignal(page.compare.charts_ready, timeout=10_000):
+        page.table.selectAll()
+    compare = page.compare
+    assert all(label in compare.legend.text() for label in labels)
+    for table in (compare.diff.config_table, compare.summary.table):
+        assert sorted(table.horizontalHeaderItem(c).text() for c in range(2)) == labels
+    tree = compare.diff.arch_tree
+    assert tree.topLevelItemCount() == 1 and tree.topLevelItem(0).text(0) in (
+        f"{labels[0]} vs {labels[1]}", f"{labels[1]} vs {labels[0]}")
+    assert compare.parallel._tip(0, 0.5, ids[0]).splitlines()[0] == labels[0]
+    page.worker.wait()

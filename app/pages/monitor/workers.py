@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QStackedW
 
 from app.pages.monitor.collect import WorkerRow
 from app.pages.monitor.panels import fmt_mb
+from engine.labels import run_label
 
 COLUMNS = ["Run", "Device", "GPU memory", "RSS", "Status"]
 EMPTY_TEXT = "No run is training. Launch one on the Train page (Ctrl+Enter) to see its memory here."
@@ -45,7 +46,7 @@ class WorkersView(QStackedWidget):
         self.table.setRowCount(len(rows))
         right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         for r, row in enumerate(rows):
-            cells = [(f"#{row.run_id}  {row.name}", None), (row.device, None),
+            cells = [(run_label(row.run_id, row.name), None), (row.device, None),
                      (fmt_mb(row.gpu_mem_mb), right), (fmt_mb(row.rss_mb), right), (row.status, None)]
             for c, (text, align) in enumerate(cells):
                 item = QTableWidgetItem(text)

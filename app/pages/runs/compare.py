@@ -26,6 +26,7 @@ from app.pages.runs.diff_view import DiffView, SummaryView
 from app.pages.runs.parallel import ParallelView
 from app.pages.runs.tasks import Worker
 from engine.compare import key_order
+from engine.labels import run_label
 
 # Three charts share a row, each under ~600 px wide: 800 buckets is more than
 # one per pixel, and the store's reduction costs per bucket (a 2,000-bucket
@@ -229,7 +230,7 @@ class CompareView(QWidget):
         self._colors = run_colors([r.id for r in runs])
         self.title.setText(f"<b>Compare ({len(runs)} selected)</b>")
         self.legend.setText("&nbsp;&nbsp;".join(
-            f"<span style='color:{self._colors[r.id].name()}; font-size:14px'>■</span>&nbsp;#{r.id} {_esc(r.name)}"
+            f"<span style='color:{self._colors[r.id].name()}; font-size:14px'>■</span>&nbsp;{_esc(run_label(r.id, r.name))}"
             for r in runs))
         # The curves first: the read runs on the worker while the tables below fill in.
         self._worker.submit(lambda: load_compare_data(self._store(), runs, self.cache),

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QSplitter
 
 from app.pages.runs.table_model import compact_count, format_duration
 from engine.compare import architecture_diff, config_diff, format_value, summary_table
+from engine.labels import run_label
 
 CHANGED_BG = QColor("#fff1c2")  # amber: differs from the first selected run
 BEST_BG = QColor("#d3f0da")  # green: the best run of a summary row
@@ -31,7 +32,7 @@ def swatch(color: QColor) -> QIcon:
 def _run_headers(table: QTableWidget, runs: Sequence[Any], colors: dict[int, QColor]) -> None:
     table.setColumnCount(len(runs))
     for i, run in enumerate(runs):
-        item = QTableWidgetItem(swatch(colors[run.id]), f"#{run.id} {run.name}")
+        item = QTableWidgetItem(swatch(colors[run.id]), run_label(run.id, run.name))
         item.setToolTip(f"run {run.id}: {run.name} ({run.status})")
         table.setHorizontalHeaderItem(i, item)
 
@@ -117,7 +118,7 @@ class DiffView(QWidget):
             if not diff:
                 continue
             any_change = True
-            top = QTreeWidgetItem([f"#{run.id} {run.name} vs #{runs[0].id} {runs[0].name}"])
+            top = QTreeWidgetItem([f"{run_label(run.id, run.name)} vs {run_label(runs[0].id, runs[0].name)}"])
             top.setIcon(0, swatch(colors[run.id]))
             for change in diff:
                 child = QTreeWidgetItem([change.describe()])

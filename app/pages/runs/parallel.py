@@ -17,6 +17,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from engine.compare import MISSING, config_diff, flatten_spec, format_value, key_order
+from engine.labels import run_label
 
 MIN_RUNS = 5
 
@@ -146,5 +147,5 @@ class ParallelView(QWidget):
 
     def _tip(self, x: float, y: float, data: Any) -> str:
         run = next((r for r in self._runs if r.id == data), None)
-        name = f"#{data} {run.name}" if run else f"#{data}"
+        name = run_label(data, run.name) if run else f"#{data}"
         return f"{name}\n{self.metric.currentText()} = {y:.4g}" if math.isfinite(y) else name

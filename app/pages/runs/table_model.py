@@ -22,6 +22,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyMod
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
 
 from engine.formatting import clock, compact, metric
+from engine.labels import run_label
 
 # Roles as plain ints: data() runs for every painted cell, and comparing an
 # int with a Qt enum member costs ~11 us in PySide6 (an int compare ~0.07 us).
@@ -126,7 +127,7 @@ class RunRow:
         lr = v[c["lr"]]
         started = run.started_at or run.created_at
         self._display = (
-            "★" if run.starred else "☆", run.name, run.status, dataset, model, opt,
+            "★" if run.starred else "☆", run_label(run.id, run.name), run.status, dataset, model, opt,
             "–" if lr is None else f"{lr:.3g}", _fmt(v[c["batch"]]), _fmt(v[c["epochs"]]),
             _fmt(v[c["best_val"]]), _fmt(v[c["test"]]), format_duration(v[c["duration"]]),
             _local_time(started), tags, str(run.id),
