@@ -15,6 +15,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
 from app.pages import PAGES
+from engine.status import ACTIVE
 
 SIZE = (1280, 800)
 # Used when resources/templates holds no CNN template yet.
@@ -155,7 +156,7 @@ def _grab_train_mid_run(window, path: Path) -> Path:
     shot = _grab(window, path)
     if run_id is not None:
         page.bridge.stop(run_id)
-        _wait(lambda: page.runs.row(run_id).status not in ("queued", "running", "paused"), 60)
+        _wait(lambda: page.runs.row(run_id).status not in ACTIVE, 60)
     return shot
 
 

@@ -17,9 +17,9 @@ from typing import Any, Optional, TextIO
 
 from engine.cli.options import add_db_option
 from engine.formatting import clock, metric
+from engine.status import RESUMABLE
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_SPEC, EXIT_INTERRUPTED = 0, 1, 2, 130
-RESUMABLE = ("stopped", "crashed")
 # Shown on the progress line, in this order, when the run logs them.
 SHOWN_KEYS = ("train/loss", "val/loss", "val/accuracy", "val/mae", "val/r2", "train/accuracy")
 BAR_WIDTH = 24

@@ -8,6 +8,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from engine.status import LIVE
+
 
 @dataclass(frozen=True)
 class Run:
@@ -35,10 +37,9 @@ class Run:
 
     @property
     def is_active(self) -> bool:
-        return self.status in ACTIVE
+        """A worker process holds the run (running or paused)."""
+        return self.status in LIVE
 
-
-ACTIVE = ("running", "paused")  # a worker process owns the run
 
 
 def duration_s(started_at: Optional[datetime], finished_at: Optional[datetime]) -> Optional[float]:

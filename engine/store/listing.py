@@ -23,7 +23,8 @@ from typing import Any, Iterator, Optional, Sequence
 from sqlalchemy import Connection, and_, case, func, literal, select
 
 from engine.store import summary as summary_json
-from engine.store.entities import ACTIVE, Run, duration_s
+from engine.status import LIVE
+from engine.store.entities import Run, duration_s
 from engine.store.models import RunRow
 
 RUNS = RunRow.__table__
@@ -148,7 +149,7 @@ class RunListing:
 
     @property
     def is_active(self) -> bool:
-        return self.status in ACTIVE
+        return self.status in LIVE
 
     def to_run(self) -> Run:
         return Run(id=self.id, name=self.name, status=self.status, spec=self.spec,

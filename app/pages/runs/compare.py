@@ -27,6 +27,7 @@ from app.pages.runs.parallel import ParallelView
 from app.pages.runs.tasks import Worker
 from engine.compare import key_order
 from engine.labels import run_label
+from engine.status import TERMINAL
 
 # Three charts share a row, each under ~600 px wide: 800 buckets is more than
 # one per pixel, and the store's reduction costs per bucket (a 2,000-bucket
@@ -60,7 +61,6 @@ class CompareData:
     system: dict[str, list[Any]] = field(default_factory=dict)
 
 
-TERMINAL = ("completed", "stopped", "failed", "crashed")
 CACHE_CURVES = 600  # ~40 KB each at 800 buckets
 
 

@@ -26,6 +26,7 @@ from app.pages.runs.table_model import (COLUMN_INDEX, COLUMNS, TABLE_METRICS, Ru
                                         build_rows)
 from app.pages.runs.tasks import Worker
 from engine.runner.paths import log_path
+from engine.status import ACTIVE, ordered
 from engine.store.listing import paused_gc
 
 EMPTY_TEXT = ("No runs yet — launch one from the Train page or run `layerdeck train SPEC.json`.\n"
@@ -34,7 +35,6 @@ HIDDEN_COLUMNS_KEY = "runs/hidden_columns"
 SORT_KEY = "runs/sort"
 REFRESH_MS = 3000  # re-read the active runs while some run is queued or running
 WARM_SLICE_S = 0.004  # UI-thread time per idle slice spent decoding listed runs' JSON
-ACTIVE = ("queued", "running", "paused")
 
 
 class RunsPage(QWidget):
@@ -287,7 +287,7 @@ class RunsPage(QWidget):
         gen = self._load_gen
 
         def work() -> list:
-            active = self._listings(status=list(ACTIVE))
+            active = self._listings(status=ordered(ACTIVE))
             seen = {r.id for r in active}
             ended = [rid for rid in known if rid not in seen]
             return build_rows(active + (self._listings(run_ids=ended) if ended else []))
