@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             return
         summary.release()
         window.probe_device()
+        window.start_monitor_history()
 
     def freeze_heap(_result=None) -> None:
         # Once torch is in (the first summary imports it), move everything

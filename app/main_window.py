@@ -242,6 +242,15 @@ class MainWindow(QMainWindow):
         """Look for GPUs (NVML) in the background; called once the window has painted."""
         self._probe.start()
 
+    def start_monitor_history(self) -> None:
+        """Sample the machine from now on, for the Monitor page to show when first
+        opened. Called after the first paint, as probe_device is: it loads pyqtgraph."""
+        if self.state.monitor_history is None and self._pages.get("monitor") is None:
+            from app.pages.monitor.history import MonitorHistory
+
+            self.state.monitor_history = MonitorHistory(self.state.store_url, parent=self)
+            self.state.monitor_history.start()
+
     def _show_device(self, text: str, tip: str) -> None:
         self.device_label.setText(text)
         self.device_label.setToolTip(tip)

@@ -4,9 +4,14 @@ read and write this model and listen to its signals (DESIGN.md §1).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QObject, Signal
 
 from engine.spec import RunSpec
+
+if TYPE_CHECKING:
+    from app.pages.monitor.history import MonitorHistory
 
 
 class AppState(QObject):
@@ -32,6 +37,9 @@ class AppState(QObject):
     def __init__(self, store_url: str, spec: RunSpec | None = None, parent: QObject | None = None):
         super().__init__(parent)
         self.store_url = store_url
+        # app.pages.monitor.history.MonitorHistory, started by the main window after its first paint
+        # so the Monitor page, built when first opened, shows the minutes before that.
+        self.monitor_history: MonitorHistory | None = None
         self._spec = spec or RunSpec()
         self._path: str | None = None
         self._dirty = False

@@ -17,17 +17,15 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
                                QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
-from app.pages.monitor.collect import MonitorCollector, Snapshot
+from app.pages.monitor.collect import Snapshot
+from app.pages.monitor.history import LONGEST_WINDOW, WINDOWS, MonitorHistory
 from app.pages.monitor.panels import GpuPanel, HostPanel
 from app.pages.monitor.workers import WorkersView
 from app.state import AppState
 from app.widgets.ring_plot import RingBuffer
-from app.widgets.sampling import BackgroundCollector
 from engine.monitor import GpuInfo, SystemSampler
 
-WINDOWS = [("Last 1 min", 60), ("Last 5 min", 300), ("Last 15 min", 900)]
 DEFAULT_WINDOW = 300
-LONGEST_WINDOW = max(s for _, s in WINDOWS)
 GPU_COLUMNS = 2  # GPU panels per row; more GPUs wrap and the page scrolls
 REDRAW_MS = 33  # charts redraw at most ~30 times a second
 SETTINGS_WINDOW = "monitor/window_s"
@@ -39,7 +37,9 @@ class MonitorPage(QWidget):
 
     def __init__(self, state: AppState, parent: QWidget | None = None, *,
                  sampler: SystemSampler | None = None, interval_ms: int = 1000):
-        """sampler: use this one (tests, demo screenshots with a FakeNvml)
+        """Follows state.monitor_history (started with the app) when there is one,
+        showing its samples from before the page existed; otherwise samples on its
+        own. sampler: use this one (tests, demo screenshots with a FakeNvml)
         instead of creating a SystemSampler on the sampling thread."""
         super().__init__(parent)
         self.setObjectName("page_monitor")
@@ -47,7 +47,12 @@ class MonitorPage(QWidget):
         self._gpus: list[GpuInfo] | None = None
         self.gpu_panels: list[GpuPanel] = []
         self.buffers: dict[str, RingBuffer] = {}
-        self._capacity = int(LONGEST_WINDOW * 1000 / max(interval_ms, 1)) + 64
+        history = state.monitor_history if sampler is None else None
+        if history is None:
+            history = MonitorHistory(state.store_url, sampler=sampler, interval_ms=interval_ms, parent=self)
+            history.start()
+        self.history = history
+        self._capacity = int(LONGEST_WINDOW * 1000 / max(history.interval_ms, 1)) + 64
         self._paused = False
         self._gap_on_resume = False
         self._build_ui()
@@ -57,11 +62,12 @@ class MonitorPage(QWidget):
         self._redraw_timer.setInterval(REDRAW_MS)
         self._redraw_timer.timeout.connect(self._redraw)
 
-        self.collector = MonitorCollector(state.store_url, sampler)
-        self.background = BackgroundCollector(self.collector, interval_ms, self)
-        self.background.collected.connect(self.show_snapshot)
+        self.collector = history.collector
+        self.background = history.background
+        for snap in list(history.snapshots):  # what happened before the page was opened
+            self.show_snapshot(snap)
+        history.collected.connect(self.show_snapshot)
         state.runs_changed.connect(self._on_runs_changed)
-        self.background.start()
 
     # layout ----------------------------------------------------------------------
     def _build_ui(self) -> None:
@@ -183,8 +189,7 @@ class MonitorPage(QWidget):
 
     @Slot()
     def _on_runs_changed(self) -> None:
-        self.collector.refresh_workers = True
-        self.background.request()
+        self.history.refresh_workers()
 
     # data --------------------------------------------------------------------------
     @Slot(object)
