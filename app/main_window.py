@@ -47,18 +47,14 @@ def _empty_state(entry: PageEntry, text: str) -> QWidget:
 
 
 def load_page(entry: PageEntry, state: AppState) -> QWidget:
-    """Build `entry`'s page; a missing module gives its "coming" empty state, a broken one says so."""
+    """Build `entry`'s page; one that cannot be imported or built says so (the log has the traceback)."""
     module_name, _, class_name = entry.target.partition(":")
     try:
         module = importlib.import_module(module_name)
-    except ModuleNotFoundError as e:
-        if e.name and module_name.startswith(e.name):
-            return _empty_state(entry, f"Coming soon: {entry.coming}")
+        cls = getattr(module, class_name)
+    except (ImportError, AttributeError) as e:  # a broken install: the other pages still work
         log.exception("page %s failed to import", entry.key)
         return _empty_state(entry, f"This page could not be loaded ({e}). The log has the details.")
-    cls = getattr(module, class_name, None)
-    if cls is None:  # the package is there but its page class is still being written
-        return _empty_state(entry, f"Coming soon: {entry.coming}")
     if entry.key != "build":
         theme.sync_pyqtgraph()  # plots take the palette's colours before they are created
     try:
@@ -112,7 +108,7 @@ class MainWindow(QMainWindow):
         for entry in PAGES:
             icon = self.style().standardIcon(getattr(QStyle.StandardPixmap, entry.icon, QStyle.SP_FileIcon))
             item = QListWidgetItem(icon, entry.title)
-            item.setToolTip(entry.coming)
+            item.setToolTip(entry.about)
             item.setSizeHint(QSize(0, 36))
             self.sidebar.addItem(item)
             self.stack.addWidget(QWidget())  # placeholder until the page is first shown
@@ -215,7 +211,7 @@ class MainWindow(QMainWindow):
         self._view_actions: list[QAction] = []
         for i, entry in enumerate(PAGES):
             action = add(m, entry.title, lambda k=entry.key: self.show_page(k), QKeySequence(f"Ctrl+{i + 1}"),
-                         entry.coming)
+                         entry.about)
             action.setCheckable(True)
             group.addAction(action)
             self._view_actions.append(action)

@@ -1,8 +1,8 @@
 """The pages of the main window, in sidebar order.
 
 Each entry names a QWidget subclass built as `Page(state: AppState)`; its
-objectName is `page_<key>`. A page whose module is not there yet shows an
-empty state that says what is coming.
+objectName is `page_<key>`; `about` is its one-line description (sidebar and
+View menu tooltips).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ class PageEntry:
     key: str
     title: str
     target: str  # "module:Class"
-    coming: str  # what the empty state says while the page is missing
+    about: str  # what the page is for, in one line
     icon: str  # a QStyle standard pixmap name
 
 

@@ -38,7 +38,7 @@ class StandInPage(QWidget):
         self.state = state
 
 
-STAND_INS = [e if e.key == "build" else PageEntry(e.key, e.title, "tests.app.test_shell:StandInPage", e.coming, e.icon)
+STAND_INS = [e if e.key == "build" else PageEntry(e.key, e.title, "tests.app.test_shell:StandInPage", e.about, e.icon)
              for e in PAGES]
 
 
@@ -73,13 +73,13 @@ def test_sidebar_lists_every_page_and_shortcuts_switch(qtbot, window):
     assert window.stack.currentWidget() is window.build_page
 
 
-def test_a_page_not_written_yet_says_what_is_coming(qtbot, window, monkeypatch):
-    entry = PageEntry("later", "Later", "app.pages.not_there_yet:LaterPage", "Charts of the future.", "SP_FileIcon")
+def test_a_page_that_cannot_be_imported_says_so_and_the_window_lives_on(qtbot, window, monkeypatch):
+    entry = PageEntry("later", "Later", "app.pages.not_there:LaterPage", "Charts.", "SP_FileIcon")
     from app.main_window import load_page
 
     page = load_page(entry, window.state)
     text = " ".join(label.text() for label in page.findChildren(QLabel))
-    assert "Coming soon" in text and "Charts of the future." in text
+    assert "This page could not be loaded (No module named 'app.pages.not_there')" in text
     assert page.objectName() == "page_later"
 
 
@@ -256,7 +256,7 @@ class ClosingTrainPage(StandInPage):
 
 
 def test_run_launch_from_another_page_opens_the_train_page_and_launches(qtbot, db_url, monkeypatch):
-    entries = [PageEntry(e.key, e.title, "tests.app.test_shell:ClosingTrainPage", e.coming, e.icon)
+    entries = [PageEntry(e.key, e.title, "tests.app.test_shell:ClosingTrainPage", e.about, e.icon)
                if e.key == "train" else e for e in STAND_INS]
     monkeypatch.setattr("app.main_window.PAGES", entries)
     state = AppState(db_url)
