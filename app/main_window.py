@@ -73,7 +73,8 @@ class _DeviceProbe(QObject):
         threading.Thread(target=self._run, name="device-probe", daemon=True).start()
 
     def _run(self) -> None:
-        # NVML only: the GUI never initializes CUDA (DESIGN.md §5).
+        # NVML only, never torch.cuda: a CUDA context in the GUI would hold GPU memory for the
+        # app's whole life, memory the workers train in.
         try:
             from engine.monitor import SystemSampler
 

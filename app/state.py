@@ -1,6 +1,6 @@
 """App-level state shared by pages: the spec being edited, its file, the
 selected runs, the store. Pages never reach into each other's widgets; they
-read and write this model and listen to its signals (DESIGN.md §1).
+read and write this model and listen to its signals (docs/ARCHITECTURE.md, "The one-way flow").
 """
 from __future__ import annotations
 

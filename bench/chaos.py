@@ -2,7 +2,7 @@
 random moments; no committed metric row may be lost, every run must settle
 and the store must stay sound.
 
-    /work/venv/bin/python bench/chaos.py [--runs N] [--jobs J] [--seed S] [--epochs E] [--dir DIR]
+    python bench/chaos.py [--runs N] [--jobs J] [--seed S] [--epochs E] [--dir DIR]
 
 Each run is `layerdeck train SPEC --db URL` (a supervisor process: the CLI's
 own entry point, a Runner and its LocalExecutor) over one temporary SQLite

@@ -1,7 +1,7 @@
 """Run-store speed (issue 3): metric points per second into SQLite through
 RunStore, and one run's 1,000,000 points read back reduced to 2,000 buckets.
 
-    /work/venv/bin/python bench/store_ingest.py [--repeat N] [--dir DIR] [--quick]
+    python bench/store_ingest.py [--repeat N] [--dir DIR] [--quick]
 
 Prints, all measured in this one run:
   - points/s through RunStore.add_metrics in 1,000- and 10,000-point batches

@@ -7,7 +7,7 @@ a nested model -> a group, an Optional nested model -> a checkable group
 (unchecked = None). Ranges come from the field's ge/gt/le/lt, tooltips from
 its description, and an Optional number has an empty state ("none", one
 step below its minimum). So adding an option to the engine is one line
-there and nothing here (CRAFT.md rule 7).
+there and nothing here.
 
 Every edit emits `changed(values)` with the whole form's values;
 `set_values` updates the fields without emitting.

@@ -1,5 +1,5 @@
 """PySide6 6.12.0 on Python 3.11 drops a reference to None on every void Qt
-call; pyqtgraph's painter paths then crash the process (DESIGN.md §6). This
+call; pyqtgraph's painter paths then crash the process. This
 fails on such a build, before any plot gets the chance to."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One contract for the whole catalogue (CRAFT.md §5): every block builds,
+"""One contract for the whole catalogue: every block builds,
 its shape rule matches a real forward pass for several input shapes, its
 meta-device parameter count matches the real module, and it survives a spec
 JSON round trip. A new block without cases here fails `test_every_block_has_cases`."""

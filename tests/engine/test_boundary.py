@@ -1,4 +1,4 @@
-"""engine/ is a library: it never imports Qt or pyqtgraph (DESIGN.md §1)."""
+"""engine/ is a library: it never imports Qt or pyqtgraph (docs/ARCHITECTURE.md)."""
 from __future__ import annotations
 
 import ast

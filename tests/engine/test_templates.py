@@ -13,7 +13,7 @@ from engine.spec import RunSpec, parse_spec
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "resources" / "templates"
 TEMPLATES = sorted(p.stem for p in TEMPLATE_DIR.glob("*.json"))
 
-# What the datasets give (DESIGN.md, issue 2): input shape, outputs, task. Checked against
+# What the datasets give: input shape, outputs, task. Checked against
 # engine.data below, so a change there fails here instead of silently passing.
 DATASETS = {
     "digits": ((1, 8, 8), 10, "classification"), "iris": ((4,), 3, "classification"),

@@ -1,4 +1,4 @@
-"""The Build page: palette | model list | inspector (UI.md "Build").
+"""The Build page: palette | model list | inspector.
 
 The page is a view over `state.spec.model`: every edit becomes an undoable
 command that hands a new RunSpec to `state.set_spec`, and the page redraws

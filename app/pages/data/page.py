@@ -1,4 +1,4 @@
-"""The Data page: dataset list and options | preview (UI.md "Data").
+"""The Data page: dataset list and options | preview.
 
 The form describes a candidate DataSpec; every change loads it off the UI
 thread (latest request wins). Only a dataset that loads becomes the run's

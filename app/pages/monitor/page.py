@@ -1,5 +1,5 @@
 """The Monitor page: what the GPUs, the CPU and RAM are doing, live, and
-which runs are training (UI.md, Monitor).
+which runs are training.
 
 The machine is sampled every second off the UI thread (MonitorCollector on
 a BackgroundCollector), whether or not a run is active, so the charts

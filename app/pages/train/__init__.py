@@ -1,4 +1,4 @@
-"""The Train page (UI.md "Train"): training settings, Launch, the run list,
+"""The Train page: training settings, Launch, the run list,
 live plots, the system strip and the worker's log."""
 from app.pages.train.page import TrainPage
 

@@ -18,7 +18,7 @@ from app.widgets.live_plot import LivePlot, SeriesBuffer
 
 TRAIN, VAL, STEP, OTHER = "#4c78a8", "#f58518", "#9ecae9", "#54a24b"
 
-# plot name -> (title, [(metric key, colour)]); keys are the store's (DESIGN.md §4).
+# plot name -> (title, [(metric key, colour)]); keys are the store's (docs/ARCHITECTURE.md, "The store").
 PLOTS: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "loss": ("Loss", [("train/loss_step", STEP), ("train/loss", TRAIN), ("val/loss", VAL)]),
     "accuracy": ("Accuracy", [("train/accuracy", TRAIN), ("val/accuracy", VAL)]),
