@@ -230,7 +230,7 @@ def _system_samples(plan: _Plan, rng: np.random.Generator, t0: float, duration: 
 
 def _set_times(url: str, run_id: int, start: datetime, duration: float, finished: bool) -> None:
     """Backdate a demo run: the store stamps 'now', a history needs days.
-    Writes the contract's `runs` columns directly (DESIGN.md §4 table names)."""
+    Writes the `runs` columns directly (docs/ARCHITECTURE.md, "The store")."""
     from sqlalchemy import update
 
     from engine.store.db import create_db_engine, writer

@@ -4,7 +4,7 @@ errors) and the nn.Module itself.
 The summary never runs a forward pass: shapes come from each block's rule and
 parameter counts from modules built on the `meta` device, cached per
 (type, input shape, parameters) because the builder re-summarizes on every
-keystroke (DESIGN.md §2). torch is imported lazily.
+keystroke. torch is imported lazily.
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Worker <-> supervisor messages: typed events out, commands in, JSON lines.
 
-Nothing else crosses the process boundary (DESIGN.md §3). Each line is one
+Nothing else crosses the process boundary (docs/ARCHITECTURE.md, "The worker
+protocol"). Each line is one
 JSON object `{"v": PROTOCOL_VERSION, "seq": n, "kind": ..., <fields>}`;
 the sequence number lets a reader see gaps and order, the version lets an
 old GUI refuse a newer worker with a clear message instead of misreading it.
@@ -86,8 +87,8 @@ class Log(Event):
 class Status(Event):
     """The run's status changed without ending (queued, running, paused).
 
-    Not in DESIGN.md's list: added so a view learns that a pause or resume
-    took effect (the worker applies it between batches) without polling.
+    So a view learns that a pause or resume took effect (the worker applies
+    it between batches) without polling (docs/DESIGN-NOTES.md).
     """
 
     KIND: ClassVar[str] = "status"
@@ -202,7 +203,7 @@ def _payload(msg: Event | Command) -> dict[str, Any]:
             continue
         value = getattr(msg, f.name)
         if f.name == "points":
-            # The wire name of MetricPoint.wall_time is "time" (DESIGN.md §3).
+            # The wire name of MetricPoint.wall_time is "time" (docs/ARCHITECTURE.md, "The worker protocol").
             value = [{"key": p.key, "step": p.step, "epoch": p.epoch, "value": p.value,
                       "time": p.wall_time} for p in value]
         elif f.name == "samples":

@@ -18,7 +18,7 @@ A worker records its run's system metrics as 5 s means of 1 s samples:
 
 and, on CUDA, adds torch's own figures with torch_cuda_memory("cuda:0").
 
-Keys (DESIGN.md §4): cpu/percent, ram/used_mb, ram/total_mb, proc/rss_mb,
+Keys (docs/ARCHITECTURE.md, "The store"): cpu/percent, ram/used_mb, ram/total_mb, proc/rss_mb,
 proc/gpu_mem_mb, gpu{i}/util_percent, gpu{i}/mem_used_mb,
 gpu{i}/mem_total_mb, gpu{i}/temp_c, gpu{i}/power_w, gpu{i}/power_limit_w,
 gpu{i}/sm_clock_mhz; from torch: gpu{i}/torch_allocated_mb,

@@ -38,11 +38,6 @@ class SystemSampler:
         return list(self._gpus.gpus)
 
     @property
-    def gpu_active(self) -> bool:
-        """True while GPU figures are being sampled."""
-        return self._gpus.active
-
-    @property
     def message(self) -> str | None:
         """Why GPU figures are missing, in words (None while all is well)."""
         return self._gpus.message

@@ -3,7 +3,8 @@
 `Runner` creates the queued row and fans events out; an `Executor` starts,
 commands and watches the workers. `LocalExecutor` (engine.runner.local) runs
 them as subprocesses on this machine; a Ray executor can implement the same
-methods later for people who outgrow one machine (DESIGN.md §3).
+methods later for people who outgrow one machine (docs/ARCHITECTURE.md,
+"A run's life, and who owns it").
 
 Every executor keeps one promise the runner relies on: each submitted run
 ends with exactly one `Finished` event, after its worker is gone and its

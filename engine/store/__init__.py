@@ -1,4 +1,4 @@
-"""The run store (DESIGN.md §4): SQLAlchemy tables, Alembic migrations and
+"""The run store (docs/ARCHITECTURE.md, "The store"): SQLAlchemy tables, Alembic migrations and
 RunStore, which hands out plain entities.
 
     from engine.store import RunStore, resolve_db_url

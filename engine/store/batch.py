@@ -2,7 +2,7 @@
 into runs.summary.
 
 Why columns: a batch is thousands of points and add_metrics must take
-200,000 of them a second (issue 3). Points are read with C-level loops
+200,000 of them a second (docs/BENCHMARKS.md). Points are read with C-level loops
 (attrgetter/itemgetter through map, zip), then ordered, de-duplicated and
 summarised with numpy; Python only loops over keys, never over points.
 """

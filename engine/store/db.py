@@ -24,9 +24,10 @@ from engine.store.paths import sqlite_path
 # Writers hold the lock for one batch (milliseconds); 30 s only matters when
 # something is badly stuck, and then the error names the database file.
 BUSY_TIMEOUT_MS = 30_000
-# NORMAL in WAL mode: a commit does not wait for fsync (DESIGN.md §5); a
-# power cut can lose the last commits, never corrupt the file. Module-level
-# so that bench/store_ingest.py can measure what FULL would cost.
+# NORMAL in WAL mode: a commit does not wait for fsync (write speed,
+# docs/BENCHMARKS.md); a power cut can lose the last commits, never corrupt
+# the file. Module-level so that bench/store_ingest.py can measure what FULL
+# would cost.
 SYNCHRONOUS = "NORMAL"
 MMAP_BYTES = 256 * 1024 * 1024
 CACHE_KIB = 16 * 1024  # per connection; mmap does most of the work

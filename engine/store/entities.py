@@ -1,5 +1,6 @@
-"""What the store hands out: plain dataclasses, never ORM rows or sessions
-(CRAFT.md rule 6). Datetimes are timezone-aware UTC."""
+"""What the store hands out: plain dataclasses, never ORM rows or sessions,
+so a caller keeps them after the session has closed. Datetimes are
+timezone-aware UTC."""
 from __future__ import annotations
 
 from dataclasses import dataclass

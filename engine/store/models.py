@@ -1,4 +1,5 @@
-"""ORM tables. Table and column names are a contract (DESIGN.md §4): scripts
+"""ORM tables. Table and column names are a contract (docs/ARCHITECTURE.md,
+"The store"): scripts
 and other tools read them. Columns may be added, never renamed.
 
 These classes stay inside engine.store; callers get entities (entities.py).
@@ -43,7 +44,7 @@ class RunRow(Base):
     tags: Mapped[str] = mapped_column(Text, default="[]", server_default=text("'[]'"))  # JSON list of strings
     parent_id: Mapped[Optional[int]] = mapped_column(
         Integer, ForeignKey("runs.id", ondelete="SET NULL"))
-    # Added beyond the contract:
+    # Beyond the original schema (docs/DESIGN-NOTES.md):
     starred: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     heartbeat_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
     # The machine the pid belongs to: a pid is only checked on its own host
@@ -97,7 +98,7 @@ class CheckpointRow(Base):
 
 
 class MetricBlockRow(Base):
-    """Beyond the contract, derived from `metrics`: the count, extremes and last
+    """Derived from `metrics` (docs/DESIGN-NOTES.md): the count, extremes and last
     step of each curve's 32-step block (block = step >> 5), rewritten from
     `metrics` in the same transaction as every batch that touches it.
 

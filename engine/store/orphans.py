@@ -1,4 +1,4 @@
-"""Is the worker of a running/paused run still there? (DESIGN.md §3: a run row
+"""Is the worker of a running/paused run still there? (A run row
 never stays `running` after its process is gone.)
 
 A pid on this machine is checked with psutil and is the authority: alive

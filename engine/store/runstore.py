@@ -1,4 +1,4 @@
-"""RunStore: the one way into the run history (DESIGN.md §4).
+"""RunStore: the one way into the run history (docs/ARCHITECTURE.md, "The store").
 
 Everything returned is an entity (entities.py); every write is one managed
 session that commits or rolls back. Safe to share between threads and to

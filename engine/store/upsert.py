@@ -1,5 +1,5 @@
 """Writing a batch of metric points: INSERT ... ON CONFLICT (run_id, key, step)
-DO UPDATE, so a rewrite of a step replaces its value (DESIGN.md §4), and
+DO UPDATE, so a rewrite of a step replaces its value, and
 runs.summary updated in the same transaction.
 
 On SQLite the whole batch is one BEGIN IMMEDIATE ... COMMIT on the pooled

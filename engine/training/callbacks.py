@@ -1,4 +1,4 @@
-"""Hooks on the training loop (CRAFT.md rule 4: one hook base, one dispatcher).
+"""Hooks on the training loop: one hook base, one dispatcher.
 
 Early stopping, checkpointing, NaN checks, event emission and store writes
 are all Callbacks; the loop itself only calls `CallbackList` methods.

@@ -1,8 +1,8 @@
 """Checkpoint files: written atomically, read without executing anything.
 
 A checkpoint is a dict of tensors, numbers and strings only, so it loads
-with `torch.load(weights_only=True)` (DESIGN.md §2: nothing from a
-checkpoint is ever executed). Layout (FORMAT 1):
+with `torch.load(weights_only=True)` (nothing from a
+checkpoint is ever executed: a checkpoint may come from anyone). Layout (FORMAT 1):
 
     format, kind ("best" | "last"), spec (the run spec as JSON text),
     epoch (epochs finished), step (optimizer steps), batch_in_epoch

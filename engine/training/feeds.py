@@ -1,4 +1,4 @@
-"""Batches for the loop (DESIGN.md §5).
+"""Batches for the loop.
 
 Data that fits on the device stays there as tensors and batches are formed
 by indexing with a device-side permutation: no per-batch host work, no
@@ -92,7 +92,7 @@ class Feed:
         # Each sampler item is a whole batch of indices: TensorDataset gathers
         # all of them at once instead of collating samples one by one, which
         # is fast enough in this process. No worker processes: they would be
-        # forked from a process that holds CUDA state (DESIGN.md §3).
+        # forked from a process that holds CUDA state, which CUDA does not survive.
         loader = DataLoader(TensorDataset(self.x, self.y), sampler=chunks, batch_size=None,
                             num_workers=0, pin_memory=self.device.type == "cuda")
         for xb, yb in loader:

@@ -1,6 +1,6 @@
 """The training loop: `train(spec, ...) -> TrainResult`.
 
-A short loop over resident batches (DESIGN.md §5). Everything else is a
+A short loop over resident batches. Everything else is a
 callback: early stopping, checkpointing and the NaN check are built in,
 event emission and store writes come from the caller (the worker).
 The host reads device values only at the logging interval and at epoch

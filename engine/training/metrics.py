@@ -1,6 +1,6 @@
 """Device-side metric accumulators: sums stay on the device and the host
-reads them once per logging interval or evaluation (DESIGN.md §5: no host
-sync per step)."""
+reads them once per logging interval or evaluation (no host sync per
+step: a sync stalls the queue of kernels)."""
 from __future__ import annotations
 
 import torch

@@ -3,7 +3,7 @@
 Metric points, system samples and checkpoint records are buffered and
 written at most about once a second (and soon after each epoch), one
 transaction per kind, so several workers share a SQLite file in WAL mode
-without stalling each other (DESIGN.md §3, §5). Nothing is ever dropped: a
+without stalling each other. Nothing is ever dropped: a
 failed write keeps its rows for the next round, and `close` writes the rest
 before the worker sets its final status.
 """

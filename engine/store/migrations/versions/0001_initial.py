@@ -1,4 +1,5 @@
-"""The first schema: runs, metrics, system_metrics, checkpoints (DESIGN.md §4).
+"""The first schema: runs, metrics, system_metrics, checkpoints
+(docs/ARCHITECTURE.md, "The store").
 
 Revision ID: 0001
 Revises:
