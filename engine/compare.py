@@ -111,7 +111,8 @@ def config_diff(specs: Sequence[dict[str, Any]], *, ignore: Iterable[str] = ("na
     for s in specs:
         spec = dict(s)
         if not aligned:
-            spec["model"] = {**(spec.get("model") or {}), "blocks": _arch_label((spec.get("model") or {}).get("blocks"))}
+            model = spec.get("model") or {}
+            spec["model"] = {**model, "blocks": _arch_label(model.get("blocks"))}
         flats.append(flatten_spec(spec))
     order: dict[str, None] = {}
     for flat in flats:

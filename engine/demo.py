@@ -186,7 +186,9 @@ def _curves(plan: _Plan, rng: np.random.Generator, t0: float, train_size: int, c
         val_loss = (loss_inf + (loss0 - loss_inf) * decay + overfit) * float(rng.lognormal(0, 0.05))
         val_acc = min(0.999, plan.final_acc - (plan.final_acc - chance) * decay + float(rng.normal(0, 0.003)))
         train_acc = min(0.999, val_acc + 0.01 + overfit * 2)
-        lr = lr0 if spec["scheduler"]["type"] == "none" else lr0 * 0.5 * (1 + math.cos(math.pi * (e - 1) / epochs_planned))
+        lr = lr0
+        if spec["scheduler"]["type"] != "none":  # cosine decay
+            lr = lr0 * 0.5 * (1 + math.cos(math.pi * (e - 1) / epochs_planned))
         if diverge:
             train_loss = val_loss = float("nan")
             val_acc, train_acc = chance, chance
@@ -218,8 +220,10 @@ def _system_samples(plan: _Plan, rng: np.random.Generator, t0: float, duration: 
     mem_model = 900 + params * 16 / 2**20 + plan.spec["training"]["batch_size"] * 4.0
     for i in (0, 1):
         busy = gpu == str(i)
-        series[f"gpu{i}/util_percent"] = np.clip((85 if busy else 3) * ramp + rng.normal(0, 4 if busy else 1, n), 0, 100)
-        series[f"gpu{i}/mem_used_mb"] = (mem_model if busy else 310.0) * (ramp if busy else 1) + 300 + rng.normal(0, 3, n)
+        series[f"gpu{i}/util_percent"] = np.clip(
+            (85 if busy else 3) * ramp + rng.normal(0, 4 if busy else 1, n), 0, 100)
+        series[f"gpu{i}/mem_used_mb"] = (
+            (mem_model if busy else 310.0) * (ramp if busy else 1) + 300 + rng.normal(0, 3, n))
         series[f"gpu{i}/mem_total_mb"] = np.full(n, 24_564.0)
         series[f"gpu{i}/temp_c"] = 38 + (33 if busy else 4) * ramp + rng.normal(0, 0.5, n)
         series[f"gpu{i}/power_w"] = 30 + (250 if busy else 5) * ramp + rng.normal(0, 8 if busy else 1, n)

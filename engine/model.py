@@ -17,9 +17,10 @@ from engine.model_summary import BlockLike, BlockRow, ModelSummary, block_parts,
 from engine.spec import BlockSpec, ModelSpec
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from engine.data import DatasetInfo
     from engine.spec import RunSpec
-    from torch import nn
 
 BYTES_PER_VALUE = 4  # fp32
 # Values of optimizer state kept per parameter (SGD: the momentum buffer, assumed on).

@@ -53,7 +53,7 @@ FIELDS_HELP = (
 RUN_FIELDS = ("id", "name", "status", "tags", "starred", "device", "notes", "error",
               "params", "duration", "dataset", "parent_id", "pid")
 SPEC_SECTIONS = ("seed", "data", "model", "optimizer", "scheduler", "regularization", "training")
-# Metric keys without a slash (DESIGN.md §4) are metrics too.
+# Logged metric keys without a slash (docs/ARCHITECTURE.md, "The store") are metrics too.
 PLAIN_METRICS = ("lr", "throughput", "epoch_time")
 METRIC_STATS = ("best", "last", "min", "max", "best_step", "last_step")
 # Short names for the settings people filter by most. A bare `lr` means the

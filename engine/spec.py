@@ -15,7 +15,6 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-SPEC_VERSION = 1
 SEED_MAX = 2**32 - 1  # numpy and scikit-learn refuse seeds outside 0 .. 2**32 - 1
 
 
@@ -36,14 +35,22 @@ class _Strict(BaseModel):
 # --- data ---------------------------------------------------------------------
 
 class DataSpec(_Strict):
-    name: str = Field("digits", description="Dataset name from the registry (digits, iris, mnist1d, csv, npz, image_folder, ...).")
-    path: Optional[str] = Field(None, description="File or folder for csv / npz / image_folder datasets, stored as given.")
+    name: str = Field(
+        "digits", description="Dataset name from the registry (digits, iris, mnist1d, csv, npz, image_folder, ...).")
+    path: Optional[str] = Field(
+        None, description="File or folder for csv / npz / image_folder datasets, stored as given.")
     target: Optional[str] = Field(None, description="CSV: the column to predict.")
-    val_fraction: float = Field(0.2, ge=0.0, lt=1.0, description="Share of the training data held out for validation (0 = no validation).")
-    test_fraction: float = Field(0.0, ge=0.0, lt=1.0, description="Share held out for the final test (ignored when the dataset has its own test split).")
-    normalize: Literal["none", "standard", "minmax"] = Field("standard", description="Feature scaling, fitted on the training split only.")
-    image_size: Optional[int] = Field(None, gt=0, description="Image folder: resize images to this many pixels per side.")
-    options: dict[str, Union[int, float, str, bool]] = Field(default_factory=dict, description="Dataset-specific options (n_samples, noise, ...).")
+    val_fraction: float = Field(
+        0.2, ge=0.0, lt=1.0, description="Share of the training data held out for validation (0 = no validation).")
+    test_fraction: float = Field(
+        0.0, ge=0.0, lt=1.0,
+        description="Share held out for the final test (ignored when the dataset has its own test split).")
+    normalize: Literal["none", "standard", "minmax"] = Field(
+        "standard", description="Feature scaling, fitted on the training split only.")
+    image_size: Optional[int] = Field(
+        None, gt=0, description="Image folder: resize images to this many pixels per side.")
+    options: dict[str, Union[int, float, str, bool]] = Field(
+        default_factory=dict, description="Dataset-specific options (n_samples, noise, ...).")
 
     @field_validator("test_fraction")
     @classmethod
@@ -152,7 +159,8 @@ class StepLRSpec(_Sched):
 
 class MultiStepLRSpec(_Sched):
     type: Literal["MultiStepLR"] = "MultiStepLR"
-    milestones: list[int] = Field(default_factory=lambda: [30, 60], description="Epochs at which the learning rate drops.")
+    milestones: list[int] = Field(
+        default_factory=lambda: [30, 60], description="Epochs at which the learning rate drops.")
     gamma: float = Field(0.1, gt=0, le=1, description="Factor applied at each milestone.")
 
 
@@ -163,7 +171,8 @@ class ExponentialLRSpec(_Sched):
 
 class CosineAnnealingLRSpec(_Sched):
     type: Literal["CosineAnnealingLR"] = "CosineAnnealingLR"
-    T_max: Optional[int] = Field(None, gt=0, description="Epochs of one cosine half-period (default: all epochs after warm-up).")
+    T_max: Optional[int] = Field(
+        None, gt=0, description="Epochs of one cosine half-period (default: all epochs after warm-up).")
     eta_min: float = Field(0.0, ge=0, description="Lowest learning rate.")
 
 
@@ -207,7 +216,8 @@ class EarlyStoppingSpec(_Strict):
 class RegularizationSpec(_Strict):
     l1: float = Field(0.0, ge=0, description="L1 penalty on all weights, added to the loss.")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="Cross-entropy label smoothing (classification only).")
-    grad_clip_norm: Optional[float] = Field(None, gt=0, description="Clip the gradient norm to this value (empty = no clipping).")
+    grad_clip_norm: Optional[float] = Field(
+        None, gt=0, description="Clip the gradient norm to this value (empty = no clipping).")
     early_stopping: Optional[EarlyStoppingSpec] = Field(None, description="Stop when a metric stops improving.")
 
 
@@ -218,8 +228,10 @@ class TrainingSpec(_Strict):
     epochs: int = Field(10, ge=1, le=100_000, description="Passes over the training data.")
     batch_size: int = Field(64, ge=1, le=1_000_000, description="Samples per optimizer step.")
     device: str = Field("auto", description="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps.")
-    precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="fp16 uses a GradScaler; bf16 and fp16 need a GPU to be fast.")
-    loss: Optional[LossName] = Field(None, description="Loss function (default: cross-entropy for classification, MSE for regression).")
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32", description="fp16 uses a GradScaler; bf16 and fp16 need a GPU to be fast.")
+    loss: Optional[LossName] = Field(
+        None, description="Loss function (default: cross-entropy for classification, MSE for regression).")
     log_every_n_steps: int = Field(20, ge=1, description="Steps between per-step metric points (train/loss_step).")
     compile: bool = Field(False, description="torch.compile the model (slower start, faster steps on GPU).")
     channels_last: bool = Field(False, description="Channels-last memory format for conv nets on images: "
@@ -266,7 +278,8 @@ class RunSpec(_Strict):
     def copy_with(self, **changes: Any) -> "RunSpec":
         """A new spec with top-level sections replaced (validated again)."""
         d = self.to_dict()
-        d.update({k: (v.model_dump(mode="json") if isinstance(v, BaseModel) and k != "model" else v) for k, v in changes.items()})
+        d.update({k: (v.model_dump(mode="json") if isinstance(v, BaseModel) and k != "model" else v)
+                  for k, v in changes.items()})
         if isinstance(changes.get("model"), ModelSpec):
             d["model"] = {"blocks": [b.to_dict() for b in changes["model"].blocks]}
         return parse_spec(d)

@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.blocks import elementwise, layers, sequence
-from engine.blocks.base import (Call, BlockType, Param, Shape, ShapeError, check_value, closest,
-                                fmt_shape, key_step)
+from engine.blocks.base import BlockType, Call, Param, Shape, ShapeError, check_value, closest, fmt_shape, key_step
 
 __all__ = ["Shape", "ShapeError", "Param", "BlockType", "Call", "CATALOGUE", "CATEGORIES", "get_block_type",
            "suggest", "default_params", "check_blocks", "check_block", "param_problems", "fmt_shape"]

@@ -67,7 +67,8 @@ DROPOUTS = [
     BlockType("Dropout", "Regularization", "Zeroes random elements while training; identity when evaluating.", (_P,),
               infer_fn=_same, call_fn=lambda s, p: Call("nn.Dropout", (p["p"],)),
               macs_fn=lambda s, o, p: 0, label_fn=lambda p: f"p={p['p']}"),
-    BlockType("Dropout2d", "Regularization", "Zeroes whole random channels of (channels, height, width) while training.",
+    BlockType("Dropout2d", "Regularization",
+              "Zeroes whole random channels of (channels, height, width) while training.",
               (_P,), infer_fn=_dropout2d_infer, call_fn=lambda s, p: Call("nn.Dropout2d", (p["p"],)),
               macs_fn=lambda s, o, p: 0, label_fn=lambda p: f"p={p['p']}"),
 ]
@@ -86,7 +87,8 @@ def _flatten_infer(s: Shape, p: dict) -> Shape:
     r = len(batched)
     start, end = (d + r if d < 0 else d for d in (p["start_dim"], p["end_dim"]))
     if not (0 <= start < r and 0 <= end < r):
-        raise ShapeError(f"start_dim/end_dim are outside a batch of {fmt_shape(s)} inputs", "use start_dim 1, end_dim -1")
+        raise ShapeError(f"start_dim/end_dim are outside a batch of {fmt_shape(s)} inputs",
+                         "use start_dim 1, end_dim -1")
     if start == 0:
         raise ShapeError("start_dim=0 would flatten the batch dimension", "set start_dim to 1")
     if start > end:

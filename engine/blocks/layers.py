@@ -2,8 +2,7 @@
 estimates and constructor calls (input sizes filled in from the shape)."""
 from __future__ import annotations
 
-from engine.blocks.base import (BlockType, Call, Param, Shape, ShapeError, as_tuple, fmt_shape,
-                                prod, times)
+from engine.blocks.base import BlockType, Call, Param, Shape, ShapeError, as_tuple, prod, times
 
 # Words torch's Conv1d/Conv2d take for `padding` besides numbers (not ConvTranspose, not pooling).
 PADDING_WORDS = ("same", "valid")
@@ -22,7 +21,8 @@ def _flat_fix(shape: Shape, dims: int) -> str | None:
         return f"insert Unflatten with unflattened_size [1, {n}] before block {{block}}"
     side = round(n ** 0.5)
     if n < 16:  # a handful of features is a table, not an image
-        return "use Linear for feature vectors, or insert Unflatten before block {block} to make (channels, height, width)"
+        return ("use Linear for feature vectors, or insert Unflatten before block {block} "
+                "to make (channels, height, width)")
     if side * side == n:
         return f"insert Unflatten with unflattened_size [1, {side}, {side}] before block {{block}}"
     return "insert Unflatten before block {block} to make (channels, height, width)"

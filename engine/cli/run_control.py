@@ -14,7 +14,7 @@ import sys
 import time
 from typing import Any, Callable
 
-from engine.status import RunStatus, TERMINAL
+from engine.status import TERMINAL, RunStatus
 from engine.store import RunStore
 
 APPLY_TIMEOUT_S = 60.0

@@ -20,7 +20,8 @@ HEADLINE_KEYS = ("val/accuracy", "test/accuracy", "val/loss", "val/r2", "train/l
 
 def _db_arg(p: argparse.ArgumentParser) -> None:
     # SUPPRESS: a default here would overwrite `layerdeck --db URL runs ...`.
-    p.add_argument("--db", default=argparse.SUPPRESS, help="Run store URL or file (default: LAYERDECK_DB or the user data dir).")
+    p.add_argument("--db", default=argparse.SUPPRESS,
+                   help="Run store URL or file (default: LAYERDECK_DB or the user data dir).")
 
 
 def add_parser(sub: Any) -> None:

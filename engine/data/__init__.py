@@ -7,7 +7,13 @@ loaded into seeded train/val/test splits with train-only normalization.
 """
 from engine.data.dataset import DataError, Dataset, DatasetEntry, DatasetInfo, Normalizer
 from engine.data.registry import (
-    Option, dataset_info, dataset_options, get_entry, list_datasets, load_dataset, resolve_options,
+    Option,
+    dataset_info,
+    dataset_options,
+    get_entry,
+    list_datasets,
+    load_dataset,
+    resolve_options,
 )
 
 __all__ = [

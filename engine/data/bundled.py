@@ -11,9 +11,6 @@ import numpy as np
 from engine.data import cache
 from engine.data.splits import RawData
 
-MNIST1D_TRAIN = 4000
-MNIST1D_TEST = 1000
-
 
 def load_digits(options: dict[str, Any]) -> RawData:
     from sklearn.datasets import load_digits as sk

@@ -24,7 +24,7 @@ from typing import Literal, Optional, Sequence
 import psutil
 
 from engine.runner import external
-from engine.status import LIVE, RunStatus, TERMINAL
+from engine.status import LIVE, TERMINAL, RunStatus
 from engine.store import RunNotFoundError, RunStore
 
 Action = Literal["pause", "resume", "stop", "cancel"]

@@ -23,7 +23,10 @@ import psutil
 
 from engine.runner.local import WORKER_MODULE
 from engine.store.paths import normalize_db_url, sqlite_path
-from engine.worker.signals import CAN_PAUSE_BY_SIGNAL, PAUSE_SIGNAL, RESUME_SIGNAL
+
+# CAN_PAUSE_BY_SIGNAL is re-exported: engine.runner.control asks this module (tests patch it here).
+from engine.worker.signals import CAN_PAUSE_BY_SIGNAL as CAN_PAUSE_BY_SIGNAL
+from engine.worker.signals import PAUSE_SIGNAL, RESUME_SIGNAL
 
 Action = Literal["stop", "pause", "resume"]
 

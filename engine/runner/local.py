@@ -28,8 +28,19 @@ from typing import Any, Optional, Sequence
 
 import psutil
 
-from engine.protocol import (Command, Detach, Event, Finished, Pause, ProtocolError, Resume, Stop,
-                             decode_event, encode_command, iter_lines)
+from engine.protocol import (
+    Command,
+    Detach,
+    Event,
+    Finished,
+    Pause,
+    ProtocolError,
+    Resume,
+    Stop,
+    decode_event,
+    encode_command,
+    iter_lines,
+)
 from engine.runner.executor import EventCallback
 from engine.runner.logtail import file_size, tail_lines
 from engine.runner.paths import log_path

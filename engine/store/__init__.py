@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 from engine.store.paths import ENV_VAR, default_db_path, resolve_db_url
 
 if TYPE_CHECKING:  # pragma: no cover
+    from engine.status import STATUSES
     from engine.store.entities import CheckpointRecord, Curve, Run, RunNotFoundError, StoreError
-    from engine.store.models import LIVE_STATUSES, CHECKPOINT_KINDS, STATUSES, TERMINAL_STATUSES
+    from engine.store.models import CHECKPOINT_KINDS, LIVE_STATUSES, TERMINAL_STATUSES
     from engine.store.reduce import minmax_reduce
     from engine.store.runstore import RunStore
     from engine.store.summary import higher_is_better
@@ -26,13 +27,20 @@ _LAZY = {
     "Run": "engine.store.entities", "RunNotFoundError": "engine.store.entities",
     "StoreError": "engine.store.entities",
     "LIVE_STATUSES": "engine.store.models", "CHECKPOINT_KINDS": "engine.store.models",
-    "STATUSES": "engine.store.models", "TERMINAL_STATUSES": "engine.store.models",
+    "STATUSES": "engine.status", "TERMINAL_STATUSES": "engine.store.models",
     "minmax_reduce": "engine.store.reduce",
     "RunStore": "engine.store.runstore",
     "higher_is_better": "engine.store.summary",
 }
 
-__all__ = ["ENV_VAR", "default_db_path", "resolve_db_url", *_LAZY]
+# Written out (not derived from _LAZY) so linters and type checkers see the names.
+__all__ = [
+    "ENV_VAR", "default_db_path", "resolve_db_url",
+    "CheckpointRecord", "Curve", "Run", "RunNotFoundError", "StoreError",
+    "LIVE_STATUSES", "CHECKPOINT_KINDS", "STATUSES", "TERMINAL_STATUSES",
+    "minmax_reduce", "RunStore", "higher_is_better",
+]
+assert set(__all__) == {"ENV_VAR", "default_db_path", "resolve_db_url", *_LAZY}
 
 
 def __getattr__(name: str) -> Any:

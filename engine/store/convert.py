@@ -6,9 +6,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+from engine.status import STATUSES
 from engine.store import summary as summary_json
 from engine.store.entities import Run
-from engine.store.models import STATUSES
 
 
 def utcnow() -> datetime:

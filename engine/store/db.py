@@ -12,7 +12,6 @@ timeout). This is the recipe from SQLAlchemy's pysqlite documentation.
 from __future__ import annotations
 
 import threading
-
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event

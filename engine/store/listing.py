@@ -22,8 +22,8 @@ from typing import Any, Iterator, Optional, Sequence
 
 from sqlalchemy import Connection, and_, case, func, literal, select
 
-from engine.store import summary as summary_json
 from engine.status import LIVE
+from engine.store import summary as summary_json
 from engine.store.entities import Run, duration_s
 from engine.store.models import RunRow
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import (Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
-                        false, text)
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from engine.status import LIVE, STATUSES, TERMINAL, ordered
+from engine.status import LIVE, TERMINAL, ordered
 
 # Plain-string tuples for SQL `IN` clauses; the sets themselves are engine.status's.
 LIVE_STATUSES = tuple(ordered(LIVE))  # a worker process holds the run

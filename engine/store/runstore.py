@@ -24,14 +24,23 @@ from engine.store import commands as command_channel
 from engine.store import summary as summary_json
 from engine.store.batch import to_batch
 from engine.store.convert import check_status, clean_tags, remove_files, to_run, utcnow
+from engine.store.curves import read_curve
 from engine.store.db import create_db_engine, upgrade_to_head, writer
 from engine.store.entities import CheckpointRecord, Curve, Run, RunNotFoundError, StoreError
 from engine.store.listing import RunListing, read_listings
-from engine.store.models import (CHECKPOINT_KINDS, LIVE_STATUSES, TERMINAL_STATUSES, CheckpointRow,
-                                 MetricBlockRow, MetricRow, RunCommandRow, RunRow, SystemMetricRow)
+from engine.store.models import (
+    CHECKPOINT_KINDS,
+    LIVE_STATUSES,
+    TERMINAL_STATUSES,
+    CheckpointRow,
+    MetricBlockRow,
+    MetricRow,
+    RunCommandRow,
+    RunRow,
+    SystemMetricRow,
+)
 from engine.store.orphans import orphan_reason
 from engine.store.paths import normalize_db_url, sqlite_path
-from engine.store.curves import read_curve
 from engine.store.reduce import read_system_curve
 from engine.store.upsert import add_metrics_session, add_metrics_sqlite
 

@@ -31,7 +31,8 @@ def resolve_device(requested: str) -> torch.device:
         return torch.device("cpu")
     if requested == "mps":
         if not _mps_available():
-            raise TrainingError("training.device is mps but this machine has no usable Apple GPU — set it to auto or cpu")
+            raise TrainingError("training.device is mps but this machine has no usable Apple GPU"
+                                " — set it to auto or cpu")
         return torch.device("mps")
     if requested == "cuda" or requested.startswith("cuda:"):
         if not torch.cuda.is_available():

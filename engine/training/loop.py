@@ -20,8 +20,8 @@ import torch
 from engine.spec import RunSpec
 from engine.training import device as dev
 from engine.training.callbacks import Callback, CallbackList, Control, MetricPoint, TrainContext
-from engine.training.errors import NonFiniteLoss, TrainingError
 from engine.training.checkpoint import load_checkpoint
+from engine.training.errors import NonFiniteLoss, TrainingError
 from engine.training.hooks import Checkpointing, EarlyStopping, NonFiniteCheck
 from engine.training.losses import l1_penalty
 from engine.training.metrics import EvalMeter, TrainMeter

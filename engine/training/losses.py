@@ -70,7 +70,9 @@ def check_outputs(out_shape: Sequence[int], *, task: str, loss: str, num_classes
     per_sample = tuple(out_shape[1:])
     if task == "classification":
         k = int(num_classes or 0)
-        ok = len(per_sample) == 1 and (per_sample[0] == k or (loss == "bce_with_logits" and k == 2 and per_sample[0] == 1))
+        # bce_with_logits on two classes takes one logit per sample.
+        wanted = 1 if loss == "bce_with_logits" and k == 2 else k
+        ok = len(per_sample) == 1 and per_sample[0] in (k, wanted)
         if not ok:
             raise TrainingError(
                 f"the model outputs shape {per_sample} per sample but {dataset} has {k} classes — "

@@ -44,7 +44,8 @@ def build_optimizer(spec: OptimizerSpec, params: Iterable[torch.nn.Parameter]) -
     raise TrainingError(f"optimizer.type {spec.type!r} is not supported — use SGD, Adam, AdamW, RMSprop or Adagrad")
 
 
-def _fastest(cls: type[torch.optim.Optimizer], params: list[torch.nn.Parameter], **kwargs: Any) -> torch.optim.Optimizer:
+def _fastest(cls: type[torch.optim.Optimizer], params: list[torch.nn.Parameter],
+             **kwargs: Any) -> torch.optim.Optimizer:
     """`cls` with fused=True when torch has that kernel for these parameters, else as torch defaults.
 
     Why: the fused kernel does the whole update in one pass where torch's

@@ -18,7 +18,14 @@ from engine.training import device as dev
 from engine.training.checkpoint import load_checkpoint
 from engine.training.errors import TrainingError
 from engine.training.feeds import Feed, as_tensors, batches_per_epoch
-from engine.training.losses import CLASSIFICATION_LOSSES, Objective, check_outputs, make_objective, penalized_weights, resolve_loss_name
+from engine.training.losses import (
+    CLASSIFICATION_LOSSES,
+    Objective,
+    check_outputs,
+    make_objective,
+    penalized_weights,
+    resolve_loss_name,
+)
 from engine.training.optim import LRSchedule, build_optimizer, resume_state
 
 
@@ -218,7 +225,8 @@ def _restore(p: Prepared, path: str | Path) -> dict[str, Any]:
         p.optimizer.load_state_dict(resume_state(p.optimizer, state["optimizer"]))
     except (ValueError, KeyError) as e:
         raise TrainingError(f"checkpoint {path} has optimizer state that does not fit optimizer "
-                            f"{p.spec.optimizer.type} ({e}) — resume with the optimizer the run was trained with") from e
+                            f"{p.spec.optimizer.type} ({e}) — resume with the optimizer the run was trained "
+                            "with") from e
     if state.get("scheduler") is not None:
         try:
             p.schedule.load_state_dict(state["scheduler"])
