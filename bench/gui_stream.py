@@ -48,10 +48,10 @@ def worker_main(argv: list[str]) -> int:
     args, _ = p.parse_known_args(argv)
 
     from engine.protocol import Epoch, Finished, Metrics, Started
-    from engine.worker.sender import EventSender
     from engine.store import RunStore
     from engine.training.callbacks import MetricPoint
     from engine.worker import claim_stdout
+    from engine.worker.sender import EventSender
 
     fd = claim_stdout()
     sender = EventSender(fd, min_interval_s=1.0 / args.sends_per_s)

@@ -20,9 +20,8 @@ in its past rather than its beginning.
 """
 from __future__ import annotations
 
-import time
-
 import math
+import time
 from typing import Iterable, Optional
 
 import numpy as np

@@ -23,8 +23,7 @@ from pydantic.fields import FieldInfo
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from app.widgets.form_fields import (NONE_TEXT, FieldDesc, FloatSpinBox, field_label, make_widget,
-                                     read_value, show_value)
+from app.widgets.form_fields import NONE_TEXT, FieldDesc, FloatSpinBox, field_label, make_widget, read_value, show_value
 
 WIDGET_KINDS = {"str": "text", "int_list": "numbers"}  # field_kind's names that differ from form_fields'
 

@@ -12,7 +12,6 @@ from app.pages.build.block_model import COL_BLOCK
 from app.state import AppState
 from engine.spec import parse_spec
 
-
 CNN = [
     {"type": "Conv2d", "out_channels": 16, "kernel_size": 3},
     {"type": "ReLU"},

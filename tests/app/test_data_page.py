@@ -14,7 +14,6 @@ from engine.data import dataset_info
 from engine.spec import DataSpec, parse_spec
 
 
-
 def make_page(qtbot, db_url, data="iris", blocks=()):
     spec = parse_spec({"name": "t", "data": {"name": data}, "model": {"blocks": list(blocks)}})
     state = AppState(db_url, spec)

@@ -3,8 +3,16 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QLineEdit, QSpinBox
 
-from app.widgets.form_fields import (FieldDesc, FloatSpinBox, WordsOrNumbers, make_widget, parse_ints,
-                                     read_value, show_value, step_for)
+from app.widgets.form_fields import (
+    FieldDesc,
+    FloatSpinBox,
+    WordsOrNumbers,
+    make_widget,
+    parse_ints,
+    read_value,
+    show_value,
+    step_for,
+)
 
 
 def test_an_optional_int_reads_none_one_below_its_minimum(qtbot):

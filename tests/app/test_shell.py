@@ -20,7 +20,6 @@ from app.settings import Settings
 from app.state import AppState
 from engine.spec import parse_spec
 
-
 SPEC = {"name": "digits-cnn", "data": {"name": "digits"}, "model": {"blocks": [
     {"type": "Conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1},
     {"type": "ReLU"},

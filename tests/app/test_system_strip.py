@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import sys
 
-import pytest
-
 from app.widgets.system_strip import SystemStrip
 from engine.monitor import SystemSampler
 from engine.monitor.fake_nvml import FakeNvml
-
 
 
 def test_one_line_per_gpu_with_bar_and_memory_and_a_cpu_line(qtbot):

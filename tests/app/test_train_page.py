@@ -5,13 +5,11 @@ store. The real worker path is tests/e2e/test_gui_train_e2e.py."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGroupBox, QLineEdit, QMessageBox,
-                               QSpinBox, QWidget)
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QGroupBox, QLineEdit, QMessageBox, QSpinBox, QWidget
 
 from app.bridge import RunBridge
 from app.pages.train import TrainPage
@@ -20,8 +18,7 @@ from app.state import AppState
 from engine.monitor import SystemSampler
 from engine.monitor.fake_nvml import FakeNvml
 from engine.protocol import Epoch, Finished, Log, Metrics, Started, Status
-from engine.spec import load_spec, parse_spec
-from engine.store import RunStore
+from engine.spec import parse_spec
 from engine.training.callbacks import MetricPoint
 from tests.app.test_bridge import FakeRunner
 

@@ -7,8 +7,16 @@ import math
 import numpy as np
 import pytest
 
-from engine.compare import (MISSING, architecture_diff, config_diff, ema_smooth, flatten_spec,
-                            format_value, metric_direction, summary_table)
+from engine.compare import (
+    MISSING,
+    architecture_diff,
+    config_diff,
+    ema_smooth,
+    flatten_spec,
+    format_value,
+    metric_direction,
+    summary_table,
+)
 
 BASE = {
     "name": "a", "seed": 0,

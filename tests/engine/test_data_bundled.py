@@ -7,8 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from engine.data import DataError, Dataset, dataset_info, list_datasets, load_dataset
-from engine.data import bundled, cache
+from engine.data import DataError, Dataset, bundled, cache, dataset_info, list_datasets, load_dataset
 from engine.spec import DataSpec
 
 

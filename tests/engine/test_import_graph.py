@@ -38,5 +38,4 @@ def test_codegen_does_not_import_model():
 
 def test_public_names_stay_where_callers_import_them():
     from engine.codegen import python_source  # noqa: F401
-    from engine.model import (BlockRow, ModelError, ModelSummary, build_model,  # noqa: F401
-                              export_python, summarize, summarize_spec)
+    from engine.model import BlockRow, ModelError, ModelSummary, build_model, export_python, summarize, summarize_spec  # noqa: F401

@@ -9,8 +9,15 @@ import threading
 
 import pytest
 
-from engine.monitor import (NO_GPU_MESSAGE, Aggregator, SamplerThread, SystemPoint, SystemSampler,
-                            describe_gpus, torch_cuda_memory)
+from engine.monitor import (
+    NO_GPU_MESSAGE,
+    Aggregator,
+    SamplerThread,
+    SystemPoint,
+    SystemSampler,
+    describe_gpus,
+    torch_cuda_memory,
+)
 from engine.monitor.fake_nvml import FakeNvml
 
 

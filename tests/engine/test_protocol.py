@@ -9,11 +9,29 @@ import threading
 
 import pytest
 
-from engine.protocol import (PROTOCOL_VERSION, Checkpoint, Detach, Epoch, Finished, Heartbeat, Log, Metrics,
-                             Pause, ProtocolError, Resume, Started, Status, Stop, System,
-                             decode_command, decode_event, encode_command, encode_event)
-from engine.worker.sender import EventSender, decimate
+from engine.protocol import (
+    PROTOCOL_VERSION,
+    Checkpoint,
+    Detach,
+    Epoch,
+    Finished,
+    Heartbeat,
+    Log,
+    Metrics,
+    Pause,
+    ProtocolError,
+    Resume,
+    Started,
+    Status,
+    Stop,
+    System,
+    decode_command,
+    decode_event,
+    encode_command,
+    encode_event,
+)
 from engine.training.callbacks import MetricPoint
+from engine.worker.sender import EventSender, decimate
 
 EVENTS = [
     Started(3, pid=1234, device="cpu", num_params=5210, total_epochs=2, steps_per_epoch=8),

@@ -15,8 +15,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.store import (CheckpointRecord, Curve, Run, RunNotFoundError, RunStore, StoreError,
-                          higher_is_better, minmax_reduce, resolve_db_url)
+from engine.store import (
+    CheckpointRecord,
+    Curve,
+    Run,
+    RunNotFoundError,
+    RunStore,
+    StoreError,
+    higher_is_better,
+    minmax_reduce,
+    resolve_db_url,
+)
 from engine.store.paths import default_db_path
 from engine.training.callbacks import MetricPoint
 

@@ -18,8 +18,22 @@ from types import SimpleNamespace
 
 import pytest
 
-from engine.protocol import (Checkpoint, Detach, Epoch, Finished, Heartbeat, Metrics, Pause, Resume,
-                             Started, Status, Stop, System, decode_event, encode_command)
+from engine.protocol import (
+    Checkpoint,
+    Detach,
+    Epoch,
+    Finished,
+    Heartbeat,
+    Metrics,
+    Pause,
+    Resume,
+    Started,
+    Status,
+    Stop,
+    System,
+    decode_event,
+    encode_command,
+)
 from engine.training.callbacks import CallbackList, MetricPoint, TrainContext
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -19,13 +19,25 @@ import json
 from typing import Any, Optional
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QScrollArea,
-                               QSizePolicy, QSplitter, QStyle, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSplitter,
+    QStyle,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.bridge import RunBridge, get_bridge
-from app.pages.train.log_pane import LogPane
 from app.pages.train.closing import Notifier, ask_close
 from app.pages.train.live_view import LiveView, latest_text
+from app.pages.train.log_pane import LogPane
 from app.pages.train.memory import MemoryCheck, describe_fit
 from app.pages.train.model_check import ModelCheck
 from app.pages.train.run_list import RunList, RunRow, first_line
@@ -331,10 +343,16 @@ class TrainPage(QWidget):
         self._announce()
 
     def _on_started(self, e: Any) -> None:
-        self.runs.change(e.run_id, status="running", total_epochs=e.total_epochs)
-        self.live.set_expected_steps(e.run_id, e.total_epochs * e.steps_per_epoch)
-        self.log.append(e.run_id, f"started on {e.device}: {e.num_params:,} parameters, "
-                                  f"{e.total_epochs} epochs of {e.steps_per_epoch} steps (pid {e.pid})")
+        row = self.runs.row(e.run_id)
+        # Training has begun; a run adopted while paused stays shown paused (its Status said so).
+        status = row.status if row is not None and row.status == "paused" else "running"
+        self.runs.change(e.run_id, status=status, total_epochs=e.total_epochs)
+        if e.steps_per_epoch:  # unknown (0) for a run adopted from the store
+            self.live.set_expected_steps(e.run_id, e.total_epochs * e.steps_per_epoch)
+        steps = f" of {e.steps_per_epoch} steps" if e.steps_per_epoch else ""
+        params = f"{e.num_params:,} parameters, " if e.num_params else ""
+        where = f" on {e.device}" if e.device else ""
+        self.log.append(e.run_id, f"started{where}: {params}{e.total_epochs} epochs{steps} (pid {e.pid})")
         self._announce()
 
     def _on_epoch(self, e: Any) -> None:
