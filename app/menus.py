@@ -144,7 +144,10 @@ class FileController(QObject):
         return self.save_to(path)
 
     def export_dialog(self) -> bool:
-        base = os.path.splitext(self.state.path)[0] if self.state.path else os.path.join(self._folder(), self.state.spec.name)
+        if self.state.path:
+            base = os.path.splitext(self.state.path)[0]
+        else:
+            base = os.path.join(self._folder(), self.state.spec.name)
         path, _ = QFileDialog.getSaveFileName(self.window, "Export model as Python", base + ".py",
                                               "Python files (*.py)")
         return bool(path) and self.export_to(path)

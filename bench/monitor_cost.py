@@ -47,7 +47,8 @@ def per_second(sampler: SystemSampler, seconds: float, interval: float = 1.0) ->
 
 def report(label: str, cpu_per_sample: float, cpu_per_s: float | None) -> None:
     pct = 100 * cpu_per_sample  # at one sample per second
-    line = f"{label:<44} {cpu_per_sample * 1e3:7.3f} ms/sample  {pct:6.3f} % of a core at 1 s  ratio to goal {pct / (100 * GOAL):.3f}"
+    line = (f"{label:<44} {cpu_per_sample * 1e3:7.3f} ms/sample  {pct:6.3f} % of a core at 1 s  "
+            f"ratio to goal {pct / (100 * GOAL):.3f}")
     print(line)
     if cpu_per_s is not None:
         print(f"{'':<44} measured over a 1 s SamplerThread: {100 * cpu_per_s:6.3f} % of a core"

@@ -32,7 +32,7 @@ def _env(home: str) -> dict[str, str]:
 def first_paint(home: str) -> tuple[float, bool]:
     start = time.time()
     out = subprocess.run([sys.executable, "-m", "app"], env=_env(home), capture_output=True, text=True, timeout=120)
-    line = next((l for l in out.stdout.splitlines() if l.startswith("first_paint ")), None)
+    line = next((s for s in out.stdout.splitlines() if s.startswith("first_paint ")), None)
     if line is None:
         raise SystemExit(f"no first paint reported (exit {out.returncode}):\n{out.stderr[-2000:]}")
     stamp, torch_flag = line.split()[1:3]

@@ -63,12 +63,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))  # train_loop's baselines, so both benches measure the same loops
 
 import psutil  # noqa: E402
+from train_loop import TEMPLATES, dataloader_laps, spec_for, tight_laps  # noqa: E402
 
 from engine.data import load_dataset  # noqa: E402
 from engine.protocol import Epoch, Event, Started  # noqa: E402
 from engine.runner import Runner  # noqa: E402
 from engine.spec import RunSpec  # noqa: E402
-from train_loop import TEMPLATES, dataloader_laps, spec_for, tight_laps  # noqa: E402
 
 MODELS = {"MLP": "digits_mlp.json", "CNN": "digits_cnn.json"}
 GOAL_VS_DATALOADER, GOAL_VS_TIGHT = 1.2, 0.95
@@ -321,7 +321,8 @@ def accuracy(tmp: Path) -> None:
     if reached:
         i = reached[0]
         since = acc.wall_times[i] - run.started_at.timestamp()
-        print(f"  val/accuracy first >= {ACCURACY_GOAL} at epoch {acc.epochs[i]}, {since:.1f} s after the worker started")
+        print(f"  val/accuracy first >= {ACCURACY_GOAL} at epoch {acc.epochs[i]}, "
+              f"{since:.1f} s after the worker started")
     else:
         print(f"  val/accuracy never reached {ACCURACY_GOAL}")
     store.close()

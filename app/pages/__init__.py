@@ -26,7 +26,8 @@ PAGES: list[PageEntry] = [
     PageEntry("train", "Train", "app.pages.train:TrainPage",
               "Choose an optimizer, scheduler and regularizers, launch runs and watch them live.", "SP_MediaPlay"),
     PageEntry("runs", "Runs", "app.pages.runs:RunsPage",
-              "Every past run, filterable, and side-by-side comparison of the ones you select.", "SP_FileDialogListView"),
+              "Every past run, filterable, and side-by-side comparison of the ones you select.",
+              "SP_FileDialogListView"),
     PageEntry("monitor", "Monitor", "app.pages.monitor:MonitorPage",
               "GPU and CPU usage while runs train.", "SP_ComputerIcon"),
 ]

@@ -16,9 +16,7 @@ from typing import Any, Iterable
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
 
-from app.widgets.form_fields import (NONE_TEXT, FieldDesc, field_label, make_widget, read_value,
-                                     show_value)
-from app.widgets.form_fields import FloatSpinBox, WordsOrNumbers  # noqa: F401 - imported from here by the Data page and tests
+from app.widgets.form_fields import NONE_TEXT, FieldDesc, field_label, make_widget, read_value, show_value
 from engine.blocks.base import PARAM_KINDS, check_value
 
 TYPED = ("numbers", "words_or_numbers")  # fields that may hold text the parameter refuses

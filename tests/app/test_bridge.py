@@ -9,11 +9,21 @@ from PySide6.QtCore import QCoreApplication, QThread
 
 from app.bridge import RunBridge, get_bridge
 from app.state import AppState
-from engine.protocol import (Checkpoint, Epoch, Finished, Heartbeat, Log, Metrics, Started, Status, System,
-                             decode_event, encode_event)
+from engine.protocol import (
+    Checkpoint,
+    Epoch,
+    Finished,
+    Heartbeat,
+    Log,
+    Metrics,
+    Started,
+    Status,
+    System,
+    decode_event,
+    encode_event,
+)
 from engine.spec import SpecError
 from engine.training.callbacks import MetricPoint
-
 
 
 class FakeRunner:
@@ -60,7 +70,8 @@ def _events(run_id: int = 1) -> list:
     return [
         Status(run_id, "running"),
         Started(run_id, pid=123, device="cpu", num_params=10, total_epochs=2, steps_per_epoch=5),
-        Metrics(run_id, [MetricPoint("train/loss_step", 1, 0, 2.0, 1.0), MetricPoint("train/loss_step", 2, 0, 1.5, 1.1)]),
+        Metrics(run_id, [MetricPoint("train/loss_step", 1, 0, 2.0, 1.0),
+                         MetricPoint("train/loss_step", 2, 0, 1.5, 1.1)]),
         System(run_id, [("cpu/percent", 1.0, 40.0)]),
         Log(run_id, "warning", "slow data"),
         Epoch(run_id, 1, 2, {"train/loss": 1.7}, 3.0),

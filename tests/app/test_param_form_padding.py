@@ -6,7 +6,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit
 
-from app.widgets.param_form import ParamForm, WordsOrNumbers
+from app.widgets.form_fields import WordsOrNumbers
+from app.widgets.param_form import ParamForm
 from engine.blocks import get_block_type
 from tests.app.test_build_page import make_page, rows, settle
 

@@ -12,8 +12,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.blocks import (CATALOGUE, CATEGORIES, ShapeError, check_blocks, default_params, fmt_shape,
-                           get_block_type, suggest)
+from engine.blocks import (
+    CATALOGUE,
+    CATEGORIES,
+    ShapeError,
+    check_blocks,
+    default_params,
+    fmt_shape,
+    get_block_type,
+    suggest,
+)
 from engine.model import summarize
 from engine.spec import parse_spec
 
@@ -66,7 +74,8 @@ CASES: dict[str, list[tuple[dict, list[tuple[int, ...]]]]] = {
     "Sigmoid": [({}, [(5,), (2, 3)])],
     "Softmax": [({}, [(5,), (3, 4)]), ({"dim": 1}, [(3, 4)])],
     "Identity": [({}, [(5,), (2, 3, 4)])],
-    "Flatten": [({}, [(3, 4, 5), (7,)]), ({"start_dim": 2}, [(3, 4, 5)]), ({"start_dim": 1, "end_dim": 2}, [(3, 4, 5)])],
+    "Flatten": [({}, [(3, 4, 5), (7,)]), ({"start_dim": 2}, [(3, 4, 5)]),
+                ({"start_dim": 1, "end_dim": 2}, [(3, 4, 5)])],
     "Unflatten": [({"unflattened_size": [1, -1]}, [(40,), (6,)]), ({"dim": 2, "unflattened_size": [2, 3]}, [(4, 6)]),
                   ({"dim": -1, "unflattened_size": [5, 8]}, [(40,)])],
     "Permute": [({"dims": [1, 0]}, [(4, 7), (1, 3)]), ({"dims": [2, 0, 1]}, [(3, 4, 5)]),

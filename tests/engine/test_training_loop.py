@@ -125,7 +125,8 @@ def test_regression_reports_mae_and_r2(tmp_path):
 
 
 def test_same_spec_and_seed_give_the_same_metrics(tmp_path):
-    spec = make_spec(epochs=2, model={"blocks": MLP + [{"type": "Dropout", "p": 0.3}, {"type": "Linear", "out_features": 2}]})
+    head = [{"type": "Dropout", "p": 0.3}, {"type": "Linear", "out_features": 2}]
+    spec = make_spec(epochs=2, model={"blocks": MLP + head})
     timing = {"throughput", "epoch_time"}
     runs = [run(spec, tmp_path, f"r{i}")[1] for i in range(2)]
     a, b = ([(p.key, p.step, p.value) for p in r.points if p.key not in timing] for r in runs)
@@ -175,7 +176,8 @@ def test_named_loss_and_a_loss_that_does_not_fit_the_task(tmp_path):
 
 def test_a_model_whose_output_does_not_fit_is_refused_before_training(tmp_path):
     rec = Recorder()
-    with pytest.raises(TrainingError, match=r"outputs shape \(5,\) per sample but moons has 2 classes .* out_features 2"):
+    expected = r"outputs shape \(5,\) per sample but moons has 2 classes .* out_features 2"
+    with pytest.raises(TrainingError, match=expected):
         run(make_spec(out=5), tmp_path, recorder=rec)
     assert rec.started is None
 
@@ -358,7 +360,8 @@ def _curve(rec: Recorder) -> list[tuple[str, int, float]]:
 
 
 def test_resume_after_a_stop_continues_epochs_and_steps(tmp_path):
-    spec = make_spec(epochs=3, model={"blocks": MLP + [{"type": "Dropout", "p": 0.2}, {"type": "Linear", "out_features": 2}]})
+    head = [{"type": "Dropout", "p": 0.2}, {"type": "Linear", "out_features": 2}]
+    spec = make_spec(epochs=3, model={"blocks": MLP + head})
     _, full = run(spec, tmp_path, "full")
 
     control = Control()
@@ -418,7 +421,8 @@ def test_label_smoothing_makes_predictions_less_confident(tmp_path):
         model = build_model(spec.model, (4,))
         model.load_state_dict(_weights(r.checkpoints["last"]))
         with torch.no_grad():
-            return torch.softmax(model(torch.randn(64, 4, generator=torch.Generator().manual_seed(0))), 1).max(1).values.mean().item()
+            x = torch.randn(64, 4, generator=torch.Generator().manual_seed(0))
+            return torch.softmax(model(x), 1).max(1).values.mean().item()
 
     assert confidence(smooth) < confidence(plain) - 0.02
 
@@ -434,7 +438,8 @@ def test_gradient_clipping_bounds_each_step(tmp_path):
     moved = math.sqrt(sum(((final[k] - init[k]) ** 2).sum().item() for k in init))
     assert 0 < moved <= result.step * lr * clip * 1.0001
     unclipped = run(make_spec(epochs=1, optimizer={"type": "SGD", "lr": lr}), tmp_path, "u")[0]
-    moved_free = math.sqrt(sum(((_weights(unclipped.checkpoints["last"])[k] - init[k]) ** 2).sum().item() for k in init))
+    free = _weights(unclipped.checkpoints["last"])
+    moved_free = math.sqrt(sum(((free[k] - init[k]) ** 2).sum().item() for k in init))
     assert moved_free > 10 * moved
 
 

@@ -13,8 +13,16 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QSizePolicy, QStackedWidget,
-                               QTableWidget, QTableWidgetItem, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QSizePolicy,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
 
 from app import theme
 
@@ -80,7 +88,6 @@ class ImageGrid(QWidget):
             return
         cols, side, label_h = self._layout()
         cell_w, cell_h = side + 8, side + label_h + 8
-        rows = math.ceil(len(self._images) / cols)
         x0 = (self.width() - cols * cell_w) / 2  # centred: a narrow grid does not hug the left edge
         y0 = 0.0  # top-aligned: the grid starts level with the bars beside it
         p = QPainter(self)
@@ -98,7 +105,8 @@ class ImageGrid(QWidget):
             p.setPen(self.palette().color(QPalette.Text))  # class colours are too pale for text on white
             text = self._labels[i] if i < len(self._labels) else ""
             text = self.fontMetrics().elidedText(text, Qt.ElideRight, int(cell_w) - 2)
-            p.drawText(QRectF(x - 4, y + side + self.LABEL_GAP / 2, cell_w, label_h), Qt.AlignHCenter | Qt.AlignTop, text)
+            label_box = QRectF(x - 4, y + side + self.LABEL_GAP / 2, cell_w, label_h)
+            p.drawText(label_box, Qt.AlignHCenter | Qt.AlignTop, text)
         p.end()
 
 

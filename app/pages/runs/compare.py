@@ -230,7 +230,8 @@ class CompareView(QWidget):
         self._colors = run_colors([r.id for r in runs])
         self.title.setText(f"<b>Compare ({len(runs)} selected)</b>")
         self.legend.setText("&nbsp;&nbsp;".join(
-            f"<span style='color:{self._colors[r.id].name()}; font-size:14px'>■</span>&nbsp;{_esc(run_label(r.id, r.name))}"
+            f"<span style='color:{self._colors[r.id].name()}; font-size:14px'>■</span>"
+            f"&nbsp;{_esc(run_label(r.id, r.name))}"
             for r in runs))
         # The curves first: the read runs on the worker while the tables below fill in.
         self._worker.submit(lambda: load_compare_data(self._store(), runs, self.cache),

@@ -10,11 +10,23 @@ import json
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from PySide6.QtCore import QTimer, Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import (QAbstractItemView, QFormLayout, QHeaderView, QLabel, QLineEdit,
-                               QListWidget, QPlainTextEdit, QSplitter, QTableWidget, QTableWidgetItem,
-                               QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFormLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPlainTextEdit,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.pages.runs.table_model import STATUS_COLORS, compact_count, format_duration
 from engine.compare import format_value, key_order
@@ -155,9 +167,10 @@ class RunDetails(QWidget):
         spec = run.spec or {}
         summary = run.summary or {}
         started = run.started_at or run.created_at
+        optimizer = spec.get('optimizer') or {}
         facts = [f"{(spec.get('data') or {}).get('name', '?')}",
                  f"{compact_count(summary.get('params'))} params",
-                 f"{(spec.get('optimizer') or {}).get('type', '?')} lr {format_value((spec.get('optimizer') or {}).get('lr'))}",
+                 f"{optimizer.get('type', '?')} lr {format_value(optimizer.get('lr'))}",
                  f"batch {(spec.get('training') or {}).get('batch_size', '?')}",
                  f"took {format_duration(run.duration_s)}",
                  f"started {started.astimezone():%Y-%m-%d %H:%M}" if started else "",

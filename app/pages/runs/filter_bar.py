@@ -12,8 +12,17 @@ import json
 from typing import Callable, Optional
 
 from PySide6.QtCore import QSettings, QTimer, Signal
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QMenu,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.pages.runs.table_model import STATUSES, RunRow
 from engine.query import FIELDS_HELP, QueryError, looks_like_query, parse_query
@@ -29,7 +38,8 @@ class FilterBar(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.text = QLineEdit(objectName="runs_filter")
-        self.text.setPlaceholderText('Filter: words, or an expression like val/accuracy > 0.9 and optimizer.type == "AdamW"')
+        self.text.setPlaceholderText(
+            'Filter: words, or an expression like val/accuracy > 0.9 and optimizer.type == "AdamW"')
         self.text.setClearButtonEnabled(True)
         self.text.setToolTip(FIELDS_HELP)
         self.status = QComboBox(objectName="runs_status_filter")

@@ -14,16 +14,25 @@ import threading
 import time
 from typing import Any
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSettings, QTimer, Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QMenu, QSplitter, QStackedWidget,
-                               QTableView, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSettings, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QSplitter,
+    QStackedWidget,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.pages.runs.actions import RunActions
 from app.pages.runs.compare import CompareView
 from app.pages.runs.details import RunDetails
 from app.pages.runs.filter_bar import FilterBar
-from app.pages.runs.table_model import (COLUMN_INDEX, COLUMNS, TABLE_METRICS, RunsFilterProxy, RunsTableModel,
-                                        build_rows)
+from app.pages.runs.table_model import COLUMN_INDEX, COLUMNS, TABLE_METRICS, RunsFilterProxy, RunsTableModel, build_rows
 from app.pages.runs.tasks import Worker
 from engine.runner.paths import log_path
 from engine.status import ACTIVE, ordered
@@ -423,7 +432,8 @@ class RunsPage(QWidget):
         except (TypeError, json.JSONDecodeError):
             saved = {}
         column = COLUMN_INDEX.get(saved.get("column") if isinstance(saved, dict) else None, COLUMN_INDEX["id"])
-        order = Qt.AscendingOrder if isinstance(saved, dict) and saved.get("descending") is False else Qt.DescendingOrder
+        ascending = isinstance(saved, dict) and saved.get("descending") is False
+        order = Qt.AscendingOrder if ascending else Qt.DescendingOrder
         self.table.sortByColumn(column, order)
 
     def _apply_hidden_columns(self) -> None:
