@@ -289,7 +289,7 @@ def summary_table(summaries: Sequence[dict[str, Any]], keys: Optional[Iterable[s
         direction = metric_direction(key)
         for stat in ("best", "last"):
             values = tuple(_num((m.get(key) or {}).get(stat)) for m in per_run)
-            rows.append(SummaryRow(key, stat, values, _best_index(values, direction)))  # type: ignore[arg-type]
+            rows.append(SummaryRow(key, stat, values, _best_index(values, direction)))
     return rows
 
 

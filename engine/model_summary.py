@@ -61,5 +61,6 @@ def layer_calls(blocks: list, summary: ModelSummary) -> list[Call]:
         type_, params, children = block_parts(block)
         if children is not None:
             params = {**params, "blocks": children}
+        assert row.in_shape is not None  # a valid summary knows every block's input
         calls.append(CATALOGUE[type_].call(row.in_shape, params))
     return calls

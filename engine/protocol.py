@@ -245,7 +245,7 @@ def decode_event(line: bytes | str) -> AnyEvent:
     """Parse one line written by `encode_event`; ProtocolError says what is wrong."""
     obj = _parse_line(line, "event")
     kind = obj.pop("kind", None)
-    cls = EVENT_TYPES.get(kind)  # type: ignore[arg-type]
+    cls = EVENT_TYPES.get(kind)
     if cls is None:
         raise ProtocolError(f"unknown event kind {kind!r}; expected one of {sorted(EVENT_TYPES)}")
     seq = obj.pop("seq", 0)
@@ -288,7 +288,7 @@ def iter_lines(fd: int, chunk_size: int = 65536) -> Iterator[bytes]:
 def decode_command(line: bytes | str) -> Command:
     obj = _parse_line(line, "command")
     kind = obj.pop("kind", None)
-    cls = COMMAND_TYPES.get(kind)  # type: ignore[arg-type]
+    cls = COMMAND_TYPES.get(kind)
     if cls is None:
         raise ProtocolError(f"unknown command {kind!r}; expected one of {sorted(COMMAND_TYPES)}")
     return cls()

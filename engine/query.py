@@ -37,7 +37,17 @@ import difflib
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
+
+if TYPE_CHECKING:
+    from engine.store import Run
+    from engine.store.listing import RunListing
+
+# What a filter reads: a store Run, a light RunListing, or a dict with the same keys.
+RunLike = Union["Run", "RunListing", dict[str, Any]]
+R = TypeVar("R", bound=RunLike)
+Pred = Callable[[RunLike], bool]
+Getter = Callable[[RunLike], Any]
 
 __all__ = ["QueryError", "Query", "parse_query", "looks_like_query", "field_value", "FIELDS_HELP"]
 
@@ -156,22 +166,22 @@ def _spec_path_parts(path: str) -> list[str | int]:
     return [int(idx) if idx else name for name, idx in _PATH_PART_RE.findall(path)]
 
 
-def _get(run: Any, attr: str) -> Any:
+def _get(run: RunLike, attr: str) -> Any:
     if isinstance(run, dict):
         return run.get(attr)
     return getattr(run, attr, None)
 
 
-def _metric_getter(key: str, stat: str) -> Callable[[Any], Any]:
-    def get(run: Any) -> Any:
+def _metric_getter(key: str, stat: str) -> Getter:
+    def get(run: RunLike) -> Any:
         summary = _get(run, "summary") or {}
         entry = (summary.get("metrics") or {}).get(key)
         return entry.get(stat) if isinstance(entry, dict) else None
     return get
 
 
-def _spec_getter(parts: list[str | int]) -> Callable[[Any], Any]:
-    def get(run: Any) -> Any:
+def _spec_getter(parts: list[str | int]) -> Getter:
+    def get(run: RunLike) -> Any:
         node: Any = _get(run, "spec")
         for p in parts:
             if isinstance(p, int):
@@ -186,7 +196,7 @@ def _spec_getter(parts: list[str | int]) -> Callable[[Any], Any]:
     return get
 
 
-def _run_getter(name: str) -> Callable[[Any], Any]:
+def _run_getter(name: str) -> Getter:
     if name == "params":
         return lambda run: (_get(run, "summary") or {}).get("params")
     if name == "duration":
@@ -216,7 +226,7 @@ def _known_spec_fields() -> dict[str, set[str]]:
 _SPEC_FIELDS: dict[str, set[str]] | None = None
 
 
-def _resolve(word: str, col: int) -> Callable[[Any], Any]:
+def _resolve(word: str, col: int) -> Getter:
     """Turn a field token into a getter, or explain what is wrong with it."""
     global _SPEC_FIELDS
     if word in ALIASES:
@@ -328,10 +338,6 @@ def _compare(op: str, a: Any, b: Any) -> bool:
 
 
 # --- parser ------------------------------------------------------------------------
-
-Pred = Callable[[Any], bool]
-Getter = Callable[[Any], Any]
-
 
 # Parentheses and `not`s, counted together: far past any filter a person
 # writes, and well inside Python's stack (each level costs up to 4 frames).
@@ -459,11 +465,11 @@ class Query:
     text: str
     _pred: Pred
 
-    def matches(self, run: Any) -> bool:
+    def matches(self, run: RunLike) -> bool:
         """True when `run` (a store Run, or a dict with the same keys) passes."""
         return bool(self._pred(run))
 
-    def filter(self, runs: list[Any]) -> list[Any]:
+    def filter(self, runs: list[R]) -> list[R]:
         return [r for r in runs if self._pred(r)]
 
 
@@ -481,6 +487,6 @@ def looks_like_query(text: str) -> bool:
     return bool(_QUERY_HINT_RE.search(text))
 
 
-def field_value(run: Any, field: str) -> Any:
+def field_value(run: RunLike, field: str) -> Any:
     """The value a filter would see for `field` on `run` (used for columns and hints)."""
     return _resolve(field, 1)(run)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Mapping, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -36,19 +36,21 @@ class _Strict(BaseModel):
 
 class DataSpec(_Strict):
     name: str = Field(
-        "digits", description="Dataset name from the registry (digits, iris, mnist1d, csv, npz, image_folder, ...).")
+        default="digits",
+        description="Dataset name from the registry (digits, iris, mnist1d, csv, npz, image_folder, ...).")
     path: Optional[str] = Field(
-        None, description="File or folder for csv / npz / image_folder datasets, stored as given.")
-    target: Optional[str] = Field(None, description="CSV: the column to predict.")
+        default=None, description="File or folder for csv / npz / image_folder datasets, stored as given.")
+    target: Optional[str] = Field(default=None, description="CSV: the column to predict.")
     val_fraction: float = Field(
-        0.2, ge=0.0, lt=1.0, description="Share of the training data held out for validation (0 = no validation).")
+        default=0.2, ge=0.0, lt=1.0,
+        description="Share of the training data held out for validation (0 = no validation).")
     test_fraction: float = Field(
-        0.0, ge=0.0, lt=1.0,
+        default=0.0, ge=0.0, lt=1.0,
         description="Share held out for the final test (ignored when the dataset has its own test split).")
     normalize: Literal["none", "standard", "minmax"] = Field(
-        "standard", description="Feature scaling, fitted on the training split only.")
+        default="standard", description="Feature scaling, fitted on the training split only.")
     image_size: Optional[int] = Field(
-        None, gt=0, description="Image folder: resize images to this many pixels per side.")
+        default=None, gt=0, description="Image folder: resize images to this many pixels per side.")
     options: dict[str, Union[int, float, str, bool]] = Field(
         default_factory=dict, description="Dataset-specific options (n_samples, noise, ...).")
 
@@ -93,44 +95,44 @@ class ModelSpec(_Strict):
 # --- optimizers ----------------------------------------------------------------
 
 class _Optim(_Strict):
-    lr: float = Field(1e-3, gt=0, description="Learning rate.")
-    weight_decay: float = Field(0.0, ge=0, description="L2 penalty (decoupled for AdamW).")
+    lr: float = Field(default=1e-3, gt=0, description="Learning rate.")
+    weight_decay: float = Field(default=0.0, ge=0, description="L2 penalty (decoupled for AdamW).")
 
 
 class SGDSpec(_Optim):
     type: Literal["SGD"] = "SGD"
-    lr: float = Field(0.01, gt=0, description="Learning rate.")
-    momentum: float = Field(0.0, ge=0, lt=1, description="Momentum factor (0.9 is a common choice).")
-    nesterov: bool = Field(False, description="Nesterov momentum (needs momentum > 0).")
-    dampening: float = Field(0.0, ge=0, lt=1, description="Dampening for momentum.")
+    lr: float = Field(default=0.01, gt=0, description="Learning rate.")
+    momentum: float = Field(default=0.0, ge=0, lt=1, description="Momentum factor (0.9 is a common choice).")
+    nesterov: bool = Field(default=False, description="Nesterov momentum (needs momentum > 0).")
+    dampening: float = Field(default=0.0, ge=0, lt=1, description="Dampening for momentum.")
 
 
 class AdamSpec(_Optim):
     type: Literal["Adam"] = "Adam"
-    beta1: float = Field(0.9, ge=0, lt=1, description="Decay of the running mean of gradients.")
-    beta2: float = Field(0.999, ge=0, lt=1, description="Decay of the running mean of squared gradients.")
-    eps: float = Field(1e-8, gt=0, description="Term added to the denominator for stability.")
-    amsgrad: bool = Field(False, description="Use the AMSGrad variant.")
+    beta1: float = Field(default=0.9, ge=0, lt=1, description="Decay of the running mean of gradients.")
+    beta2: float = Field(default=0.999, ge=0, lt=1, description="Decay of the running mean of squared gradients.")
+    eps: float = Field(default=1e-8, gt=0, description="Term added to the denominator for stability.")
+    amsgrad: bool = Field(default=False, description="Use the AMSGrad variant.")
 
 
 class AdamWSpec(AdamSpec):
     type: Literal["AdamW"] = "AdamW"  # type: ignore[assignment]
-    weight_decay: float = Field(0.01, ge=0, description="Decoupled weight decay.")
+    weight_decay: float = Field(default=0.01, ge=0, description="Decoupled weight decay.")
 
 
 class RMSpropSpec(_Optim):
     type: Literal["RMSprop"] = "RMSprop"
-    alpha: float = Field(0.99, ge=0, lt=1, description="Smoothing constant.")
-    eps: float = Field(1e-8, gt=0, description="Term added to the denominator for stability.")
-    momentum: float = Field(0.0, ge=0, lt=1, description="Momentum factor.")
-    centered: bool = Field(False, description="Normalize by the estimated variance of the gradient.")
+    alpha: float = Field(default=0.99, ge=0, lt=1, description="Smoothing constant.")
+    eps: float = Field(default=1e-8, gt=0, description="Term added to the denominator for stability.")
+    momentum: float = Field(default=0.0, ge=0, lt=1, description="Momentum factor.")
+    centered: bool = Field(default=False, description="Normalize by the estimated variance of the gradient.")
 
 
 class AdagradSpec(_Optim):
     type: Literal["Adagrad"] = "Adagrad"
-    lr: float = Field(0.01, gt=0, description="Learning rate.")
-    lr_decay: float = Field(0.0, ge=0, description="Learning-rate decay.")
-    eps: float = Field(1e-10, gt=0, description="Term added to the denominator for stability.")
+    lr: float = Field(default=0.01, gt=0, description="Learning rate.")
+    lr_decay: float = Field(default=0.0, ge=0, description="Learning-rate decay.")
+    eps: float = Field(default=1e-10, gt=0, description="Term added to the denominator for stability.")
 
 
 OptimizerSpec = Annotated[
@@ -144,7 +146,8 @@ OPTIMIZERS: dict[str, type[_Optim]] = {
 # --- schedulers ----------------------------------------------------------------
 
 class _Sched(_Strict):
-    warmup_epochs: int = Field(0, ge=0, description="Epochs of linear warm-up from lr/10 before this schedule starts.")
+    warmup_epochs: int = Field(
+        default=0, ge=0, description="Epochs of linear warm-up from lr/10 before this schedule starts.")
 
 
 class NoSchedulerSpec(_Sched):
@@ -153,43 +156,46 @@ class NoSchedulerSpec(_Sched):
 
 class StepLRSpec(_Sched):
     type: Literal["StepLR"] = "StepLR"
-    step_size: int = Field(10, gt=0, description="Epochs between learning-rate drops.")
-    gamma: float = Field(0.1, gt=0, le=1, description="Factor applied at each drop.")
+    step_size: int = Field(default=10, gt=0, description="Epochs between learning-rate drops.")
+    gamma: float = Field(default=0.1, gt=0, le=1, description="Factor applied at each drop.")
 
 
 class MultiStepLRSpec(_Sched):
     type: Literal["MultiStepLR"] = "MultiStepLR"
     milestones: list[int] = Field(
         default_factory=lambda: [30, 60], description="Epochs at which the learning rate drops.")
-    gamma: float = Field(0.1, gt=0, le=1, description="Factor applied at each milestone.")
+    gamma: float = Field(default=0.1, gt=0, le=1, description="Factor applied at each milestone.")
 
 
 class ExponentialLRSpec(_Sched):
     type: Literal["ExponentialLR"] = "ExponentialLR"
-    gamma: float = Field(0.95, gt=0, le=1, description="Factor applied every epoch.")
+    gamma: float = Field(default=0.95, gt=0, le=1, description="Factor applied every epoch.")
 
 
 class CosineAnnealingLRSpec(_Sched):
     type: Literal["CosineAnnealingLR"] = "CosineAnnealingLR"
     T_max: Optional[int] = Field(
-        None, gt=0, description="Epochs of one cosine half-period (default: all epochs after warm-up).")
-    eta_min: float = Field(0.0, ge=0, description="Lowest learning rate.")
+        default=None, gt=0, description="Epochs of one cosine half-period (default: all epochs after warm-up).")
+    eta_min: float = Field(default=0.0, ge=0, description="Lowest learning rate.")
 
 
 class OneCycleLRSpec(_Sched):
     type: Literal["OneCycleLR"] = "OneCycleLR"
-    max_lr: Optional[float] = Field(None, gt=0, description="Peak learning rate (default: 10 × the optimizer's lr).")
-    pct_start: float = Field(0.3, gt=0, lt=1, description="Share of the cycle spent increasing the learning rate.")
-    anneal_strategy: Literal["cos", "linear"] = Field("cos", description="How the learning rate falls after the peak.")
+    max_lr: Optional[float] = Field(
+        default=None, gt=0, description="Peak learning rate (default: 10 × the optimizer's lr).")
+    pct_start: float = Field(
+        default=0.3, gt=0, lt=1, description="Share of the cycle spent increasing the learning rate.")
+    anneal_strategy: Literal["cos", "linear"] = Field(
+        default="cos", description="How the learning rate falls after the peak.")
 
 
 class ReduceLROnPlateauSpec(_Sched):
     type: Literal["ReduceLROnPlateau"] = "ReduceLROnPlateau"
-    monitor: str = Field("val/loss", description="Metric watched for a plateau.")
-    mode: Literal["min", "max"] = Field("min", description="Whether the monitored metric should go down or up.")
-    factor: float = Field(0.1, gt=0, lt=1, description="Factor applied when the metric stops improving.")
-    patience: int = Field(10, ge=0, description="Epochs without improvement before the drop.")
-    min_lr: float = Field(0.0, ge=0, description="Lower bound on the learning rate.")
+    monitor: str = Field(default="val/loss", description="Metric watched for a plateau.")
+    mode: Literal["min", "max"] = Field(default="min", description="Whether the monitored metric should go down or up.")
+    factor: float = Field(default=0.1, gt=0, lt=1, description="Factor applied when the metric stops improving.")
+    patience: int = Field(default=10, ge=0, description="Epochs without improvement before the drop.")
+    min_lr: float = Field(default=0.0, ge=0, description="Lower bound on the learning rate.")
 
 
 SchedulerSpec = Annotated[
@@ -207,34 +213,36 @@ SCHEDULERS: dict[str, type[_Sched]] = {
 # --- regularization and training -------------------------------------------------
 
 class EarlyStoppingSpec(_Strict):
-    monitor: str = Field("val/loss", description="Metric watched for improvement.")
-    patience: int = Field(5, ge=1, description="Epochs without improvement before training stops.")
-    min_delta: float = Field(0.0, ge=0, description="Smallest change that counts as an improvement.")
-    mode: Literal["auto", "min", "max"] = Field("auto", description="auto: max for accuracy/r2, min otherwise.")
+    monitor: str = Field(default="val/loss", description="Metric watched for improvement.")
+    patience: int = Field(default=5, ge=1, description="Epochs without improvement before training stops.")
+    min_delta: float = Field(default=0.0, ge=0, description="Smallest change that counts as an improvement.")
+    mode: Literal["auto", "min", "max"] = Field(default="auto", description="auto: max for accuracy/r2, min otherwise.")
 
 
 class RegularizationSpec(_Strict):
-    l1: float = Field(0.0, ge=0, description="L1 penalty on all weights, added to the loss.")
-    label_smoothing: float = Field(0.0, ge=0, lt=1, description="Cross-entropy label smoothing (classification only).")
+    l1: float = Field(default=0.0, ge=0, description="L1 penalty on all weights, added to the loss.")
+    label_smoothing: float = Field(
+        default=0.0, ge=0, lt=1, description="Cross-entropy label smoothing (classification only).")
     grad_clip_norm: Optional[float] = Field(
-        None, gt=0, description="Clip the gradient norm to this value (empty = no clipping).")
-    early_stopping: Optional[EarlyStoppingSpec] = Field(None, description="Stop when a metric stops improving.")
+        default=None, gt=0, description="Clip the gradient norm to this value (empty = no clipping).")
+    early_stopping: Optional[EarlyStoppingSpec] = Field(default=None, description="Stop when a metric stops improving.")
 
 
 LossName = Literal["cross_entropy", "mse", "l1", "huber", "bce_with_logits"]
 
 
 class TrainingSpec(_Strict):
-    epochs: int = Field(10, ge=1, le=100_000, description="Passes over the training data.")
-    batch_size: int = Field(64, ge=1, le=1_000_000, description="Samples per optimizer step.")
-    device: str = Field("auto", description="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps.")
+    epochs: int = Field(default=10, ge=1, le=100_000, description="Passes over the training data.")
+    batch_size: int = Field(default=64, ge=1, le=1_000_000, description="Samples per optimizer step.")
+    device: str = Field(default="auto", description="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps.")
     precision: Literal["fp32", "bf16", "fp16"] = Field(
-        "fp32", description="fp16 uses a GradScaler; bf16 and fp16 need a GPU to be fast.")
+        default="fp32", description="fp16 uses a GradScaler; bf16 and fp16 need a GPU to be fast.")
     loss: Optional[LossName] = Field(
-        None, description="Loss function (default: cross-entropy for classification, MSE for regression).")
-    log_every_n_steps: int = Field(20, ge=1, description="Steps between per-step metric points (train/loss_step).")
-    compile: bool = Field(False, description="torch.compile the model (slower start, faster steps on GPU).")
-    channels_last: bool = Field(False, description="Channels-last memory format for conv nets on images: "
+        default=None, description="Loss function (default: cross-entropy for classification, MSE for regression).")
+    log_every_n_steps: int = Field(
+        default=20, ge=1, description="Steps between per-step metric points (train/loss_step).")
+    compile: bool = Field(default=False, description="torch.compile the model (slower start, faster steps on GPU).")
+    channels_last: bool = Field(default=False, description="Channels-last memory format for conv nets on images: "
                                 "often faster on the CPU (oneDNN) and with fp16/bf16 on a GPU, "
                                 "sometimes slower; compare runs' throughput.")
 
@@ -249,8 +257,8 @@ class TrainingSpec(_Strict):
 
 
 class RunSpec(_Strict):
-    name: str = Field("run", min_length=1, max_length=200, description="A name for the run in the history.")
-    seed: int = Field(0, ge=0, le=SEED_MAX, description="Seed for data splits, initialization and shuffling.")
+    name: str = Field(default="run", min_length=1, max_length=200, description="A name for the run in the history.")
+    seed: int = Field(default=0, ge=0, le=SEED_MAX, description="Seed for data splits, initialization and shuffling.")
     data: DataSpec = Field(default_factory=DataSpec)
     model: ModelSpec = Field(default_factory=ModelSpec)
     optimizer: OptimizerSpec = Field(default_factory=AdamWSpec)
@@ -305,7 +313,7 @@ def _closest_field(loc: tuple[Any, ...], key: str) -> str | None:
     """The known key nearest to a misspelt one at `loc` ("trainng" -> "training")."""
     import difflib
 
-    unions = {"optimizer": OPTIMIZERS, "scheduler": SCHEDULERS}
+    unions: dict[str, Mapping[str, type[_Strict]]] = {"optimizer": OPTIMIZERS, "scheduler": SCHEDULERS}
     cls: Any = RunSpec
     for i, part in enumerate(loc):
         if part in unions:  # a discriminated union: the next part of the location is its tag
@@ -341,11 +349,11 @@ def _pydantic_messages(err: ValidationError) -> list[tuple[tuple[Any, ...], str]
             ctx = e.get("ctx", {})
             known = list(OPTIMIZERS if loc and loc[0] == "optimizer" else SCHEDULERS)
             tag = str(ctx.get("tag"))
-            near = ([k for k in known if k.lower() == tag.lower()]
-                    or [k for k in known if len(tag) > 3 and tag.lower() in k.lower()]  # "cosine"
-                    or difflib.get_close_matches(tag, known, n=1, cutoff=0.7))
+            similar = ([k for k in known if k.lower() == tag.lower()]
+                       or [k for k in known if len(tag) > 3 and tag.lower() in k.lower()]  # "cosine"
+                       or difflib.get_close_matches(tag, known, n=1, cutoff=0.7))
             msg = f"unknown type {ctx.get('tag')!r}; " + (
-                f"did you mean {near[0]}?" if near else f"expected one of {ctx.get('expected_tags', '')}")
+                f"did you mean {similar[0]}?" if similar else f"expected one of {ctx.get('expected_tags', '')}")
         elif e["type"] == "union_tag_not_found":
             msg = "needs a 'type'"
         elif msg.startswith("Value error, "):

@@ -12,10 +12,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from engine.status import TERMINAL, RunStatus
 from engine.store import RunStore
+
+if TYPE_CHECKING:
+    from engine.store import Run
 
 APPLY_TIMEOUT_S = 60.0
 POLL_S = 0.2
@@ -63,7 +66,7 @@ def control(store: RunStore, args: argparse.Namespace) -> int:
         runner.shutdown(stop_runs=False, timeout=0)
 
 
-def _wait_applied(store: RunStore, run_id: int, applied: Callable[[str], bool], timeout: float) -> Any:
+def _wait_applied(store: RunStore, run_id: int, applied: Callable[[str], bool], timeout: float) -> Run:
     deadline = time.monotonic() + timeout
     while True:
         run = store.get_run(run_id)
@@ -72,7 +75,7 @@ def _wait_applied(store: RunStore, run_id: int, applied: Callable[[str], bool], 
         time.sleep(POLL_S)
 
 
-def _describe(store: RunStore, run: Any) -> str:
+def _describe(store: RunStore, run: Run) -> str:
     text = f"run {run.id} ({run.name}): {run.status}"
     if run.status == RunStatus.STOPPED:
         last = [c for c in store.checkpoints(run.id) if c.kind == "last"]

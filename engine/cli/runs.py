@@ -9,10 +9,13 @@ import argparse
 import json
 import sys
 from datetime import datetime
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from engine.cli import run_control
 from engine.store import RunStore
+
+if TYPE_CHECKING:
+    from engine.store.listing import RunListing
 
 # Shown in `runs list`, first one a run has wins: what people sort runs by.
 HEADLINE_KEYS = ("val/accuracy", "test/accuracy", "val/loss", "val/r2", "train/loss")
@@ -187,7 +190,7 @@ def _num(v: Any) -> str:
     return "nan" if v is None else f"{v:.4g}"
 
 
-def _headline(run: Any) -> str:
+def _headline(run: RunListing) -> str:
     for key in HEADLINE_KEYS:
         best = run.metric(key, "best")
         if isinstance(best, (int, float)):

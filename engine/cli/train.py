@@ -13,11 +13,17 @@ import shutil
 import signal
 import sys
 import time
-from typing import Any, Optional, TextIO
+from typing import TYPE_CHECKING, Any, Optional, TextIO
 
 from engine.cli.options import add_db_option
 from engine.formatting import clock, metric
 from engine.status import RESUMABLE
+
+if TYPE_CHECKING:  # the CLI imports these when a command runs, not when it is listed
+    from engine.protocol import Finished
+    from engine.runner import Runner
+    from engine.spec import RunSpec
+    from engine.store import Run, RunStore
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_SPEC, EXIT_INTERRUPTED = 0, 1, 2, 130
 # Shown on the progress line, in this order, when the run logs them.
@@ -66,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     return train_and_watch(runner, spec, parent_id=parent_id, resume_from=resume_from)
 
 
-def prepare(args: argparse.Namespace, store: Any) -> tuple[Any, Optional[int], Optional[str]]:
+def prepare(args: argparse.Namespace, store: RunStore) -> tuple[RunSpec, Optional[int], Optional[str]]:
     """(spec, parent_id, checkpoint to resume from); SpecError or UserError if unusable."""
     from engine.spec import load_spec, parse_spec
 
@@ -98,7 +104,7 @@ def prepare(args: argparse.Namespace, store: Any) -> tuple[Any, Optional[int], O
     return spec, parent_id, resume_from
 
 
-def check_model(spec: Any) -> None:
+def check_model(spec: RunSpec) -> None:
     """Refuse a model that does not fit its dataset before any worker starts
     (the same check as `layerdeck check`: shapes and the last layer's size)."""
     from engine.data import DataError
@@ -113,7 +119,7 @@ def check_model(spec: Any) -> None:
         raise SpecError(summary.errors)
 
 
-def train_and_watch(runner: Any, spec: Any, *, parent_id: Optional[int], resume_from: Optional[str]) -> int:
+def train_and_watch(runner: Runner, spec: RunSpec, *, parent_id: Optional[int], resume_from: Optional[str]) -> int:
     from engine.protocol import Finished
 
     events: queue.Queue = queue.Queue()
@@ -155,7 +161,7 @@ def train_and_watch(runner: Any, spec: Any, *, parent_id: Optional[int], resume_
     return report(run_id, event, runner, stopped_by_user=interrupts > 0)
 
 
-def report(run_id: int, finished: Any, runner: Any, *, stopped_by_user: bool) -> int:
+def report(run_id: int, finished: Finished, runner: Runner, *, stopped_by_user: bool) -> int:
     run = runner.store.get_run(run_id)
     if finished.status == "completed":
         print(f"run {run_id} completed{_duration(run)}{_best(run)}")
@@ -171,12 +177,12 @@ def report(run_id: int, finished: Any, runner: Any, *, stopped_by_user: bool) ->
     return EXIT_FAILED
 
 
-def _duration(run: Any) -> str:
+def _duration(run: Run) -> str:
     d = getattr(run, "duration_s", None)
     return f" in {d:.1f} s" if d is not None else ""
 
 
-def _best(run: Any) -> str:
+def _best(run: Run) -> str:
     metrics = (getattr(run, "summary", None) or {}).get("metrics", {})
     parts = [f"{k} {metric(metrics[k]['best'])}" for k in ("val/accuracy", "val/loss", "test/accuracy")
              if k in metrics and metrics[k].get("best") is not None]

@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from engine.data.dataset import DataError
+from engine.data.dataset import DataError, Task
 from engine.data.splits import RawData
 from engine.spec import DataSpec
 
@@ -138,7 +138,7 @@ def _drop_columns(drop: str, header: list[str], target: str, where: str) -> set[
 
 
 def _encode_target(values: list[str], name: str, task: str, lines: list[int],
-                   where: str) -> tuple[str, np.ndarray, list[str]]:
+                   where: str) -> tuple[Task, np.ndarray, list[str]]:
     _check_missing(values, name, lines, where)
     numbers = _parse_numbers(values)
     numeric = all(v is not None for v in numbers)
@@ -151,10 +151,11 @@ def _encode_target(values: list[str], name: str, task: str, lines: list[int],
         return "regression", np.asarray(numbers, dtype=np.float32)[:, None], []
     if numeric:
         # Integer labels sort as numbers (2 before 10), and print without ".0".
-        keys = sorted(set(numbers), key=float)  # type: ignore[arg-type]
-        names = [str(int(k)) if float(k).is_integer() else str(k) for k in keys]  # type: ignore[arg-type]
-        index = {k: i for i, k in enumerate(keys)}
-        return "classification", np.asarray([index[v] for v in numbers], dtype=np.int64), names
+        labels = [v for v in numbers if v is not None]  # all of them: numeric
+        keys = sorted(set(labels), key=float)
+        names = [str(int(k)) if float(k).is_integer() else str(k) for k in keys]
+        by_number = {k: i for i, k in enumerate(keys)}
+        return "classification", np.asarray([by_number[v] for v in labels], dtype=np.int64), names
     names = sorted(set(values))
     index = {k: i for i, k in enumerate(names)}
     return "classification", np.asarray([index[v] for v in values], dtype=np.int64), names

@@ -124,7 +124,8 @@ class Dataset:
         if self.info.task != "classification":
             raise DataError(f"{self.info.name} is a regression dataset: it has no classes to count")
         k = self.info.num_classes or 0
-        counts = sum(np.bincount(y, minlength=k) for y in (self.y_train, self.y_val, self.y_test))
+        counts = (np.bincount(self.y_train, minlength=k) + np.bincount(self.y_val, minlength=k)
+                  + np.bincount(self.y_test, minlength=k))
         return {name: int(c) for name, c in zip(self.info.class_names, counts)}
 
     def copy(self) -> "Dataset":

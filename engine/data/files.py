@@ -10,7 +10,7 @@ from typing import Any, Optional
 import numpy as np
 
 from engine.data.csv_file import load_csv as _load_csv_table
-from engine.data.dataset import DataError, Kind
+from engine.data.dataset import DataError, Kind, Task
 from engine.data.splits import RawData
 from engine.spec import DataSpec
 
@@ -114,7 +114,7 @@ def load_npz(data: DataSpec, options: dict[str, Any]) -> RawData:
 
 
 def _npz_targets(y: np.ndarray, task: str, class_names: Optional[np.ndarray],
-                 where: str) -> tuple[str, np.ndarray, list[str]]:
+                 where: str) -> tuple[Task, np.ndarray, list[str]]:
     """Integer, bool or text y -> classes; float y -> regression (a 2-D y is several targets)."""
     if task == "auto":
         task = "classification" if y.dtype.kind in "biuUS" and y.ndim == 1 else "regression"

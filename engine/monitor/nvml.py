@@ -151,6 +151,8 @@ class NvmlGpus:
         self._shutdown()
 
     def _shutdown(self) -> None:
+        if self._nvml is None:
+            return
         try:
             self._nvml.nvmlShutdown()
         except Exception:  # noqa: BLE001 - shutting down a failed session must not raise
@@ -170,6 +172,7 @@ class NvmlGpus:
         if not self.active:
             return []
         nvml = self._nvml
+        assert nvml is not None  # active only once the binding has loaded
         out: list[tuple[str, float]] = []
         for gpu, handle in zip(self.gpus, self._handles):
             for name, read in self._readers.items():
@@ -197,6 +200,7 @@ class NvmlGpus:
         if self._procs_at is not None and now - self._procs_at < self._proc_interval:
             return self._procs
         nvml = self._nvml
+        assert nvml is not None  # active only once the binding has loaded
         procs: dict[int, float] = {}
         try:
             for handle in self._handles:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import signal
 import socket
-from typing import Any, Literal, Optional, Sequence
+from typing import TYPE_CHECKING, Literal, Optional, Sequence
 
 import psutil
 
@@ -27,6 +27,9 @@ from engine.store.paths import normalize_db_url, sqlite_path
 # CAN_PAUSE_BY_SIGNAL is re-exported: engine.runner.control asks this module (tests patch it here).
 from engine.worker.signals import CAN_PAUSE_BY_SIGNAL as CAN_PAUSE_BY_SIGNAL
 from engine.worker.signals import PAUSE_SIGNAL, RESUME_SIGNAL
+
+if TYPE_CHECKING:
+    from engine.store import RunStore
 
 Action = Literal["stop", "pause", "resume"]
 
@@ -47,7 +50,7 @@ def send(proc: psutil.Process, run_id: int, action: Action) -> Optional[str]:
     return None
 
 
-def check(store: Any, run_id: int, action: Action, worker_modules: Sequence[str] = (WORKER_MODULE,)
+def check(store: RunStore, run_id: int, action: Action, worker_modules: Sequence[str] = (WORKER_MODULE,)
           ) -> tuple[Optional[psutil.Process], Optional[str]]:
     """(the run's worker process, None) when its recorded pid is provably its
     worker on this machine, else (None, why not, in words). worker_modules:
@@ -79,7 +82,7 @@ def check(store: Any, run_id: int, action: Action, worker_modules: Sequence[str]
     return proc, None
 
 
-def _is_worker_of(argv: list[str], run_id: int, store: Any, worker_modules: Sequence[str]) -> bool:
+def _is_worker_of(argv: list[str], run_id: int, store: RunStore, worker_modules: Sequence[str]) -> bool:
     """Whether a command line is `... -m engine.worker --run-id <run_id> --db <store>`."""
     if not any(m in argv for m in worker_modules):
         return False
@@ -95,7 +98,7 @@ def _option(argv: list[str], name: str) -> Optional[str]:
     return None
 
 
-def _same_store(url: Optional[str], store: Any) -> bool:
+def _same_store(url: Optional[str], store: RunStore) -> bool:
     """A worker of run N in another store is not this store's run N."""
     if not url:
         return False

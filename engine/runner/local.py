@@ -24,7 +24,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import psutil
 
@@ -45,6 +45,9 @@ from engine.runner.executor import EventCallback
 from engine.runner.logtail import file_size, tail_lines
 from engine.runner.paths import log_path
 from engine.store import LIVE_STATUSES, TERMINAL_STATUSES, RunNotFoundError
+
+if TYPE_CHECKING:
+    from engine.store import RunStore
 
 UNFINISHED = ("queued", *LIVE_STATUSES)
 STDERR_TAIL_LINES = 20
@@ -144,7 +147,7 @@ class _Worker:
 class LocalExecutor:
     """Queues runs per device and runs up to `concurrency[device]` workers at once."""
 
-    def __init__(self, db_url: str, store: Any, on_event: EventCallback, *,
+    def __init__(self, db_url: str, store: RunStore, on_event: EventCallback, *,
                  concurrency: Optional[dict[str, int]] = None,
                  worker_command: Optional[Sequence[str]] = None):
         self.db_url, self.store, self.on_event = db_url, store, on_event
@@ -345,6 +348,7 @@ class LocalExecutor:
             run = None
         if run is not None and run.status in TERMINAL_STATUSES and not worker.cancelled:
             return run.status, run.error
+        error: Optional[str]
         if worker.cancelled:
             status, error = "stopped", "cancelled: the worker was killed before it could save a checkpoint"
         elif worker.finished is not None:  # it said how it ended but could not write the row

@@ -9,10 +9,10 @@ from __future__ import annotations
 from sqlalchemy import Engine, insert, select, update
 
 from engine.store.convert import utcnow
-from engine.store.models import RunCommandRow
+from engine.store.models import RunCommandRow, table
 
 COMMANDS = ("pause", "resume", "stop", "cancel")
-CMD = RunCommandRow.__table__
+CMD = table(RunCommandRow)
 C = CMD.c
 
 
@@ -25,8 +25,10 @@ def check_command(command: str) -> str:
 def request(writer: Engine, run_id: int, command: str) -> int:
     """Append a command for the run; returns its row id."""
     with writer.begin() as conn:
-        return int(conn.execute(insert(CMD).values(
-            run_id=run_id, command=check_command(command), created_at=utcnow())).inserted_primary_key[0])
+        key = conn.execute(insert(CMD).values(
+            run_id=run_id, command=check_command(command), created_at=utcnow())).inserted_primary_key
+        assert key is not None  # a single-row INSERT always has its primary key
+        return int(key[0])
 
 
 def take(reader: Engine, writer: Engine, run_id: int) -> list[str]:

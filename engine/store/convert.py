@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, overload
 
 from engine.status import STATUSES
 from engine.store import summary as summary_json
@@ -15,6 +15,10 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)  # stored naive, always UTC
 
 
+@overload
+def aware(dt: datetime) -> datetime: ...
+@overload
+def aware(dt: None) -> None: ...
 def aware(dt: Optional[datetime]) -> Optional[datetime]:
     return None if dt is None else dt.replace(tzinfo=timezone.utc)
 

@@ -25,9 +25,9 @@ from sqlalchemy import Connection, and_, case, func, literal, select
 from engine.status import LIVE
 from engine.store import summary as summary_json
 from engine.store.entities import Run, duration_s
-from engine.store.models import RunRow
+from engine.store.models import RunRow, table
 
-RUNS = RunRow.__table__
+RUNS = table(RunRow)
 R = RUNS.c
 
 # The run's own columns, in RunListing's order (spec and summary follow as text).
@@ -103,6 +103,17 @@ class RunListing:
     params: Any
     metrics: dict[MetricSpec, Any]
     started_ts: Optional[float]  # seconds since the Unix epoch of started_at, else created_at
+    # Datetimes as read (SQLite gives text), converted to aware UTC on first use.
+    _created_at: Any
+    _started_at: Any
+    _finished_at: Any
+    _heartbeat_at: Any
+    _duration: Optional[float]
+    _spec_text: Optional[str]
+    _summary_text: Optional[str]
+    _spec: Optional[dict[str, Any]]  # decoded on first use, as are the two below
+    _summary: Optional[dict[str, Any]]
+    _arch: Optional[str]
 
     def _time(self, slot: str) -> Optional[datetime]:
         v = getattr(self, slot)
@@ -281,9 +292,8 @@ def _read_sqlite(conn: Connection, where: list[Any], order: list[Any], limit: Op
     the extractions (one malformed document must not fail the listing) and
     costs little beside them: SQLite keeps the last parsed documents, so the
     guard and the extraction of the same text share one parse. That cache
-    only works on a flat SELECT: computing the guards in a subquery, as an
-    earlier version did, made the 10,000-run listing 2.5x slower (250 ms
-    against 100 ms). The block types (arch) stay out: a json_each per run
+    only works on a flat SELECT: computing the guards in a subquery makes the
+    10,000-run listing 2.5x slower (250 ms against 100 ms). The block types (arch) stay out: a json_each per run
     costs as much again, and only searches and tooltips need them (decoded
     from the spec then)."""
     paths = [(m, _json_path(*m)) for m in metrics]
@@ -291,7 +301,7 @@ def _read_sqlite(conn: Connection, where: list[Any], order: list[Any], limit: Op
     spec_paths = [p for _, p in DIGEST_PATHS]
     # params first; with no metric asked for, params twice: one path would
     # give the bare value instead of a JSON array.
-    summary_paths = ["$.params"] + [p for _, p in sql_metrics or [(None, "$.params")]]
+    summary_paths = ["$.params"] + ([p for _, p in sql_metrics] or ["$.params"])
     run_cols = [R[c] for c in _RUN_COLUMNS if c != "tags"]
 
     def guarded(doc: Any, value: Any) -> Any:

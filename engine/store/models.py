@@ -8,9 +8,9 @@ Schema changes need a new migration in migrations/versions/ as well.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
+from typing import Optional, cast
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, false, text
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text, false, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from engine.status import LIVE, TERMINAL, ordered
@@ -23,6 +23,12 @@ CHECKPOINT_KINDS = ("best", "last")
 
 class Base(DeclarativeBase):
     pass
+
+
+def table(row: type[Base]) -> Table:
+    """The Core table behind an ORM class, for insert/update/delete statements
+    (DeclarativeBase types `__table__` as the wider FromClause)."""
+    return cast(Table, row.__table__)
 
 
 class RunRow(Base):

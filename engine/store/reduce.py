@@ -53,11 +53,12 @@ def read_metric_curve(conn: Connection, run_id: int, key: str, *, buckets: Optio
         return empty_curve(run_id, key)
     span = hi - lo + 1
     if buckets is None or span <= buckets:
-        rows = conn.execute(select(M.step, M.epoch, M.value, M.wall_time)
-                            .where(where).order_by(M.step)).all()
-        steps, epochs, values, walls = _arrays(rows)[:4]
+        points = conn.execute(select(M.step, M.epoch, M.value, M.wall_time)
+                              .where(where).order_by(M.step)).all()
+        steps, epochs, values, walls = _arrays(points)[:4]
         return Curve(run_id, key, steps, epochs.astype(np.int64), values, walls)
 
+    rows: list[tuple]
     if conn.dialect.name == "sqlite":
         rows = _sqlite_bucket_rows(conn, run_id, key, lo, hi, buckets)
     else:
@@ -177,9 +178,9 @@ def read_system_curve(conn: Connection, run_id: Optional[int], key: str, *,
     if not n:
         return empty_curve(run_id, key, float_steps=True)
     if buckets is None or n <= buckets or hi <= lo:
-        rows = conn.execute(select(S.wall_time, S.value).where(where)
-                            .order_by(S.wall_time)).all()
-        walls, values = (np.array(c, dtype=np.float64) for c in zip(*rows))
+        samples = conn.execute(select(S.wall_time, S.value).where(where)
+                               .order_by(S.wall_time)).all()
+        walls, values = (np.array(c, dtype=np.float64) for c in zip(*samples))
         return Curve(run_id, key, walls - offset, np.full(len(walls), -1, np.int64),
                      values, walls)
     # Slightly under `buckets` per span so that hi lands in the last bucket, not one past it.

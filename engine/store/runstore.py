@@ -14,9 +14,9 @@ import os
 import socket
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence, cast
 
-from sqlalchemy import Connection, delete, func, insert, select, text, update
+from sqlalchemy import Connection, CursorResult, delete, func, insert, select, text, update
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,20 +38,27 @@ from engine.store.models import (
     RunCommandRow,
     RunRow,
     SystemMetricRow,
+    table,
 )
 from engine.store.orphans import orphan_reason
 from engine.store.paths import normalize_db_url, sqlite_path
 from engine.store.reduce import read_system_curve
 from engine.store.upsert import add_metrics_session, add_metrics_sqlite
 
-RUNS = RunRow.__table__
+RUNS = table(RunRow)
 R = RUNS.c
-M = MetricRow.__table__
-SYS = SystemMetricRow.__table__
-CK = CheckpointRow.__table__
-BLOCKS = MetricBlockRow.__table__
-COMMANDS = RunCommandRow.__table__
+M = table(MetricRow)
+SYS = table(SystemMetricRow)
+CK = table(CheckpointRow)
+BLOCKS = table(MetricBlockRow)
+COMMANDS = table(RunCommandRow)
 ORDERABLE = ("id", "name", "status", "created_at", "started_at", "finished_at")
+
+
+def _dml(s: Session, stmt: Any) -> CursorResult[Any]:
+    """Run an INSERT/UPDATE/DELETE: Session.execute returns a CursorResult for
+    them (rowcount, inserted_primary_key) but is typed as a plain Result."""
+    return cast(CursorResult[Any], s.execute(stmt))
 
 
 class RunStore:
@@ -132,12 +139,14 @@ class RunStore:
             if parent_id is not None:
                 if s.execute(select(R.id).where(R.id == parent_id)).first() is None:
                     raise RunNotFoundError(f"parent run {parent_id} not found")
-            run_id = s.execute(insert(RUNS).values(
+            key = _dml(s, insert(RUNS).values(
                 name=name or "run", status=status, spec=json.dumps(spec), created_at=now,
                 summary="{}", notes="", tags=json.dumps(clean_tags(tags)), parent_id=parent_id,
                 starred=False, started_at=now if status == "running" else None,
                 heartbeat_at=now if status == "running" else None,
-            )).inserted_primary_key[0]
+            )).inserted_primary_key
+            assert key is not None  # a single-row INSERT always has its primary key
+            run_id = key[0]
             if not name:
                 s.execute(update(RUNS).where(R.id == run_id).values(name=f"run {run_id}"))
         return int(run_id)
@@ -201,7 +210,7 @@ class RunStore:
         if only_from is not None:
             stmt = stmt.where(R.status.in_([check_status(x) for x in only_from]))
         with self._write() as s:
-            changed = s.execute(stmt).rowcount
+            changed = _dml(s, stmt).rowcount
             if not changed:
                 self._require(s, run_id)
         return bool(changed)
@@ -212,7 +221,7 @@ class RunStore:
 
     def _update(self, run_id: int, **values: Any) -> None:
         with self._write() as s:
-            if not s.execute(update(RUNS).where(R.id == run_id).values(**values)).rowcount:
+            if not _dml(s, update(RUNS).where(R.id == run_id).values(**values)).rowcount:
                 raise RunNotFoundError(f"run {run_id} not found")
 
     def rename(self, run_id: int, name: str) -> None:

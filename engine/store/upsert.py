@@ -10,7 +10,7 @@ wrapping cost about as much as SQLite's own inserts (bench/store_ingest.py).
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError
@@ -20,10 +20,10 @@ from engine.store import summary as summary_json
 from engine.store.batch import MetricBatch
 from engine.store.blocks import refresh_blocks_sqlite
 from engine.store.entities import RunNotFoundError
-from engine.store.models import MetricRow, RunRow
+from engine.store.models import MetricRow, RunRow, table
 
-M = MetricRow.__table__
-RUNS = RunRow.__table__
+M = table(MetricRow)
+RUNS = table(RunRow)
 
 SQLITE_UPSERT = (
     "INSERT INTO metrics (run_id, key, step, epoch, value, wall_time) VALUES (?, ?, ?, ?, ?, ?) "
@@ -40,7 +40,8 @@ def add_metrics_sqlite(engine: Engine, run_id: int, batch: MetricBatch, heartbea
     every other RunStore method."""
     fairy = engine.raw_connection()
     try:
-        con: sqlite3.Connection = fairy.driver_connection
+        # The pysqlite driver's own connection; a checked-out connection always has one.
+        con = cast(sqlite3.Connection, fairy.driver_connection)
         try:
             con.execute("BEGIN IMMEDIATE")  # take the write lock first (see db.py)
             row = con.execute(_SQLITE_SUMMARY, (run_id,)).fetchone()

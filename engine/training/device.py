@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import random
-from typing import Any, ContextManager
+from typing import Any, ContextManager, cast
 
 import numpy as np
 import torch
@@ -128,7 +128,9 @@ def rng_state() -> dict[str, Any]:
     """Every global generator's state as tensors and plain numbers, so a
     checkpoint loads with torch.load(weights_only=True)."""
     version, mt, gauss = random.getstate()
-    np_kind, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+    # The legacy (default) form is always this tuple; numpy's stub also allows the dict form.
+    np_state = cast("tuple[str, np.ndarray, int, int, float]", np.random.get_state())
+    np_kind, np_keys, np_pos, np_has_gauss, np_gauss = np_state
     state: dict[str, Any] = {
         "python": {"version": version, "state": torch.tensor(mt, dtype=torch.int64), "gauss": gauss},
         "numpy": {"kind": np_kind, "keys": torch.from_numpy(np_keys.astype(np.int64)),

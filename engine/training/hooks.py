@@ -25,7 +25,7 @@ def resolve_mode(monitor: str, mode: str) -> str:
     return "max" if monitor.endswith(("accuracy", "r2")) else "min"
 
 
-def is_improvement(value: float, best: float, mode: str, min_delta: float = 0.0) -> bool:
+def is_improvement(value: float, best: Optional[float], mode: str, min_delta: float = 0.0) -> bool:
     if not math.isfinite(value):
         return False  # a NaN metric never counts as progress
     if best is None or not math.isfinite(best):

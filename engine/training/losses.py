@@ -59,7 +59,8 @@ def make_objective(name: str, task: str, num_outputs: int, label_smoothing: floa
             return F.binary_cross_entropy_with_logits(out, target)
 
         return Objective(name, bce, task, binary=binary)
-    fns = {"mse": F.mse_loss, "l1": F.l1_loss, "huber": F.huber_loss}
+    fns: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+        "mse": F.mse_loss, "l1": F.l1_loss, "huber": F.huber_loss}
     return Objective(name, fns[name], task)
 
 

@@ -7,11 +7,11 @@ others, with the monitored metric for ReduceLROnPlateau.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 
-from engine.spec import OptimizerSpec, SchedulerSpec
+from engine.spec import OptimizerSpec, ReduceLROnPlateauSpec, SchedulerSpec
 from engine.training.errors import TrainingError
 
 WARMUP_START = 0.1  # warm-up starts at this share of the target lr (spec: "from lr/10")
@@ -44,7 +44,7 @@ def build_optimizer(spec: OptimizerSpec, params: Iterable[torch.nn.Parameter]) -
     raise TrainingError(f"optimizer.type {spec.type!r} is not supported — use SGD, Adam, AdamW, RMSprop or Adagrad")
 
 
-def _fastest(cls: type[torch.optim.Optimizer], params: list[torch.nn.Parameter],
+def _fastest(cls: Callable[..., torch.optim.Optimizer], params: list[torch.nn.Parameter],
              **kwargs: Any) -> torch.optim.Optimizer:
     """`cls` with fused=True when torch has that kernel for these parameters, else as torch defaults.
 
@@ -88,7 +88,7 @@ class LRSchedule:
                                 f"with training.epochs {epochs} — lower the warm-up or train longer")
         self.warmup_steps = spec.warmup_epochs * steps_per_epoch
         self.per_step = self.kind == "OneCycleLR"
-        self.monitor: str | None = spec.monitor if self.kind == "ReduceLROnPlateau" else None
+        self.monitor: str | None = spec.monitor if isinstance(spec, ReduceLROnPlateauSpec) else None
         self.main = self._build_main(spec, epochs - spec.warmup_epochs, steps_per_epoch)
         # The main scheduler has set the lr it starts at; warm-up climbs to it.
         self.target_lrs = [float(g["lr"]) for g in optimizer.param_groups]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import torch
 
@@ -27,6 +27,9 @@ from engine.training.losses import (
     resolve_loss_name,
 )
 from engine.training.optim import LRSchedule, build_optimizer, resume_state
+
+if TYPE_CHECKING:
+    from engine.data import Dataset
 
 
 @dataclass
@@ -53,7 +56,7 @@ class Prepared:
     resume: Optional[dict[str, Any]] = None  # the checkpoint dict when resuming
 
 
-def _load_data(spec: RunSpec) -> Any:
+def _load_data(spec: RunSpec) -> Dataset:
     """engine.data.load_dataset, with its errors as TrainingError (a seam tests can replace)."""
     from engine.data import DataError, load_dataset
     try:
@@ -120,7 +123,8 @@ def prepare(spec: RunSpec, device_name: str, resume_from: str | Path | None) -> 
     # Images only (C, H, W per sample); MPS left out: its channels-last kernels are partial.
     channels_last = tr.channels_last and device.type in ("cuda", "cpu") and len(info.input_shape) == 3
     if channels_last:
-        model = model.to(memory_format=torch.channels_last)
+        # torch's stub for Module.to omits memory_format, which it accepts.
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     def split(x: Any, y: Any, resident: bool) -> Optional[Feed]:
         if len(x) == 0:

@@ -59,9 +59,9 @@ def train_run(args: argparse.Namespace, store: RunStore, sender: EventSender) ->
     try:
         spec = parse_spec(store.get_run(run_id).spec, f"run {run_id}")
     except SpecError as e:
-        error = f"the run's spec is invalid: {e}"
-        store.set_status(run_id, "failed", error=error)
-        return "failed", error
+        problem = f"the run's spec is invalid: {e}"
+        store.set_status(run_id, "failed", error=problem)
+        return "failed", problem
 
     control = Control()
     state = RunState(store, run_id, sender, control)
@@ -82,7 +82,8 @@ def train_run(args: argparse.Namespace, store: RunStore, sender: EventSender) ->
     poller = StorePoller(store, run_id, commands)
     poller.poll_once()  # a stop or pause asked while the run was queued applies before the first batch
     poller.start()
-    status, error = "failed", None
+    status = "failed"
+    error: Optional[str] = None
     try:
         result = train(spec, callbacks=[WorkerCallback(run_id, store, writer, sender, system, state)],
                        control=control, checkpoint_dir=checkpoint_dir(args.db, run_id),

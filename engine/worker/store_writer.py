@@ -12,16 +12,19 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from engine.training.callbacks import MetricPoint
+
+if TYPE_CHECKING:
+    from engine.store import RunStore
 
 FLUSH_INTERVAL_S = 1.0
 HEARTBEAT_EVERY_S = 5.0
 
 
 class StoreWriter(threading.Thread):
-    def __init__(self, store: Any, run_id: int, *, interval_s: float = FLUSH_INTERVAL_S):
+    def __init__(self, store: RunStore, run_id: int, *, interval_s: float = FLUSH_INTERVAL_S):
         super().__init__(name="store-writer", daemon=True)
         self.store, self.run_id, self.interval_s = store, run_id, interval_s
         self._cond = threading.Condition()

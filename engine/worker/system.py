@@ -38,12 +38,12 @@ class SystemRecorder:
             samples = samples + torch_cuda_memory(self.device)
         now = time.time()
         self.sender.send(System(self.run_id, [(k, now, float(v)) for k, v in samples]))
-        self.writer.add_system([tuple(p) for p in self._agg.add(samples, now)])
+        self.writer.add_system([(p.key, p.wall_time, p.value) for p in self._agg.add(samples, now)])
         if now - self._last_beat >= HEARTBEAT_INTERVAL_S:
             self._last_beat = now
             self.sender.send(Heartbeat(self.run_id))
 
     def stop(self) -> None:
         self._thread.stop()
-        self.writer.add_system([tuple(p) for p in self._agg.flush()])
+        self.writer.add_system([(p.key, p.wall_time, p.value) for p in self._agg.flush()])
         self._thread.sampler.close()

@@ -33,7 +33,10 @@ def run_migrations_online() -> None:
     if connection is not None:
         _configure_and_run(connection)
         return
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("alembic needs an open connection or sqlalchemy.url")
+    engine = create_engine(url)
     with engine.begin() as conn:
         _configure_and_run(conn)
     engine.dispose()
