@@ -20,7 +20,8 @@ from typing import Any, Callable, Optional, Union
 from engine.protocol import Event, Finished, Owned, Status
 from engine.runner.control import Action, Delivery, refusal, route
 from engine.runner.executor import EventCallback, Executor
-from engine.runner.follow import StoreFollower, total_epochs as _total_epochs
+from engine.runner.follow import StoreFollower
+from engine.runner.follow import total_epochs as _total_epochs
 from engine.runner.local import WORKER_MODULE, LocalExecutor
 from engine.spec import RunSpec, parse_spec
 from engine.status import ACTIVE, TERMINAL, ordered
