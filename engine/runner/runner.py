@@ -194,6 +194,8 @@ class Runner:
         detached = self.executor.detach(run_id)
         with self._lock:
             self._detached.update(detached)
+        if run_id is None:  # letting go of everything: this process is about to leave
+            self._follower.close()
         return detached
 
     # --- watching -----------------------------------------------------------------------

@@ -16,7 +16,7 @@ import time
 import psutil
 import pytest
 
-from engine.protocol import Finished, Log, Started, Status
+from engine.protocol import Finished, Log, Owned, Started, Status
 from engine.runner import Runner
 from engine.runner.local import NOT_STARTED_ON_DETACH
 from engine.runner.paths import log_path
@@ -62,7 +62,7 @@ def test_submit_creates_the_queued_row_and_the_run_completes(runner, events):
     assert runner.wait(run_id, timeout=60) == "completed"
     assert runner.active_runs() == []
     mine = [e for e in events.events if e.run_id == run_id]
-    assert mine[0] == Status(run_id, "queued")
+    assert mine[:2] == [Owned(run_id, name="first", status="queued", total_epochs=2), Status(run_id, "queued")]
     assert isinstance(mine[-1], Finished) and mine[-1].status == "completed"
     assert len([e for e in mine if isinstance(e, Finished)]) == 1
     assert runner.store.get_run(run_id).status == "completed"
