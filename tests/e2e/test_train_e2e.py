@@ -68,7 +68,7 @@ def test_a_real_worker_trains_iris_and_its_rows_and_events_agree(runner, events)
     assert {"cpu/percent", "ram/used_mb", "proc/rss_mb"} <= system
 
     mine = events.of(run_id)
-    assert mine[0] == Status(run_id, "queued")
+    assert [e.KIND for e in mine[:2]] == ["owned", "status"] and mine[1] == Status(run_id, "queued")
     assert isinstance(mine[-1], Finished) and mine[-1].status == "completed"
     streamed = [e for e in mine if e.seq]  # the worker's own lines (the runner's have seq 0)
     assert [e.seq for e in streamed] == sorted({e.seq for e in streamed})
