@@ -24,13 +24,14 @@ from typing import Literal, Optional, Sequence
 import psutil
 
 from engine.runner import external
+from engine.runner.local import kill_tree
 from engine.status import LIVE, TERMINAL, RunStatus
 from engine.store import RunNotFoundError, RunStore
+from engine.worker.commands import CANCELLED
 
 Action = Literal["pause", "resume", "stop", "cancel"]
 Channel = Literal["pipe", "signal", "store"]
 ACTIONS: tuple[str, ...] = ("pause", "resume", "stop", "cancel")
-CANCELLED = "cancelled: the worker was killed before it could save a checkpoint"
 
 
 @dataclass(frozen=True)
@@ -102,15 +103,6 @@ def _by_pid(store: RunStore, run_id: int, action: Action, use_signals: bool,
 
 def _kill(store: RunStore, run_id: int, proc: psutil.Process) -> Delivery:
     """Cancel: kill the worker and its children now, then write its end (it cannot)."""
-    try:
-        procs = proc.children(recursive=True) + [proc]
-    except psutil.NoSuchProcess:
-        procs = []
-    for p in procs:
-        try:
-            p.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(procs, timeout=5)
+    kill_tree(proc)
     store.set_status(run_id, RunStatus.STOPPED, error=CANCELLED, only_from=tuple(s.value for s in LIVE))
     return Delivery(run_id, "cancel", "signal")

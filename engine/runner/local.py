@@ -45,6 +45,7 @@ from engine.runner.executor import EventCallback
 from engine.runner.logtail import file_size, tail_lines
 from engine.runner.paths import log_path
 from engine.store import LIVE_STATUSES, TERMINAL_STATUSES, RunNotFoundError
+from engine.worker.commands import CANCELLED
 
 if TYPE_CHECKING:
     from engine.store import RunStore
@@ -83,6 +84,20 @@ def describe_exit(returncode: int) -> str:
             name = f"signal {-returncode}"
         return f"killed by {name} (signal {-returncode})"
     return f"exit status {returncode}"
+
+
+def kill_tree(root: psutil.Process) -> None:
+    """Kill a worker and its children (DataLoader workers) now, and reap them."""
+    try:
+        procs = root.children(recursive=True) + [root]
+    except psutil.NoSuchProcess:
+        return
+    for p in procs:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(procs, timeout=5)
 
 
 @dataclass
@@ -132,16 +147,9 @@ class _Worker:
 
     def kill_tree(self) -> None:
         try:
-            root = psutil.Process(self.proc.pid)
-            procs = root.children(recursive=True) + [root]
+            kill_tree(psutil.Process(self.proc.pid))
         except psutil.NoSuchProcess:
-            return
-        for p in procs:
-            try:
-                p.kill()
-            except psutil.NoSuchProcess:
-                pass
-        psutil.wait_procs(procs, timeout=5)
+            pass
 
 
 class LocalExecutor:
@@ -350,7 +358,7 @@ class LocalExecutor:
             return run.status, run.error
         error: Optional[str]
         if worker.cancelled:
-            status, error = "stopped", "cancelled: the worker was killed before it could save a checkpoint"
+            status, error = "stopped", CANCELLED
         elif worker.finished is not None:  # it said how it ended but could not write the row
             status, error = worker.finished.status, worker.finished.error
         else:

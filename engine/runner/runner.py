@@ -125,11 +125,9 @@ class Runner:
             status = self._status(run_id)
             return Delivery(run_id, action, problem=refusal(run_id, action, status or "queued")
                             or f"run {run_id}'s worker is not taking commands now ({status})")
-        delivery = route(self.store, run_id, action, use_signals=self.use_signals,
-                         worker_modules=self._worker_modules())
-        if delivery:
-            self.adopt([run_id])
-        return delivery
+        self.adopt([run_id])  # before the command: its effect (even a cancel's end) arrives as events
+        return route(self.store, run_id, action, use_signals=self.use_signals,
+                     worker_modules=self._worker_modules())
 
     def _worker_modules(self) -> list[str]:
         """What `python -m` runs as a worker: engine.worker, and this runner's own worker command's."""

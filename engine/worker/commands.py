@@ -29,6 +29,7 @@ from engine.worker.signals import PAUSE_SIGNAL, RESUME_SIGNAL
 from engine.worker.state import RunState
 
 STORE_POLL_S = 0.5  # the store channel's latency: a command applies within about this
+# The end a cancelled run records, whoever cancelled it (this worker, or a supervisor that killed it).
 CANCELLED = "cancelled: the worker was killed before it could save a checkpoint"
 
 

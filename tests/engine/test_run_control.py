@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, text
 from engine.cli import main
 from engine.protocol import Checkpoint, Epoch, Finished, Metrics, Started, Status
 from engine.runner import Runner
+from engine.runner.control import route
 from engine.status import TERMINAL
 from engine.store import RunStore
 from engine.worker.commands import STORE_POLL_S
@@ -188,7 +189,8 @@ def test_commands_say_why_not_for_ended_missing_and_dead_runs(db_url, adopter):
     dead.wait()
     gone = store.create_run(fake_spec("endless"))
     store.set_status(gone, "running", pid=dead.pid, device="cpu")
-    assert f"(pid {dead.pid}) is gone, so nothing can reach it" in runner.pause(gone).problem
+    # route() alone: a Runner that adopts it may first find the pid dead and mark it crashed
+    assert f"(pid {dead.pid}) is gone, so nothing can reach it" in route(store, gone, "pause").problem
     queued = store.create_run(fake_spec("quick"))
     assert runner.pause(queued).problem == f"run {queued} is queued; it can be paused once it trains"
     assert runner.resume(queued).problem == f"run {queued} is not paused (queued)"
@@ -237,3 +239,42 @@ def test_layerdeck_runs_pause_resume_stop_a_run_layerdeck_train_trains_in_anothe
         log.close()
     with RunStore(db_url) as store:
         assert store.get_run(run_id).status in TERMINAL
+
+
+def test_cancel_kills_an_adopted_worker_now_and_records_why(db_url, adopter):
+    from engine.worker.commands import CANCELLED
+
+    run_id, worker = detach_in_another_process(db_url, fake_spec("endless"), fake=True)
+    try:
+        runner, rec = adopter()
+        delivery = runner.cancel(run_id)
+        assert (bool(delivery), delivery.channel) == (True, "signal")
+        assert not worker.is_running()  # killed before cancel returned
+        run = runner.store.get_run(run_id)
+        assert (run.status, run.error) == ("stopped", CANCELLED)
+        assert rec.wait_for(of(run_id, Finished)).status == "stopped"
+    finally:
+        if worker.is_running():
+            worker.kill()
+
+
+def test_cancel_through_the_store_ends_a_worker_no_signal_reaches(db_url, adopter):
+    from engine.worker.commands import CANCELLED
+
+    with RunStore(db_url) as store:
+        run_id = store.create_run(fake_spec("endless"))
+    worker = subprocess.Popen([*FAKE_WORKER, "--run-id", str(run_id), "--db", db_url, "--no-stdin"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    try:
+        runner, _ = adopter(use_signals=False)
+        wait_until(lambda: runner.store.get_run(run_id).status == "running")
+        set_host(db_url, run_id, "gpu-box-7")
+        assert runner.cancel(run_id).channel == "store"
+        assert worker.wait(timeout=30) == 0
+        run = runner.store.get_run(run_id)
+        assert (run.status, run.error) == ("stopped", CANCELLED)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
