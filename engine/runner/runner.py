@@ -20,6 +20,7 @@ from typing import Any, Callable, Optional, Union
 from engine.protocol import Event, Finished, Owned, Status
 from engine.runner.control import Action, Delivery, refusal, route
 from engine.runner.executor import EventCallback, Executor
+from engine.runner.follow import POLL_S as FOLLOW_POLL_S
 from engine.runner.follow import StoreFollower
 from engine.runner.follow import total_epochs as _total_epochs
 from engine.runner.local import WORKER_MODULE, LocalExecutor
@@ -42,6 +43,7 @@ class Runner:
     or a command names (the CLI).
     use_signals: reach other runs on this machine by signal (else the store
     channel only, as for a remote worker).
+    follow_interval_s: how often adopted runs' rows are read (tests go faster).
     """
 
     def __init__(self, db_url: str, *, concurrency: Optional[dict[str, int]] = None,
@@ -60,7 +62,7 @@ class Runner:
         self._own: set[int] = set()
         self._auto_adopt = adopt
         self._follower = StoreFollower(self.store, self._dispatch, scan=self._scan if adopt else None,
-                                       **({"interval_s": follow_interval_s} if follow_interval_s else {}))
+                                       interval_s=follow_interval_s or FOLLOW_POLL_S)
         self._follower_started = False
         if executor is not None:
             self.executor: Executor = executor(db_url, self.store, self._dispatch)
