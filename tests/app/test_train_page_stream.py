@@ -67,7 +67,7 @@ def test_a_run_already_training_is_adopted_with_its_curves_and_followed_to_its_e
     store.add_metrics(run_id, [MetricPoint("train/loss_step", 50, 1, 0.02, 0.0)])
     store.set_status(run_id, "completed")
     qtbot.waitUntil(lambda: "completed" in row.status.text(), timeout=20_000)
-    assert page.live.plots["loss"].point_count() == 51  # the last points came before Finished
+    qtbot.waitUntil(lambda: page.live.plots["loss"].point_count() == 51, timeout=5000)  # its last point too
     store.close()
 
 
