@@ -66,7 +66,7 @@ def test_a_second_runner_adopts_a_detached_worker_streams_its_events_and_command
     run_id, worker = detach_in_another_process(db_url, fake_spec("endless"), fake=True)
     try:
         runner, rec = adopter(adopt=True)  # the app: every active run of the store
-        assert runner.adopt() == [] or run_id in runner.adopted_runs()
+        assert runner.adopt() == [run_id] and runner.adopted_runs() == [run_id]
         rec.wait_for(of(run_id, Started, pid=worker.pid))
         first = rec.wait_for(of(run_id, Metrics))
         assert first.points and all(p.key for p in first.points)
@@ -114,8 +114,9 @@ def test_a_worker_with_no_stdin_and_no_signals_obeys_pause_resume_and_stop_throu
         assert (bool(delivery), delivery.channel) == (True, "store")
         rec.wait_for(of(run_id, Status, status="paused"), timeout=30)
         assert runner.store.pending_commands(run_id) == []  # taken and applied
+        paused_at = len(rec.events)
         assert runner.resume(run_id).channel == "store"
-        rec.wait_for(of(run_id, Status, status="running"), timeout=30)
+        rec.wait_for(of(run_id, Status, status="running"), timeout=30, after=paused_at)
         assert runner.stop(run_id).channel == "store"
         assert rec.wait_for(of(run_id, Finished), timeout=30).status == "stopped"
         assert worker.wait(timeout=30) == 0
