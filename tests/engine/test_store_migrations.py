@@ -111,3 +111,28 @@ def test_two_threads_open_new_stores_at_once(tmp_path):
     with ThreadPoolExecutor(max_workers=4) as pool:
         ids = list(pool.map(open_new, range(8)))
     assert ids == [1] * 8
+
+
+def test_a_store_from_before_the_command_channel_is_upgraded_with_its_runs(tmp_path):
+    """A 0002 database (the first wave's) opened by this version: its runs are
+    kept, run_commands is added, and a live run can be commanded through it."""
+    from alembic import command
+
+    path = tmp_path / "old.db"
+    url = f"sqlite:///{path}"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url)
+    command.upgrade(cfg, "0002")
+    con = sqlite3.connect(path)
+    con.execute("INSERT INTO runs (name, status, spec, created_at, summary, notes, tags, starred) "
+                "VALUES ('old-run', 'running', '{}', '2026-11-30 10:00:00', '{}', '', '[]', 0)")
+    con.commit()
+    con.close()
+    assert _version(path) == ["0002"]
+    with RunStore(url) as store:
+        [run] = store.list_runs()
+        assert (run.name, run.status) == ("old-run", "running")
+        store.request_command(run.id, "pause")
+        assert store.take_commands(run.id) == ["pause"] and store.pending_commands(run.id) == []
+    assert _version(path) == [_head()]
