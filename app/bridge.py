@@ -162,10 +162,11 @@ class RunBridge(QObject):
         return self._runner is not None and callable(getattr(self._runner, "detach", None))
 
     def shutdown(self, stop_runs: bool = True, timeout: Optional[float] = 30.0) -> None:
-        """Before the app quits. stop_runs: stop every run gracefully (each saves
-        a checkpoint and ends `stopped`). Otherwise detach them (the runner's
-        `detach`): running ones train on in their worker processes after this
-        one exits; queued ones end `stopped`, never started."""
+        """Before the app quits. stop_runs: stop every run launched from this
+        window gracefully (each saves a checkpoint and ends `stopped`). Otherwise
+        detach them (the runner's `detach`): running ones train on in their worker
+        processes after this one exits; queued ones end `stopped`, never started.
+        Adopted runs were never this window's: they train on either way."""
         if self._closed:
             return
         self._closed = True
@@ -177,7 +178,7 @@ class RunBridge(QObject):
             self._runner.shutdown(stop_runs=True, timeout=timeout)
         elif self.can_detach():
             # Returns at once: the workers train on after this process exits and
-            # write their own rows; the next start reads them from the store.
+            # write their own rows; the next start adopts them.
             self._runner.detach()
         # A runner without detach has nothing to call here: shutdown(stop_runs=False)
         # would block until the runs finish. Its workers, whose supervisor is then
