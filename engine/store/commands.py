@@ -41,7 +41,7 @@ def take(reader: Engine, writer: Engine, run_id: int) -> list[str]:
         if conn.execute(pending.limit(1)).first() is None:
             return []
     with writer.begin() as conn:
-        rows = conn.execute(pending).all()
+        rows = conn.execute(pending.with_for_update()).all()  # two takers never share a command
         if rows:
             conn.execute(update(CMD).where(C.id.in_([r.id for r in rows])).values(applied_at=utcnow()))
     return [r.command for r in rows]

@@ -87,6 +87,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # two threads migrating two stores at once trip over each other
 # ("table runs already exists", KeyError 'script'). One migration at a time.
 _MIGRATION_LOCK = threading.Lock()
+# Across processes on PostgreSQL: any constant, the same in every LayerDeck.
+_PG_MIGRATION_LOCK_KEY = 0x4C61796572446B  # "LayerDk"
 
 
 def upgrade_to_head(engine: Engine) -> None:
@@ -95,7 +97,8 @@ def upgrade_to_head(engine: Engine) -> None:
     An up-to-date database is only read (no write lock: opening the store
     never waits for a busy worker). Otherwise the write lock is taken first,
     so two processes opening a new file at once migrate it once: the second
-    waits, then finds it at head.
+    waits, then finds it at head. On PostgreSQL that lock is an advisory
+    one: without it both would CREATE TABLE and the second would fail.
     """
     from alembic import command
     from alembic.config import Config
@@ -112,5 +115,7 @@ def upgrade_to_head(engine: Engine) -> None:
         if set(MigrationContext.configure(conn).get_current_heads()) == heads:
             return
     with _MIGRATION_LOCK, writer(engine).begin() as conn:
+        if conn.dialect.name == "postgresql":  # held until this transaction ends
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK_KEY})")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

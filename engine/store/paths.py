@@ -11,6 +11,10 @@ from pathlib import Path
 ENV_VAR = "LAYERDECK_DB"
 APP_NAME = "layerdeck"
 DB_FILENAME = "runs.db"
+# A PostgreSQL URL without a driver means psycopg 3 (the `postgres` extra):
+# SQLAlchemy's own default for it, psycopg2, is not a dependency.
+POSTGRES_SCHEME = "postgresql+psycopg"
+_BARE_POSTGRES = ("postgresql", "postgres")
 
 
 def default_db_path() -> Path:
@@ -21,12 +25,16 @@ def default_db_path() -> Path:
 
 
 def normalize_db_url(value: str) -> str:
-    """A SQLAlchemy URL as given, or a file path turned into a sqlite URL."""
+    """A SQLAlchemy URL as given (postgresql:// gets the psycopg driver), or a
+    file path turned into a sqlite URL."""
     value = value.strip()
     if not value:
         raise ValueError("the store URL is empty: give a SQLAlchemy URL "
                          "(sqlite:///path/runs.db, postgresql://...) or a file path")
     if "://" in value:
+        scheme, rest = value.split("://", 1)
+        if scheme in _BARE_POSTGRES:
+            return f"{POSTGRES_SCHEME}://{rest}"
         return value
     return f"sqlite:///{Path(value).expanduser().resolve()}"
 

@@ -185,8 +185,10 @@ def read_system_curve(conn: Connection, run_id: Optional[int], key: str, *,
                      values, walls)
     # Slightly under `buckets` per span so that hi lands in the last bucket, not one past it.
     factor = (buckets - 1e-6) / (hi - lo)
-    bucket = cast((S.wall_time - literal_column(repr(float(lo))))
-                  * literal_column(repr(float(factor))), Integer)
+    position = (S.wall_time - literal_column(repr(float(lo)))) * literal_column(repr(float(factor)))
+    # The bucket is the position rounded down. SQLite's CAST truncates (the
+    # position is never negative); PostgreSQL's rounds to nearest, so floor first.
+    bucket = cast(position if conn.dialect.name == "sqlite" else func.floor(position), Integer)
     rows = conn.execute(select(func.max(S.wall_time), func.avg(S.value), func.min(S.value),
                                func.max(S.value))
                         .where(where).group_by(bucket).order_by(func.max(S.wall_time))).all()

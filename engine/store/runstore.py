@@ -242,7 +242,10 @@ class RunStore:
     def update_summary(self, run_id: int, patch: dict) -> None:
         """Merge `patch` into runs.summary (nested dicts merge; see summary.py)."""
         with self._write() as s:
-            current = s.execute(select(R.summary).where(R.id == run_id)).scalar_one_or_none()
+            # FOR UPDATE: the row stays ours until the merge is written (a
+            # no-op on SQLite, whose writers already hold the database's lock).
+            current = s.execute(select(R.summary).where(R.id == run_id)
+                                .with_for_update()).scalar_one_or_none()
             if current is None:
                 raise RunNotFoundError(f"run {run_id} not found")
             merged = summary_json.deep_merge(summary_json.loads(current), patch)
@@ -262,7 +265,9 @@ class RunStore:
                 return []
         crashed: list[int] = []
         with self._write() as s:
-            for r in s.execute(active).all():  # again under the lock: a worker may have finished
+            # Again under the lock (the rows' locks where the database has
+            # them): a worker may have finished in between.
+            for r in s.execute(active.with_for_update()).all():
                 reason = orphan_reason(r.pid, r.host, r.started_at, r.heartbeat_at, now, host)
                 if reason is None:
                     continue

@@ -64,8 +64,13 @@ def add_metrics_sqlite(engine: Engine, run_id: int, batch: MetricBatch, heartbea
 
 def add_metrics_session(s: Session, run_id: int, batch: MetricBatch,
                         now: Callable[[], Any]) -> None:
-    """The same for any other database, in the session's transaction."""
-    current = s.execute(select(RUNS.c.summary).where(RUNS.c.id == run_id)).scalar_one_or_none()
+    """The same for any other database, in the session's transaction.
+
+    The run's row is locked first (FOR UPDATE): without SQLite's one writer at
+    a time, another writer's summary update (update_summary, a second worker
+    process) could land between our read and our write and be lost."""
+    current = s.execute(select(RUNS.c.summary).where(RUNS.c.id == run_id)
+                        .with_for_update()).scalar_one_or_none()
     if current is None:
         raise RunNotFoundError(f"run {run_id} not found")
     _upsert_rows(s, run_id, batch)

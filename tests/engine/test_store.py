@@ -1,4 +1,6 @@
-"""RunStore against a real SQLite file (the `db_url` fixture)."""
+"""RunStore against a real SQLite file and, when LAYERDECK_TEST_PG_URL is set,
+a real PostgreSQL database (the `store_url` fixture, tests/engine/conftest.py).
+SQLite's own behaviours (pragmas, the writer lock, file paths) use `db_url`."""
 from __future__ import annotations
 
 import csv
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import inspect, text, update
 
 from engine.store import (
     CheckpointRecord,
@@ -26,6 +29,7 @@ from engine.store import (
     minmax_reduce,
     resolve_db_url,
 )
+from engine.store.models import RunRow, table
 from engine.store.paths import default_db_path
 from engine.training.callbacks import MetricPoint
 
@@ -34,14 +38,39 @@ SPEC = {"name": "digits-cnn", "seed": 0, "training": {"epochs": 3}}
 
 
 @pytest.fixture
-def store(db_url):
-    s = RunStore(db_url)
+def store(store_url):
+    s = RunStore(store_url)
     yield s
     s.close()
 
 
 def _file(db_url: str) -> str:
     return db_url.removeprefix("sqlite:///")
+
+
+def _sql(url: str, statement: str, **params) -> list[tuple]:
+    """Rows of a statement run on the store's database from outside RunStore, as another tool would."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(text(statement), params)
+            return [tuple(r) for r in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+def _set_run(url: str, run_id: int, **values) -> None:
+    """Write run columns behind RunStore's back (typed, so datetimes suit either database)."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(update(table(RunRow)).where(table(RunRow).c.id == run_id).values(**values))
+    finally:
+        engine.dispose()
 
 
 def _pts(key, steps, values, epoch=0):
@@ -51,9 +80,9 @@ def _pts(key, steps, values, epoch=0):
 
 # --- the schema contract --------------------------------------------------------
 
-def test_contract_tables_and_columns(store, db_url):
-    con = sqlite3.connect(_file(db_url))
-    cols = {t: [r[1] for r in con.execute(f"PRAGMA table_info({t})")]
+def test_contract_tables_and_columns(store):
+    schema = inspect(store._engine)
+    cols = {t: [c["name"] for c in schema.get_columns(t)]
             for t in ("runs", "metrics", "system_metrics", "checkpoints")}
     assert set(cols["runs"]) >= {"id", "name", "status", "spec", "created_at", "started_at",
                                  "finished_at", "device", "pid", "error", "summary", "notes",
@@ -61,15 +90,14 @@ def test_contract_tables_and_columns(store, db_url):
     assert set(cols["metrics"]) == {"run_id", "key", "step", "epoch", "value", "wall_time"}
     assert set(cols["system_metrics"]) >= {"run_id", "key", "wall_time", "value"}
     assert set(cols["checkpoints"]) >= {"run_id", "kind", "path", "step", "epoch", "metric_value"}
-    pk = sorted((r[5], r[1]) for r in con.execute("PRAGMA table_info(metrics)") if r[5])
-    assert [name for _, name in pk] == ["run_id", "key", "step"]
-    sys_run = [r for r in con.execute("PRAGMA table_info(system_metrics)") if r[1] == "run_id"][0]
-    assert sys_run[3] == 0  # notnull flag: system samples may belong to no run
-    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert schema.get_pk_constraint("metrics")["constrained_columns"] == ["run_id", "key", "step"]
+    sys_run = [c for c in schema.get_columns("system_metrics") if c["name"] == "run_id"][0]
+    assert sys_run["nullable"]  # system samples may belong to no run
 
 
-def test_every_connection_gets_the_pragmas(store):
-    with store._engine.connect() as conn:
+def test_every_connection_gets_the_pragmas(db_url):
+    with RunStore(db_url) as store, store._engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
@@ -147,21 +175,19 @@ def test_rename_notes_tags_star(store):
 
 # --- metrics ----------------------------------------------------------------------
 
-def test_rewriting_a_step_replaces_the_value(store, db_url):
+def test_rewriting_a_step_replaces_the_value(store):
     rid = store.create_run(SPEC)
     store.add_metrics(rid, _pts("val/loss", [10, 20], [0.9, 0.8]))
     store.add_metrics(rid, _pts("val/loss", [20], [0.7]))
-    rows = sqlite3.connect(_file(db_url)).execute(
-        "SELECT step, value FROM metrics WHERE run_id=? ORDER BY step", (rid,)).fetchall()
+    rows = _sql(store.url, "SELECT step, value FROM metrics WHERE run_id = :r ORDER BY step", r=rid)
     assert rows == [(10, 0.9), (20, 0.7)]
 
 
-def test_nan_is_stored_as_null_and_read_back_as_nan(store, db_url):
+def test_nan_is_stored_as_null_and_read_back_as_nan(store):
     rid = store.create_run(SPEC)
     store.add_metrics(rid, _pts("train/loss", [1, 2, 3], [0.5, float("nan"), 0.4]))
-    raw = sqlite3.connect(_file(db_url)).execute(
-        "SELECT value FROM metrics WHERE run_id=? AND step=2", (rid,)).fetchone()
-    assert raw == (None,)
+    raw = _sql(store.url, "SELECT value FROM metrics WHERE run_id = :r AND step = 2", r=rid)
+    assert raw == [(None,)]
     (curve,) = store.get_curves([rid], ["train/loss"])
     assert isinstance(curve, Curve) and curve.steps.tolist() == [1, 2, 3]
     assert curve.values[0] == 0.5 and math.isnan(curve.values[1]) and not curve.reduced
@@ -225,11 +251,12 @@ def test_reduction_keeps_the_extremes(store):
 
 
 @pytest.mark.parametrize("pattern", ["random", "epochs_and_a_burst"])
-def test_sqlite_and_portable_reductions_agree(store, pattern):
+def test_sqlite_and_portable_reductions_agree(db_url, pattern):
     from sqlalchemy.orm import Session
 
     from engine.store.reduce import _grouped_bucket_rows, _metric_where, _sqlite_bucket_rows
 
+    store = RunStore(db_url)
     rid = store.create_run(SPEC)
     if pattern == "random":
         steps, buckets = np.unique(np.random.default_rng(1).integers(0, 5000, size=3000)), 64
@@ -244,6 +271,7 @@ def test_sqlite_and_portable_reductions_agree(store, pattern):
         fast = _sqlite_bucket_rows(conn, rid, "x", lo, hi, buckets)
         portable = _grouped_bucket_rows(conn, rid, "x", lo, hi, buckets,
                                         _metric_where(rid, "x", None))
+    store.close()
     assert fast == portable
     assert sum(r[6] for r in fast) == len(steps)  # every point landed in one bucket
 
@@ -290,6 +318,8 @@ def test_system_curves_are_relative_to_the_run_start(store):
     assert c.values.tolist() == list(map(float, range(10)))
     (reduced,) = store.get_system_curves([rid], buckets=2)
     assert reduced.reduced and reduced.maxs.max() == 9.0 and reduced.mins.min() == 0.0
+    # Two buckets of five samples: every database splits the range the same way.
+    assert reduced.values.tolist() == [2.0, 7.0] and reduced.maxs.tolist() == [4.0, 9.0]
     (idle,) = store.get_system_curves([None])
     assert idle.steps.tolist() == [5.0]
 
@@ -305,7 +335,7 @@ def test_checkpoints_one_per_kind(store):
         store.add_checkpoint(rid, "final", "/x", 1, 1, None)
 
 
-def test_delete_removes_rows_and_checkpoint_files(store, tmp_path, db_url):
+def test_delete_removes_rows_and_checkpoint_files(store, tmp_path):
     keep = store.create_run(SPEC)
     rid = store.create_run(SPEC)
     child = store.create_run(SPEC, parent_id=rid)
@@ -320,9 +350,8 @@ def test_delete_removes_rows_and_checkpoint_files(store, tmp_path, db_url):
     assert not folder.exists()
     with pytest.raises(KeyError):
         store.get_run(rid)
-    con = sqlite3.connect(_file(db_url))
-    for table in ("metrics", "system_metrics", "checkpoints"):
-        assert con.execute(f"SELECT count(*) FROM {table} WHERE run_id=?", (rid,)).fetchone() == (0,)
+    for name in ("metrics", "system_metrics", "checkpoints"):
+        assert _sql(store.url, f"SELECT count(*) FROM {name} WHERE run_id = :r", r=rid) == [(0,)]
     assert store.get_run(child).parent_id is None
     assert store.get_run(keep).status == "queued"
 
@@ -348,47 +377,41 @@ def _dead_pid() -> int:
     return p.pid
 
 
-def test_a_running_run_whose_process_is_gone_becomes_crashed_on_open(db_url):
-    with RunStore(db_url) as s:
+def test_a_running_run_whose_process_is_gone_becomes_crashed_on_open(store_url):
+    with RunStore(store_url) as s:
         dead = s.create_run(SPEC)
         s.set_status(dead, "running", pid=_dead_pid())
         s.add_metrics(dead, _pts("train/loss", [1, 2], [0.9, 0.8]))
         alive = s.create_run(SPEC)
         s.set_status(alive, "paused", pid=None)
         s.set_status(alive, "running", pid=os.getpid())
-    with RunStore(db_url) as s:
+    with RunStore(store_url) as s:
         run = s.get_run(dead)
         assert run.status == "crashed" and "is gone" in run.error and run.finished_at
         assert len(s.get_curves([dead])[0]) == 2  # metrics up to then are kept
         assert s.get_run(alive).status == "running"
 
 
-def test_a_silent_run_on_another_host_becomes_crashed(db_url):
-    with RunStore(db_url) as s:
+def test_a_silent_run_on_another_host_becomes_crashed(store_url):
+    with RunStore(store_url) as s:
         rid = s.create_run(SPEC)
         s.set_status(rid, "running", pid=1)
-    stale = (datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(hours=1)).isoformat(sep=" ")
-    con = sqlite3.connect(_file(db_url))
-    con.execute("UPDATE runs SET host='elsewhere', heartbeat_at=? WHERE id=?", (stale, rid))
-    con.commit()
-    with RunStore(db_url) as s:
+    stale = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(hours=1)
+    _set_run(store_url, rid, host="elsewhere", heartbeat_at=stale)
+    with RunStore(store_url) as s:
         run = s.get_run(rid)
     assert run.status == "crashed" and "no heartbeat from the worker on elsewhere" in run.error
 
 
-def test_a_pid_reused_by_a_newer_process_does_not_keep_a_run_alive(db_url):
+def test_a_pid_reused_by_a_newer_process_does_not_keep_a_run_alive(store_url):
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        with RunStore(db_url) as s:
+        with RunStore(store_url) as s:
             rid = s.create_run(SPEC)
             s.set_status(rid, "running", pid=other.pid)
-        long_ago = (datetime.now(timezone.utc).replace(tzinfo=None)
-                    - timedelta(days=2)).isoformat(sep=" ")
-        con = sqlite3.connect(_file(db_url))
-        con.execute("UPDATE runs SET started_at=? WHERE id=?", (long_ago, rid))
-        con.commit()
-        con.close()
-        with RunStore(db_url) as s:
+        long_ago = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(days=2)
+        _set_run(store_url, rid, started_at=long_ago)
+        with RunStore(store_url) as s:
             assert s.get_run(rid).status == "crashed"
     finally:
         other.kill()
@@ -433,11 +456,11 @@ WRITER = textwrap.dedent("""
 """)
 
 
-def test_two_processes_write_at_once(db_url, tmp_path):
-    RunStore(db_url).close()  # migrate first, as the GUI or supervisor would
+def test_two_processes_write_at_once(store_url, tmp_path):
+    RunStore(store_url).close()  # migrate first, as the GUI or supervisor would
     barrier = tmp_path / "barrier"
     barrier.mkdir()
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, db_url, f"w{i}", str(barrier)],
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, store_url, f"w{i}", str(barrier)],
                               cwd=REPO,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for i in range(2)]
@@ -445,7 +468,7 @@ def test_two_processes_write_at_once(db_url, tmp_path):
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err
         assert "database is locked" not in err
-    with RunStore(db_url) as s:
+    with RunStore(store_url) as s:
         runs = s.list_runs()
         assert sorted(r.status for r in runs) == ["completed", "completed"]
         for r in runs:
@@ -468,6 +491,16 @@ def test_db_url_precedence(monkeypatch, tmp_path):
     assert "layerdeck" in str(default_db_path())
     with pytest.raises(ValueError, match="store URL is empty"):
         resolve_db_url("  ")
+
+
+def test_a_postgres_url_without_a_driver_gets_psycopg(monkeypatch):
+    pg = "postgresql+psycopg://ld:secret@db.lab:5432/runs"
+    assert resolve_db_url(pg) == pg
+    assert resolve_db_url("postgresql://ld:secret@db.lab/runs") == "postgresql+psycopg://ld:secret@db.lab/runs"
+    monkeypatch.setenv("LAYERDECK_DB", "postgres://ld@db.lab/runs")
+    assert resolve_db_url(None) == "postgresql+psycopg://ld@db.lab/runs"
+    # A driver named explicitly is kept.
+    assert resolve_db_url("postgresql+psycopg2://ld@db.lab/runs") == "postgresql+psycopg2://ld@db.lab/runs"
 
 
 def test_a_bare_path_opens_and_a_bad_store_is_named(tmp_path):

@@ -1,14 +1,21 @@
 """The fast metric path: batches as columns, the driver-level SQLite write,
-metric_blocks kept exact, and reduced reads built on them."""
+metric_blocks kept exact, and reduced reads built on them; the Session path
+and the grouped reduction on PostgreSQL (LAYERDECK_TEST_PG_URL) hold the
+same contract, and concurrent writers lose no row."""
 from __future__ import annotations
 
 import math
 import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from engine.store import RunStore
@@ -19,6 +26,7 @@ from engine.store.reduce import _grouped_bucket_rows, _metric_where, _sqlite_buc
 from engine.store.upsert import add_metrics_session
 from engine.training.callbacks import MetricPoint
 
+REPO = Path(__file__).resolve().parents[2]
 SPEC = {"name": "ingest"}
 BLOCKS_FROM_METRICS = ("SELECT run_id, key, step >> 5, count(*), min(value), max(value), "
                        "max(step) FROM metrics GROUP BY run_id, key, step >> 5 ORDER BY 1, 2, 3")
@@ -26,9 +34,22 @@ BLOCKS_FROM_METRICS = ("SELECT run_id, key, step >> 5, count(*), min(value), max
 
 @pytest.fixture
 def store(db_url):
+    """A SQLite store: metric_blocks and the driver-level write are SQLite's alone."""
     s = RunStore(db_url)
     yield s
     s.close()
+
+
+@pytest.fixture
+def any_store(store_url):
+    s = RunStore(store_url)
+    yield s
+    s.close()
+
+
+def _rows(store: RunStore, statement: str, **params) -> list[tuple]:
+    with store._engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(statement), params)]
 
 
 def _con(db_url: str) -> sqlite3.Connection:
@@ -59,14 +80,14 @@ def _agree(store, rid, key, buckets):
     return fast
 
 
-def test_point_shapes_none_epochs_and_repeats_in_one_batch(store, db_url):
+def test_point_shapes_none_epochs_and_repeats_in_one_batch(any_store):
+    store = any_store
     rid = store.create_run(SPEC)
     store.add_metrics(rid, [("a", 1, None, 0.5, 10.0)])
     store.add_metrics(rid, [{"key": "a", "step": 2, "epoch": 1, "value": None, "wall_time": 11.0}])
     store.add_metrics(rid, [MetricPoint("a", 3, 1, 0.9, 12.0), MetricPoint("a", 3, 1, 0.1, 13.0),
                             MetricPoint("b", 3, 1, 2.0, 12.0)])
-    rows = _con(db_url).execute("SELECT key, step, epoch, value, wall_time FROM metrics "
-                                "ORDER BY key, step").fetchall()
+    rows = _rows(store, "SELECT key, step, epoch, value, wall_time FROM metrics ORDER BY key, step")
     # A None epoch is 0, a None value NULL, and of two points at one step the later wins.
     assert rows == [("a", 1, 0, 0.5, 10.0), ("a", 2, 1, None, 11.0), ("a", 3, 1, 0.1, 13.0),
                     ("b", 3, 1, 2.0, 12.0)]
@@ -76,7 +97,8 @@ def test_point_shapes_none_epochs_and_repeats_in_one_batch(store, db_url):
         store.add_metrics(rid, [("a", 1, 0)])
 
 
-def test_ties_for_best_go_to_the_lowest_step(store):
+def test_ties_for_best_go_to_the_lowest_step(any_store):
+    store = any_store
     rid = store.create_run(SPEC)
     store.add_metrics(rid, _pts("val/accuracy", [30, 10, 20], [0.9, 0.9, 0.5], epoch=2))
     m = store.get_run(rid).summary["metrics"]["val/accuracy"]
@@ -154,6 +176,52 @@ def test_the_portable_path_writes_what_the_sqlite_path_writes(tmp_path):
     assert results[0] == results[1]
 
 
+def test_a_failed_batch_leaves_nothing_behind_on_any_database(any_store, monkeypatch):
+    import engine.store.summary as summary
+
+    store = any_store
+    rid = store.create_run(SPEC)
+    store.add_metrics(rid, _pts("a", [1], [1.0]))
+
+    def fail(*_args):
+        raise RuntimeError("summary broke")
+
+    monkeypatch.setattr(summary, "apply_batch", fail)  # after the rows went in, on either path
+    with pytest.raises(RuntimeError, match="summary broke"):
+        store.add_metrics(rid, _pts("a", [2, 3], [2.0, 3.0]))
+    assert _rows(store, "SELECT step FROM metrics") == [(1,)]
+    monkeypatch.undo()
+    store.add_metrics(rid, _pts("a", [2], [2.0]))  # the pooled connection is usable again
+    assert store.get_run(rid).summary["metrics"]["a"]["last"] == 2.0
+
+
+@pytest.mark.parametrize("pattern", ["dense", "sparse_and_a_burst"])
+def test_every_database_reduces_as_sqlite_does(any_store, tmp_path, pattern):
+    """The grouped reduction (PostgreSQL) and the block one (SQLite) give the
+    same curve from the same points."""
+    rng = np.random.default_rng(7)
+    if pattern == "dense":
+        steps, buckets = np.unique(np.concatenate([rng.integers(-300, 40_000, size=6000),
+                                                   np.arange(10_000, 16_000)])), 500
+    else:
+        steps, buckets = np.union1d(np.arange(999, 50_000, 1000), np.arange(20_000, 20_700)), 200
+    vals = rng.normal(size=steps.size)
+    vals[rng.integers(0, steps.size, size=30)] = np.nan
+    curves = []
+    for store in (any_store, RunStore(f"sqlite:///{tmp_path / 'reference.db'}")):
+        rid = store.create_run(SPEC)
+        for part in np.array_split(np.arange(steps.size), 5):
+            store.add_metrics(rid, _pts("x", steps[part], vals[part]))
+        curves.append(store.get_curves([rid], ["x"], buckets=buckets)[0])
+        curves.append(store.get_curves([rid], ["x"], buckets=buckets,
+                                       step_range=(int(steps[100]), int(steps[-100])))[0])
+        store.close()
+    for mine, sqlite_ in zip(curves[:2], curves[2:]):
+        assert mine.reduced and sqlite_.reduced
+        for field in ("steps", "epochs", "values", "wall_times", "mins", "maxs"):
+            np.testing.assert_array_equal(getattr(mine, field), getattr(sqlite_, field), err_msg=field)
+
+
 def test_a_failed_batch_leaves_nothing_behind(store, db_url, monkeypatch):
     import engine.store.upsert as upsert
 
@@ -185,3 +253,60 @@ def test_heartbeat_is_stamped_and_delete_takes_the_blocks(store, db_url):
     store.set_status(rid, "completed")
     store.delete_run(rid)
     assert _blocks(db_url) == []
+
+
+# --- many writers at once ------------------------------------------------------------
+
+WRITERS = 8
+BATCHES = 30
+STEPS_PER_BATCH = 50
+WRITER_KEYS = ("train/loss_step", "lr", "throughput")
+WRITER = textwrap.dedent("""
+    import pathlib, sys, time
+    from engine.store import RunStore
+    url, name, barrier, writers = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3]), int(sys.argv[4])
+    batches, steps, keys = int(sys.argv[5]), int(sys.argv[6]), sys.argv[7].split(",")
+    store = RunStore(url)
+    rid = store.create_run({"name": name})
+    store.set_status(rid, "running")
+    (barrier / name).touch()  # start together, so that they really write at the same time
+    deadline = time.time() + 60
+    while len(list(barrier.iterdir())) < writers and time.time() < deadline:
+        time.sleep(0.01)
+    for b in range(batches):
+        # (key, step, epoch, value, wall_time) tuples, as a worker's store writer sends them;
+        # every third batch repeats the previous batch's last step (a resumed run does).
+        first = b * steps - (1 if b % 3 == 2 else 0)
+        store.add_metrics(rid, [(k, s, b, s / 7.0, time.time())
+                                for s in range(first, (b + 1) * steps) for k in keys])
+        store.update_summary(rid, {"batches": b + 1})
+    store.set_status(rid, "completed")
+    store.close()
+""")
+
+
+def test_eight_writer_processes_lose_no_row(pg_url, tmp_path):
+    """Eight worker-like processes write metric batches into one PostgreSQL
+    store at once: every (run, key, step) is there, once, with its value, and
+    every summary holds every batch."""
+    RunStore(pg_url).close()  # migrate first, as the supervisor would
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    args = [str(WRITERS), str(BATCHES), str(STEPS_PER_BATCH), ",".join(WRITER_KEYS)]
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, pg_url, f"w{i}", str(barrier), *args],
+                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(WRITERS)]
+    outs = [p.communicate(timeout=240) for p in procs]
+    assert [p.returncode for p in procs] == [0] * WRITERS, [err for _, err in outs]
+    steps = BATCHES * STEPS_PER_BATCH
+    with RunStore(pg_url) as store:
+        runs = store.list_runs()
+        assert len(runs) == WRITERS and {r.status for r in runs} == {"completed"}
+        counts = _rows(store, "SELECT run_id, key, count(*), count(DISTINCT step), min(step), max(step), "
+                              "sum(CASE WHEN value = step / 7.0 THEN 1 ELSE 0 END) "
+                              "FROM metrics GROUP BY run_id, key ORDER BY run_id, key")
+        assert counts == [(r.id, k, steps, steps, 0, steps - 1, steps)
+                          for r in sorted(runs, key=lambda r: r.id) for k in sorted(WRITER_KEYS)]
+        for r in runs:
+            assert r.summary["batches"] == BATCHES
+            assert r.summary["metrics"]["lr"]["last_step"] == steps - 1

@@ -1,5 +1,6 @@
 """RunStore.list_run_rows (the light listing behind the Runs table) and the
-count-first curve reads, against a real SQLite file."""
+count-first curve reads, against a real SQLite file and (LAYERDECK_TEST_PG_URL)
+a PostgreSQL database."""
 from __future__ import annotations
 
 import gc
@@ -8,6 +9,7 @@ import sqlite3
 import threading
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from engine.store import RunStore
 from engine.store.listing import RunListing, paused_gc, spec_digest
@@ -23,7 +25,14 @@ TABLE = [("val/accuracy", "best"), ("val/loss", "best"), ("test/accuracy", "last
 
 
 @pytest.fixture
-def store(db_url):
+def store(store_url):
+    s = RunStore(store_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def sqlite_store(db_url):
     s = RunStore(db_url)
     yield s
     s.close()
@@ -33,11 +42,12 @@ def _pts(key, steps, values):
     return [MetricPoint(key, int(s), 1, float(v), 1_700_000_000.0 + s) for s, v in zip(steps, values)]
 
 
-def _sql(db_url: str, statement: str, *args) -> None:
-    con = sqlite3.connect(db_url.removeprefix("sqlite:///"))
-    con.execute(statement, args)
-    con.commit()
-    con.close()
+def _sql(url: str, statement: str, **params) -> None:
+    """A write from outside RunStore, as another tool would make it."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(statement), params)
+    engine.dispose()
 
 
 def test_listing_shows_what_a_full_run_holds(store):
@@ -87,11 +97,11 @@ def test_a_run_without_spec_fields_or_metrics_lists_empty_values(store):
     assert row.metrics == {} and row.params is None
 
 
-def test_malformed_json_written_by_another_tool_still_lists(store, db_url):
+def test_malformed_json_written_by_another_tool_still_lists(store):
     good = store.create_run(SPEC)
     store.add_metrics(good, _pts("val/accuracy", [1], [0.7]))
     bad = store.create_run(SPEC, tags=["x"])
-    _sql(db_url, "UPDATE runs SET spec = '{broken', summary = 'nope', tags = '[' WHERE id = ?", bad)
+    _sql(store.url, "UPDATE runs SET spec = '{broken', summary = 'nope', tags = '[' WHERE id = :r", r=bad)
     rows = {r.id: r for r in store.list_run_rows(metrics=[("val/accuracy", "best")])}
     assert rows[good].metric("val/accuracy", "best") == 0.7 and rows[good].dataset == "digits"
     broken = rows[bad]
@@ -127,7 +137,8 @@ def test_a_curve_with_more_points_than_buckets_is_reduced(store):
     assert not few.reduced and few.steps.tolist() == list(range(100, 141))
 
 
-def test_other_databases_get_the_same_listing_from_python(store, monkeypatch):
+def test_other_databases_get_the_same_listing_from_python(sqlite_store, monkeypatch):
+    store = sqlite_store
     rid = store.create_run(SPEC, tags=["t"])
     store.add_metrics(rid, _pts("val/accuracy", [1, 2], [0.6, 0.8]))
     store.create_run({"name": "bare"})
@@ -167,7 +178,8 @@ def test_paused_gc_keeps_the_collector_off_until_the_last_reader_is_done():
         gc.enable()
 
 
-def test_listing_errors_leave_the_collector_on(store, monkeypatch):
+def test_listing_errors_leave_the_collector_on(sqlite_store, monkeypatch):
+    store = sqlite_store
     import engine.store.listing as listing
 
     def broken(*_a, **_k):

@@ -1,5 +1,6 @@
-"""Alembic migrations run when a store is opened: on a new file, on an
-up-to-date one, and they build exactly the schema models.py declares."""
+"""Alembic migrations run when a store is opened: on a new file or database,
+on an up-to-date one, and they build exactly the schema models.py declares,
+on SQLite and (LAYERDECK_TEST_PG_URL) PostgreSQL."""
 from __future__ import annotations
 
 import sqlite3
@@ -12,7 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, inspect, text
 
 from engine.store import RunStore
 from engine.store.db import MIGRATIONS_DIR
@@ -28,12 +29,23 @@ def _head() -> str:
     return ScriptDirectory.from_config(cfg).get_current_head()
 
 
-def _version(path: Path) -> list[str]:
-    con = sqlite3.connect(path)
+def _version(where: Path | str) -> list[str]:
+    """alembic_version of a SQLite file or a database URL."""
+    engine = create_engine(where if isinstance(where, str) else f"sqlite:///{where}")
     try:
-        return [r[0] for r in con.execute("SELECT version_num FROM alembic_version")]
+        with engine.connect() as conn:
+            return list(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
     finally:
-        con.close()
+        engine.dispose()
+
+
+def test_a_new_database_is_migrated_to_head(store_url):
+    RunStore(store_url).close()
+    engine = create_engine(store_url)
+    tables = set(inspect(engine).get_table_names())
+    engine.dispose()
+    assert CONTRACT_TABLES | {"metric_blocks", "run_commands"} <= tables
+    assert _version(store_url) == [_head()]
 
 
 def test_a_new_file_is_migrated_to_head(tmp_path):
@@ -53,21 +65,20 @@ def test_an_empty_existing_file_is_migrated(tmp_path):
     assert _version(path) == [_head()]
 
 
-def test_reopening_a_migrated_store_keeps_its_data(db_url):
-    with RunStore(db_url) as store:
+def test_reopening_a_migrated_store_keeps_its_data(store_url):
+    with RunStore(store_url) as store:
         rid = store.create_run({"name": "kept"})
         store.add_metrics(rid, [("val/loss", 1, 1, 0.5, 1.0)])
-    path = Path(db_url.removeprefix("sqlite:///"))
-    before = _version(path)
-    with RunStore(db_url) as store:
+    before = _version(store_url)
+    with RunStore(store_url) as store:
         assert store.get_run(rid).name == "kept"
         assert store.get_run(rid).summary["metrics"]["val/loss"]["last"] == 0.5
-    assert _version(path) == before == [_head()]
+    assert _version(store_url) == before == [_head()]
 
 
-def test_migrations_build_what_the_models_declare(db_url):
-    RunStore(db_url).close()
-    engine = create_engine(db_url)
+def test_migrations_build_what_the_models_declare(store_url):
+    RunStore(store_url).close()
+    engine = create_engine(store_url)
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     engine.dispose()
@@ -81,20 +92,20 @@ def test_metrics_is_a_without_rowid_table(db_url):
     assert "WITHOUT ROWID" in sql.upper()
 
 
-def test_two_processes_opening_a_new_file_migrate_it_once(tmp_path):
-    url = f"sqlite:///{tmp_path / 'runs.db'}"
+def test_two_processes_opening_a_new_store_migrate_it_once(store_url):
+    url = store_url
     code = textwrap.dedent("""
         import sys
         from engine.store import RunStore
         s = RunStore(sys.argv[1]); s.create_run({"name": "x"}); s.close()
     """)
     procs = [subprocess.Popen([sys.executable, "-c", code, url], cwd=REPO,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
     errs = [p.communicate(timeout=120)[1] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], errs
+    assert [p.returncode for p in procs] == [0] * 4, errs
     with RunStore(url) as store:
-        assert len(store.list_runs()) == 2
-    assert _version(tmp_path / "runs.db") == [_head()]
+        assert len(store.list_runs()) == 4
+    assert _version(url) == [_head()]
 
 
 def test_two_threads_open_new_stores_at_once(tmp_path):
@@ -113,26 +124,26 @@ def test_two_threads_open_new_stores_at_once(tmp_path):
     assert ids == [1] * 8
 
 
-def test_a_store_from_before_the_command_channel_is_upgraded_with_its_runs(tmp_path):
+def test_a_store_from_before_the_command_channel_is_upgraded_with_its_runs(store_url):
     """A 0002 database (the first wave's) opened by this version: its runs are
     kept, run_commands is added, and a live run can be commanded through it."""
     from alembic import command
 
-    path = tmp_path / "old.db"
-    url = f"sqlite:///{path}"
+    url = store_url
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.set_main_option("sqlalchemy.url", url)
-    command.upgrade(cfg, "0002")
-    con = sqlite3.connect(path)
-    con.execute("INSERT INTO runs (name, status, spec, created_at, summary, notes, tags, starred) "
-                "VALUES ('old-run', 'running', '{}', '2026-11-30 10:00:00', '{}', '', '[]', 0)")
-    con.commit()
-    con.close()
-    assert _version(path) == ["0002"]
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    command.upgrade(cfg, "0001")
+    command.upgrade(cfg, "0002")  # step by step, as the first waves' stores were made
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO runs (name, status, spec, created_at, summary, notes, tags) "
+                          "VALUES ('old-run', 'running', '{}', '2026-11-30 10:00:00', '{}', '', '[]')"))
+    engine.dispose()
+    assert _version(url) == ["0002"]
     with RunStore(url) as store:
         [run] = store.list_runs()
         assert (run.name, run.status) == ("old-run", "running")
         store.request_command(run.id, "pause")
         assert store.take_commands(run.id) == ["pause"] and store.pending_commands(run.id) == []
-    assert _version(path) == [_head()]
+    assert _version(url) == [_head()]
