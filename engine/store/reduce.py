@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-from sqlalchemy import BigInteger, Connection, Integer, and_, cast, func, literal_column, select
+from sqlalchemy import BigInteger, Connection, Integer, and_, cast, func, literal, literal_column, select
 
 from engine.store.blocks import BLOCK, BLOCK_SHIFT
 from engine.store.entities import Curve, empty_curve
@@ -28,7 +28,10 @@ S = SystemMetricRow.__table__.c
 def _metric_where(run_id: int, key: str, step_range: Optional[tuple[int, int]]):
     cond = [M.run_id == run_id, M.key == key]
     if step_range is not None:
-        cond += [M.step >= int(step_range[0]), M.step <= int(step_range[1])]
+        # 64-bit bounds: "everything from step N on" may be asked with a bound
+        # past PostgreSQL's 32-bit INTEGER, which a plain INTEGER parameter refuses.
+        lo, hi = (literal(int(s), BigInteger) for s in step_range)
+        cond += [M.step >= lo, M.step <= hi]
     return and_(*cond)
 
 

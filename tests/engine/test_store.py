@@ -248,6 +248,9 @@ def test_reduction_keeps_the_extremes(store):
     assert np.array_equal(z.values, values[1200:1300])
     (full,) = store.get_curves([rid], buckets=None)
     assert len(full) == 10_000
+    # "From step N on", with a bound past a 32-bit INTEGER (a follower asks so).
+    (tail,) = store.get_curves([rid], buckets=None, step_range=(9990, 2 ** 62))
+    assert tail.steps.tolist() == list(range(9990, 10_000))
 
 
 @pytest.mark.parametrize("pattern", ["random", "epochs_and_a_burst"])
@@ -501,6 +504,18 @@ def test_a_postgres_url_without_a_driver_gets_psycopg(monkeypatch):
     assert resolve_db_url(None) == "postgresql+psycopg://ld@db.lab/runs"
     # A driver named explicitly is kept.
     assert resolve_db_url("postgresql+psycopg2://ld@db.lab/runs") == "postgresql+psycopg2://ld@db.lab/runs"
+
+
+def test_a_server_store_keeps_its_run_files_apart(tmp_path):
+    from engine.runner.paths import checkpoint_dir, log_path
+
+    assert checkpoint_dir(f"sqlite:///{tmp_path / 'runs.db'}", 1) == tmp_path / "checkpoints" / "run-1"
+    folder = default_db_path().parent / "stores" / "postgresql-db.lab-5432-runs"
+    # Any spelling of the same database, never the credentials in the path.
+    for url in ("postgresql://ld:secret@db.lab:5432/runs", "postgresql+psycopg://other@db.lab:5432/runs"):
+        assert checkpoint_dir(url, 1) == folder / "checkpoints" / "run-1"
+        assert log_path(url, 1) == folder / "logs" / "run-1.log"
+    assert checkpoint_dir("postgresql://ld@db.lab:5432/other", 1).parent.parent != folder
 
 
 def test_a_bare_path_opens_and_a_bad_store_is_named(tmp_path):
