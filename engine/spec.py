@@ -231,6 +231,15 @@ class RegularizationSpec(_Strict):
 LossName = Literal["cross_entropy", "mse", "l1", "huber", "bce_with_logits"]
 
 
+class DistributedSpec(_Strict):
+    """Data-parallel training in several processes on this machine (torchrun)."""
+
+    nproc: int = Field(default=2, ge=1, le=64, description="Processes training together; each takes "
+                       "batch_size / nproc samples of every batch (one per GPU with nccl).")
+    backend: Literal["gloo", "nccl"] = Field(
+        default="gloo", description="gloo works on the CPU and on GPUs; nccl is faster between CUDA GPUs.")
+
+
 class TrainingSpec(_Strict):
     epochs: int = Field(default=10, ge=1, le=100_000, description="Passes over the training data.")
     batch_size: int = Field(default=64, ge=1, le=1_000_000, description="Samples per optimizer step.")
@@ -245,6 +254,9 @@ class TrainingSpec(_Strict):
     channels_last: bool = Field(default=False, description="Channels-last memory format for conv nets on images: "
                                 "often faster on the CPU (oneDNN) and with fp16/bf16 on a GPU, "
                                 "sometimes slower; compare runs' throughput.")
+    distributed: Optional[DistributedSpec] = Field(
+        default=None, description="Train in several processes at once (data parallel); empty = one process. "
+                                  "batch_size stays the global batch.")
 
     @field_validator("device")
     @classmethod
@@ -254,6 +266,20 @@ class TrainingSpec(_Strict):
         if v.startswith("cuda:") and v[5:].isdigit():
             return v
         raise ValueError("must be auto, cpu, cuda, cuda:N or mps")
+
+    @field_validator("distributed")
+    @classmethod
+    def _distributed_fits(cls, v: Optional[DistributedSpec], info) -> Optional[DistributedSpec]:
+        # Fields are checked in order: device and batch_size are known here (unless invalid).
+        if v is None:
+            return v
+        device, batch = info.data.get("device"), info.data.get("batch_size")
+        if v.backend == "nccl" and device in ("cpu", "mps"):
+            raise ValueError(f"backend nccl needs a CUDA device (training.device is {device}); use gloo")
+        if batch is not None and batch < v.nproc:
+            raise ValueError(f"nproc {v.nproc} is more than training.batch_size {batch}: "
+                             "every process needs a share of each batch")
+        return v
 
 
 class RunSpec(_Strict):

@@ -76,6 +76,20 @@ def default_concurrency(gpus: int) -> dict[str, int]:
     return {"cpu": 1, **{f"cuda:{i}": 1 for i in range(gpus)}}
 
 
+def launch_command(worker_command: Sequence[str], spec: dict) -> list[str]:
+    """The command that starts a run's worker: `worker_command` itself, or, for
+    a spec with training.distributed, torchrun starting that many copies of it
+    on this machine (`python -m torch.distributed.run --standalone
+    --nproc-per-node N -m engine.worker`); rank 0 records its own pid."""
+    training = spec.get("training") if isinstance(spec, dict) else None
+    wanted = training.get("distributed") if isinstance(training, dict) else None
+    if not isinstance(wanted, dict):
+        return list(worker_command)
+    python, *rest = worker_command
+    return [python, "-m", "torch.distributed.run", "--standalone",
+            f"--nproc-per-node={int(wanted.get('nproc', 2))}", *rest]
+
+
 def describe_exit(returncode: int) -> str:
     if returncode < 0:
         try:
@@ -270,7 +284,11 @@ class LocalExecutor:
                     self._start(queue.popleft())
 
     def _start(self, job: _Job) -> None:
-        argv = [*self.worker_command, "--run-id", str(job.run_id), "--db", self.db_url]
+        try:
+            spec = self.store.get_run(job.run_id).spec
+        except RunNotFoundError:
+            spec = {}  # deleted meanwhile: the worker says so in the run's log
+        argv = [*launch_command(self.worker_command, spec), "--run-id", str(job.run_id), "--db", self.db_url]
         if job.device:
             argv += ["--device", job.device]
         if job.resume_from:

@@ -8,20 +8,24 @@ seeded generator, so a run repeats and a resumed run continues exactly.
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator, Optional
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+if TYPE_CHECKING:
+    from engine.training.distributed import Group
+
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
-def batches_per_epoch(n: int, batch_size: int) -> int:
-    # A trailing batch of one sample is dropped (it is a different sample each
-    # epoch): BatchNorm cannot normalize a single sample in training mode.
+def batches_per_epoch(n: int, batch_size: int, processes: int = 1) -> int:
+    # A trailing batch with fewer than two samples per process is dropped (it
+    # is different samples each epoch): BatchNorm cannot normalize a single
+    # sample in training mode, and every process needs a share.
     full, rest = divmod(n, batch_size)
-    return full + (1 if rest > 1 else 0)
+    return full + (1 if rest >= 2 * processes else 0)
 
 
 def as_tensors(x: np.ndarray, y: np.ndarray) -> Batch:
@@ -64,29 +68,35 @@ class Feed:
             xb = xb.contiguous(memory_format=torch.channels_last)
         return xb, yb
 
-    def train_batches(self, batch_size: int, generator: torch.Generator, start_batch: int = 0) -> Iterator[Batch]:
+    def train_batches(self, batch_size: int, generator: torch.Generator, start_batch: int = 0,
+                      group: Optional[Group] = None) -> Iterator[Batch]:
         """Shuffled batches of one epoch, beginning at `start_batch` (resume).
-        The permutation is drawn from `generator` on the generator's device."""
+        The permutation is drawn from `generator` on the generator's device;
+        in a process group every process draws the same one and takes its
+        share of each batch."""
         n = len(self)
         perm = torch.randperm(n, generator=generator, device=generator.device)
         if perm.device != self.x.device:
             perm = perm.to(self.x.device)
-        count = batches_per_epoch(n, batch_size)
+        count = batches_per_epoch(n, batch_size, group.world if group else 1)
+        chunks = (perm[i * batch_size:(i + 1) * batch_size] for i in range(start_batch, count))
+        if group is not None:
+            chunks = (group.share(idx) for idx in chunks)
         if self.resident:
-            for i in range(start_batch, count):
-                idx = perm[i * batch_size:(i + 1) * batch_size]
+            for idx in chunks:
                 yield self._prepare(self.x[idx], self.y[idx])
             return
-        chunks = [perm[i * batch_size:(i + 1) * batch_size] for i in range(start_batch, count)]
-        yield from self._loader(chunks)
+        yield from self._loader(list(chunks))
 
-    def eval_batches(self, batch_size: int) -> Iterator[Batch]:
-        n = len(self)
+    def eval_batches(self, batch_size: int, group: Optional[Group] = None) -> Iterator[Batch]:
+        """In order; in a process group, this process's rows only."""
+        lo, hi = group.span(len(self)) if group else (0, len(self))
         if self.resident:
-            for i in range(0, n, batch_size):
-                yield self._prepare(self.x[i:i + batch_size], self.y[i:i + batch_size])
+            for i in range(lo, hi, batch_size):
+                j = min(i + batch_size, hi)
+                yield self._prepare(self.x[i:j], self.y[i:j])
             return
-        yield from self._loader([torch.arange(i, min(i + batch_size, n)) for i in range(0, n, batch_size)])
+        yield from self._loader([torch.arange(i, min(i + batch_size, hi)) for i in range(lo, hi, batch_size)])
 
     def _loader(self, chunks: list[torch.Tensor]) -> Iterator[Batch]:
         # Each sampler item is a whole batch of indices: TensorDataset gathers

@@ -76,13 +76,16 @@ class Checkpointing(Callback):
     (`best_is_last`): one file, reported under both kinds.
     `snapshot(kind)` returns the checkpoint dict; `notify` is the dispatcher's
     on_checkpoint, so every callback (the store writer) hears of each file.
+    `writes=False` (a data-parallel run's ranks above 0) keeps the same
+    bookkeeping, so every process knows which file rank 0 wrote, and writes nothing.
     """
 
     def __init__(self, directory: str | Path, monitor: str, mode: str, *, best_is_last: bool,
                  snapshot: Callable[[str], dict[str, Any]],
                  notify: Callable[[TrainContext, str, str, int, int, Optional[float]], None],
-                 last_every_s: float = 2.0):
+                 last_every_s: float = 2.0, writes: bool = True):
         self.directory = Path(directory)
+        self.writes = writes
         self.last_every_s = last_every_s
         self._last_written: Optional[float] = None
         self.monitor = monitor
@@ -98,11 +101,13 @@ class Checkpointing(Callback):
         return {"monitor": self.monitor, "value": self.best_value, "epoch": self.best_epoch}
 
     def _write(self, ctx: TrainContext, kind: str, value: Optional[float]) -> str:
-        path = str(save_checkpoint(self.snapshot(kind), checkpoint_path(self.directory, kind)))
+        target = checkpoint_path(self.directory, kind)
+        path = str(save_checkpoint(self.snapshot(kind), target) if self.writes else target)
         self.paths[kind] = path
         if kind == "last":
             self._last_written = time.monotonic()
-        self.notify(ctx, kind, path, ctx.step, ctx.epoch, value)
+        if self.writes:
+            self.notify(ctx, kind, path, ctx.step, ctx.epoch, value)
         return path
 
     def on_epoch_end(self, ctx: TrainContext, epoch: int, metrics: dict[str, float]) -> None:

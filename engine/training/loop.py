@@ -19,6 +19,7 @@ import torch
 
 from engine.spec import RunSpec
 from engine.training import device as dev
+from engine.training import distributed
 from engine.training.callbacks import Callback, CallbackList, Control, MetricPoint, TrainContext
 from engine.training.checkpoint import load_checkpoint
 from engine.training.errors import NonFiniteLoss, TrainingError
@@ -49,13 +50,23 @@ def train(spec: RunSpec, *, callbacks: Sequence[Callback] = (), control: Control
           device: str | None = None) -> TrainResult:
     """Train one run. Raises TrainingError (before on_train_start) for a run
     that cannot start as configured; once started, NaN loss, GPU out of
-    memory and unexpected errors end it as status 'failed' with a message."""
+    memory and unexpected errors end it as status 'failed' with a message.
+
+    Started by torchrun with `training.distributed` set, this process trains
+    its share of a data-parallel run (engine.training.distributed); pass the
+    worker's callbacks and control on rank 0 only."""
+    group, warning = distributed.join(spec)
     try:
-        prepared = prepare(spec, device or spec.training.device, resume_from)
-    except torch.cuda.OutOfMemoryError as e:
-        raise TrainingError("out of GPU memory while loading the model and data — use a smaller model "
-                            "or another device") from e
-    return _Trainer(prepared, list(callbacks), control or Control(), Path(checkpoint_dir)).fit()
+        try:
+            prepared = prepare(spec, device or spec.training.device, resume_from, group)
+        except torch.cuda.OutOfMemoryError as e:
+            raise TrainingError("out of GPU memory while loading the model and data — use a smaller model "
+                                "or another device") from e
+        if warning:
+            prepared.warnings.append(warning)
+        return _Trainer(prepared, list(callbacks), control or Control(), Path(checkpoint_dir)).fit()
+    finally:
+        distributed.leave(group)
 
 
 class _Trainer:
@@ -75,12 +86,15 @@ class _Trainer:
         has_val = p.val is not None
         monitor = es.monitor if es else ("val/loss" if has_val else "train/loss")
         self.cbs = CallbackList(callbacks)
+        self.group = p.group
         self.checkpointing = Checkpointing(checkpoint_dir, monitor, es.mode if es else "auto",
                                            best_is_last=not has_val, snapshot=self._snapshot,
-                                           notify=self.cbs.on_checkpoint)
+                                           notify=self.cbs.on_checkpoint,
+                                           writes=self.group is None or self.group.is_main)
         # Caller's callbacks first, so the store records a NaN point before the check fails the run.
         self.cbs.callbacks += [h for h in (self.early_stopping, self.checkpointing, NonFiniteCheck()) if h]
-        self.meter = TrainMeter(p.device, min(self.log_every, p.steps_per_epoch), p.objective)
+        self.reduce = self.group.all_sum if self.group else None
+        self.meter = TrainMeter(p.device, min(self.log_every, p.steps_per_epoch), p.objective, self.reduce)
         self.batch_in_epoch = 0
         self.epoch_perm_state = p.generator.get_state()
         self._interval = [0.0, 0]  # loss sum and samples since the last train/loss_step point
@@ -185,7 +199,7 @@ class _Trainer:
         if self.batch_in_epoch == 0:
             self.epoch_perm_state = p.generator.get_state()
         p.model.train()
-        batches = p.train.train_batches(self.batch_size, p.generator, self.batch_in_epoch)
+        batches = p.train.train_batches(self.batch_size, p.generator, self.batch_in_epoch, self.group)
         for xb, yb in batches:
             if not self._may_continue():
                 self._flush(epoch, point=False)
@@ -204,15 +218,27 @@ class _Trainer:
         return True
 
     def _may_continue(self) -> bool:
-        c = self.control
-        if c.paused and not c.stop_requested:
+        stop, pause = self._shared_control()
+        if pause and not stop:
             self.cbs.on_log(self.ctx, "info", f"paused at step {self.ctx.step}")
             t0 = time.perf_counter()
-            c.wait_while_paused()
+            while pause and not stop:
+                if self.group is None or self.group.is_main:
+                    self.control.wait_while_paused(None if self.group is None else distributed.PAUSE_KEEPALIVE_S)
+                # The other processes wait in this broadcast until rank 0 resumes, stops or says
+                # "still paused" (well inside the process group's timeout).
+                stop, pause = self._shared_control()
             self._paused_s += time.perf_counter() - t0
-            if not c.stop_requested:
+            if not stop:
                 self.cbs.on_log(self.ctx, "info", f"resumed at step {self.ctx.step}")
-        return not c.stop_requested
+        return not stop
+
+    def _shared_control(self) -> tuple[bool, bool]:
+        """(stop, pause) as asked of this process, or of rank 0 in a process group."""
+        c = self.control
+        if self.group is None:
+            return c.stop_requested, c.paused
+        return self.group.share_control(c.stop_requested, c.paused)
 
     def _step(self, xb: torch.Tensor, yb: torch.Tensor) -> None:
         p = self.p
@@ -276,13 +302,16 @@ class _Trainer:
 
     def _evaluate(self, feed: Any, prefix: str) -> dict[str, float]:
         p = self.p
-        meter = EvalMeter(p.device, p.objective, p.num_targets)
+        meter = EvalMeter(p.device, p.objective, p.num_targets, self.reduce)
         was_training = p.model.training
         p.model.eval()
         try:
             with torch.inference_mode(), dev.autocast(p.device, p.spec.training.precision):
-                for xb, yb in feed.eval_batches(2 * self.batch_size):
-                    meter.add(p.step_model(xb), yb)
+                # Several processes: the plain module, not DDP's wrapper, which would sync buffers
+                # at each forward while the processes' shares may differ by a batch.
+                model = p.model if self.group else p.step_model
+                for xb, yb in feed.eval_batches(2 * self.batch_size, self.group):
+                    meter.add(model(xb), yb)
         finally:
             p.model.train(was_training)
         return meter.result(prefix)
@@ -294,6 +323,8 @@ class _Trainer:
         if p.test is None:
             return {}
         best = self.checkpointing.paths.get("best")
+        if self.group is not None:
+            self.group.barrier()  # rank 0 has finished writing the best checkpoint
         if best and best != self.checkpointing.paths.get("last") and self.checkpointing.best_epoch != ctx.epoch:
             p.model.load_state_dict(load_checkpoint(best, map_location=p.device)["model"])
         metrics = self._evaluate(p.test, "test")

@@ -3,6 +3,8 @@ reads them once per logging interval or evaluation (no host sync per
 step: a sync stalls the queue of kernels)."""
 from __future__ import annotations
 
+from typing import Callable, Optional
+
 import torch
 
 from engine.training.losses import Objective, correct_count
@@ -13,15 +15,23 @@ def _acc_dtype(device: torch.device) -> torch.dtype:
     return torch.float32 if device.type == "mps" else torch.float64
 
 
+# Sums a tensor over the processes of a data-parallel run (engine.training.distributed).
+Reduce = Callable[[torch.Tensor], torch.Tensor]
+
+
 class TrainMeter:
     """Training losses per step and correct predictions, kept on the device.
 
     Each step's detached loss and correct count are kept as device scalars
     (no kernel, no sync); `flush()` stacks and reads them in one transfer,
     which also tells the exact step where the loss first went NaN or inf.
+    With `reduce` (several processes), a flush reports every step's loss
+    over all processes' shares, in one collective.
     """
 
-    def __init__(self, device: torch.device, capacity: int, objective: Objective):
+    def __init__(self, device: torch.device, capacity: int, objective: Objective,
+                 reduce: Optional[Reduce] = None):
+        self.reduce = reduce
         self.objective = objective
         self.classification = objective.task == "classification"
         self.capacity = max(1, capacity)
@@ -45,13 +55,20 @@ class TrainMeter:
         if not self._sizes:
             return []
         values = torch.stack(self._losses).to(_acc_dtype(self._losses[0].device))
-        if self._correct:
-            values = torch.cat([values, torch.stack(self._correct).sum().reshape(1).to(values.dtype)])
-        host = values.tolist()
         n = len(self._sizes)
+        sizes = self._sizes
+        if self.reduce is not None:
+            local = torch.tensor(self._sizes, dtype=values.dtype, device=values.device)
+            summed = self.reduce(torch.cat([values * local, local]))
+            values = summed[:n] / summed[n:]
+            sizes = [round(v) for v in summed[n:].tolist()]
+        if self._correct:
+            correct = torch.stack(self._correct).sum().reshape(1).to(values.dtype)
+            values = torch.cat([values, self.reduce(correct) if self.reduce is not None else correct])
+        host = values.tolist()
         if self._correct:
             self._correct_total += int(host[n])
-        out = list(zip(host[:n], self._sizes))
+        out = list(zip(host[:n], sizes))
         self._losses, self._sizes, self._correct = [], [], []
         return out
 
@@ -64,7 +81,9 @@ class TrainMeter:
 class EvalMeter:
     """Loss and task metrics over a whole split, summed on the device."""
 
-    def __init__(self, device: torch.device, objective: Objective, num_targets: int):
+    def __init__(self, device: torch.device, objective: Objective, num_targets: int,
+                 reduce: Optional[Reduce] = None):
+        self.reduce = reduce  # several processes: each measured its rows, the result is over all
         self.objective = objective
         self.classification = objective.task == "classification"
         dt = _acc_dtype(device)
@@ -89,10 +108,14 @@ class EvalMeter:
 
     def result(self, prefix: str) -> dict[str, float]:
         """{prefix/loss, prefix/accuracy} or {prefix/loss, prefix/mae, prefix/r2}; syncs once."""
-        if self.count == 0:
+        packed = torch.cat([self._loss.reshape(1), self._correct.reshape(1), self._reg.reshape(-1),
+                            torch.tensor([float(self.count)], dtype=self._loss.dtype, device=self._loss.device)])
+        if self.reduce is not None:
+            packed = self.reduce(packed)
+        flat = packed.tolist()
+        n = round(flat[-1])
+        if n == 0:
             return {}
-        flat = torch.cat([self._loss.reshape(1), self._correct.reshape(1), self._reg.reshape(-1)]).tolist()
-        n = self.count
         out = {f"{prefix}/loss": flat[0] / n}
         if self.classification:
             out[f"{prefix}/accuracy"] = flat[1] / n

@@ -30,6 +30,7 @@ from engine.training.optim import LRSchedule, build_optimizer, resume_state
 
 if TYPE_CHECKING:
     from engine.data import Dataset
+    from engine.training.distributed import Group
 
 
 @dataclass
@@ -54,6 +55,7 @@ class Prepared:
     epoch_keys: list[str]  # per-epoch metric keys a monitor may name
     warnings: list[str] = field(default_factory=list)
     resume: Optional[dict[str, Any]] = None  # the checkpoint dict when resuming
+    group: Optional[Group] = None  # the process group of a data-parallel run
 
 
 def _load_data(spec: RunSpec) -> Dataset:
@@ -92,8 +94,11 @@ def check_monitor(monitor: str, keys: list[str], setting: str, has_val: bool) ->
                             f"use one of {', '.join(keys)}")
 
 
-def prepare(spec: RunSpec, device_name: str, resume_from: str | Path | None) -> Prepared:
+def prepare(spec: RunSpec, device_name: str, resume_from: str | Path | None,
+            group: Optional[Group] = None) -> Prepared:
     device = dev.resolve_device(device_name)
+    if group is not None:
+        device = group.place(device)
     dev.configure_backends(device)
     tr = spec.training
     warnings = [w for w in [dev.check_precision(device, tr.precision)] if w]
@@ -148,16 +153,27 @@ def prepare(spec: RunSpec, device_name: str, resume_from: str | Path | None) -> 
     num_outputs = _check_model_output(model, train_feed, device, tr.precision, task, loss_name, info)
     objective = make_objective(loss_name, task, num_outputs, spec.regularization.label_smoothing)
 
-    steps_per_epoch = batches_per_epoch(len(train_feed), tr.batch_size)
+    processes = group.world if group else 1
+    steps_per_epoch = batches_per_epoch(len(train_feed), tr.batch_size, processes)
+    if steps_per_epoch == 0:
+        raise TrainingError(f"{info.name} has {len(train_feed)} training samples, too few for {processes} "
+                            "processes (each needs two per batch) — use fewer processes")
     optimizer = build_optimizer(spec.optimizer, model.parameters())
     schedule = LRSchedule(optimizer, spec.scheduler, epochs=tr.epochs, steps_per_epoch=steps_per_epoch)
     scaler = dev.make_scaler(device, tr.precision)
     generator = train_feed.make_generator(spec.seed)
 
     step_model: torch.nn.Module = model
+    if group is not None:
+        from torch.nn.parallel import DistributedDataParallel
+
+        # DDP starts every process from rank 0's weights and averages the gradients.
+        step_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        if group.rank:
+            torch.manual_seed(spec.seed + 7919 * group.rank)  # other dropout masks than rank 0's
     if tr.compile:
         if device.type == "cuda":
-            step_model = torch.compile(model)  # type: ignore[assignment]
+            step_model = torch.compile(step_model)  # type: ignore[assignment]
         else:
             warnings.append("training.compile is used on CUDA GPUs only; training uncompiled on "
                             f"{device.type} (compiling for the CPU costs more than it saves on small models)")
@@ -168,7 +184,7 @@ def prepare(spec: RunSpec, device_name: str, resume_from: str | Path | None) -> 
         train=train_feed, val=val_feed, test=test_feed, generator=generator,
         steps_per_epoch=steps_per_epoch, num_targets=int(info.num_targets),
         l1_weights=penalized_weights(model) if spec.regularization.l1 > 0 else [],
-        epoch_keys=keys, warnings=warnings)
+        epoch_keys=keys, warnings=warnings, group=group)
     if resume_from is not None:
         prepared.resume = _restore(prepared, resume_from)
     return prepared

@@ -3,6 +3,12 @@
 `main` reads the run's spec from its queued row, claims stdout for the event
 stream, starts the threads (engine.worker.__init__ lists them) and trains;
 `run_and_exit` is the process's entry point.
+
+A data-parallel run (training.distributed) is several of these processes,
+started by torchrun. Rank 0 is the run's worker as above: it records its pid,
+hears the commands, writes the status, metrics and checkpoints and streams
+the events. The others (`train_rank`) train their share and write only their
+system samples, under `rank{N}/` keys; they leave stdout and stdin alone.
 """
 from __future__ import annotations
 
@@ -48,6 +54,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="No supervisor pipe (a remote executor): commands come through the store alone, "
                         "and stdin closing means nothing.")
     return p.parse_args(argv)
+
+
+def process_rank() -> int:
+    """This process's rank in a torchrun-started run; 0 for a plain worker."""
+    return int(os.environ.get("RANK", "0")) if "WORLD_SIZE" in os.environ else 0
+
+
+def train_rank(args: argparse.Namespace, rank: int) -> int:
+    """A data-parallel run's process above rank 0: trains its share (rank 0
+    tells it when to pause or stop), writes its system samples, nothing else."""
+    from engine.spec import parse_spec
+    from engine.training import train
+
+    store = RunStore(args.db)
+    spec = parse_spec(store.get_run(args.run_id).spec, f"run {args.run_id}")
+    writer = StoreWriter(store, args.run_id)
+    system = SystemRecorder(args.run_id, writer, None, prefix=f"rank{rank}/")
+    writer.start()
+    system.start()
+    try:
+        result = train(spec, checkpoint_dir=checkpoint_dir(args.db, args.run_id),
+                       resume_from=args.resume_from, device=args.device)
+    finally:
+        system.stop()
+        writer.close()
+    return 1 if result.status == "failed" else 0
 
 
 def train_run(args: argparse.Namespace, store: RunStore, sender: EventSender) -> tuple[str, Optional[str]]:
@@ -106,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     faulthandler.enable()  # a segfault in a native library leaves a traceback in the log
     proto_fd = claim_stdout()
     args = parse_args(argv)
+    rank = process_rank()
+    if rank:
+        os.close(proto_fd)  # the stream and stdin are rank 0's; it hands pause and stop on to this rank
+        return train_rank(args, rank)
     sender = EventSender(proto_fd)
     sender.start()
 

@@ -16,12 +16,15 @@ HEARTBEAT_INTERVAL_S = 2.0
 
 class SystemRecorder:
     """System samples every second: raw to the live stream, 5 s means to the
-    store (engine.monitor.Aggregator), plus a heartbeat event every few seconds."""
+    store (engine.monitor.Aggregator), plus a heartbeat event every few seconds.
 
-    def __init__(self, run_id: int, writer: StoreWriter, sender: EventSender):
+    A data-parallel run's ranks above 0 have no stream (`sender` None) and
+    store their samples under their own keys (`prefix` "rank1/", ...)."""
+
+    def __init__(self, run_id: int, writer: StoreWriter, sender: Optional[EventSender], prefix: str = ""):
         from engine.monitor import Aggregator, SamplerThread, SystemSampler
 
-        self.run_id, self.writer, self.sender = run_id, writer, sender
+        self.run_id, self.writer, self.sender, self.prefix = run_id, writer, sender, prefix
         self.device: Optional[str] = None  # set once training has picked it
         self._agg = Aggregator(period=AGGREGATE_PERIOD_S)
         self._last_beat = 0.0
@@ -37,8 +40,12 @@ class SystemRecorder:
 
             samples = samples + torch_cuda_memory(self.device)
         now = time.time()
-        self.sender.send(System(self.run_id, [(k, now, float(v)) for k, v in samples]))
+        if self.prefix:
+            samples = [(self.prefix + k, v) for k, v in samples]
         self.writer.add_system([(p.key, p.wall_time, p.value) for p in self._agg.add(samples, now)])
+        if self.sender is None:
+            return
+        self.sender.send(System(self.run_id, [(k, now, float(v)) for k, v in samples]))
         if now - self._last_beat >= HEARTBEAT_INTERVAL_S:
             self._last_beat = now
             self.sender.send(Heartbeat(self.run_id))
