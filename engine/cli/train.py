@@ -44,6 +44,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--device", help="Train on this device: auto, cpu, cuda, cuda:N or mps (overrides training.device).")
     p.add_argument("--resume", type=int, metavar="RUN_ID",
                    help="Continue a stopped or crashed run from its last checkpoint, as a new run.")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="Where the worker runs: this machine (local) or a Ray cluster (ray; needs a PostgreSQL "
+                        "store every node reaches and `pip install layerdeck[ray]`).")
+    p.add_argument("--ray-address", metavar="ADDRESS",
+                   help="The Ray cluster's address (host:6379); default LAYERDECK_RAY_ADDRESS, else Ray's own.")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("give a run spec file (layerdeck train SPEC.json) or --resume RUN_ID")
         from engine.runner import Runner
 
-        runner = Runner(db_url)
+        runner = Runner(db_url, executor=executor_factory(args, db_url))
         spec, parent_id, resume_from = prepare(args, runner.store)
     except SpecError as e:
         print(f"layerdeck train: the spec cannot be used{' (' + e.source + ')' if e.source else ''}:",
@@ -70,6 +75,19 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # before any worker started: nothing to stop
         return EXIT_INTERRUPTED
     return train_and_watch(runner, spec, parent_id=parent_id, resume_from=resume_from)
+
+
+def executor_factory(args: argparse.Namespace, db_url: str) -> Any:
+    """None (local workers) or the Ray executor's factory; a store no remote
+    worker can reach is refused here, before it is opened or any run exists."""
+    if getattr(args, "executor", "local") != "ray":
+        return None
+    import os
+
+    from engine.runner.ray_executor import ADDRESS_ENV, check_shared_store, ray_executor
+
+    check_shared_store(db_url)  # a ValueError: printed as one line
+    return ray_executor(args.ray_address or os.environ.get(ADDRESS_ENV) or None)
 
 
 def prepare(args: argparse.Namespace, store: RunStore) -> tuple[RunSpec, Optional[int], Optional[str]]:

@@ -29,7 +29,7 @@ from engine.training.callbacks import MetricPoint
 POLL_S = 0.5
 ORPHAN_CHECK_S = 5.0
 FIRST_READ_BUCKETS = 2000  # an adopted run's history arrives reduced, like any plotted curve
-LAST_STEP = 2 ** 62
+LAST_STEP = 2 ** 31 - 1  # the metrics.step column is a 32-bit INTEGER on PostgreSQL
 
 
 @dataclass

@@ -1,0 +1,303 @@
+"""RayExecutor: each run's worker on a Ray cluster, reached through the store.
+
+One Ray task per run (`num_gpus=1` for a CUDA run, `num_cpus=1` otherwise)
+starts `python -m engine.worker --run-id N --db URL --no-stdin` on the node
+Ray picks and waits for it. The worker writes the shared store, as any
+worker does; this side follows the run's rows with a StoreFollower (the
+same events an adopted run gives) and sends pause / resume / stop as
+`run_commands` rows, the one channel a worker on another machine has.
+Cancel kills the task (`ray.cancel(force=True)`); the worker dies with it
+(it is started with a parent-death signal on Linux) and the row is set
+`stopped` with the cancelled message. A task that ends without the worker
+writing a final status leaves the run `crashed`, its metrics kept.
+
+The store must be one every node reaches: a SQLite file cannot be shared
+across machines, so a SQLite URL is refused before anything is submitted
+(`check_shared_store`). Every node needs LayerDeck installed (the task runs
+`python -m engine.worker` with the node's Python). Ray is imported lazily:
+`pip install layerdeck[ray]`.
+
+Runs cannot be detached: Ray ends a driver's tasks when the driver leaves,
+so `detach` returns no ids and closing the process stops its Ray runs.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from engine.protocol import Event, Finished, Status
+from engine.runner.executor import EventCallback
+from engine.runner.follow import POLL_S, StoreFollower
+from engine.runner.local import describe_exit
+from engine.status import LIVE, TERMINAL
+from engine.store import RunNotFoundError
+from engine.worker.commands import CANCELLED
+
+if TYPE_CHECKING:
+    from engine.store import RunStore
+
+ADDRESS_ENV = "LAYERDECK_RAY_ADDRESS"
+UNFINISHED = ("queued", *(s.value for s in LIVE))
+TAIL_LINES = 20
+NOT_STARTED = "stopped before it started"
+
+
+class RemoteStoreError(ValueError):
+    """The store cannot be reached from other machines (a SQLite file)."""
+
+
+def check_shared_store(db_url: str) -> None:
+    """Refuse a store a remote worker cannot write: a SQLite file lives on one machine."""
+    if db_url.split(":", 1)[0].split("+", 1)[0].lower() == "sqlite":
+        raise RemoteStoreError(
+            "a run on a Ray cluster needs a store every node can reach, and a SQLite file cannot be "
+            "shared across machines; give a PostgreSQL URL (postgresql+psycopg://user:pass@host/db) "
+            "with --db or LAYERDECK_DB")
+
+
+def resources_for(device: str, cluster_gpus: float = 0.0) -> tuple[dict[str, float], Optional[str]]:
+    """(Ray resources to request, --device for the worker) for the spec's device.
+    A CUDA run asks for one GPU (Ray sets CUDA_VISIBLE_DEVICES, so it is cuda:0
+    on its node); "auto" means a GPU when the cluster has one."""
+    if device.startswith("cuda") or (device == "auto" and cluster_gpus >= 1):
+        return {"num_cpus": 1, "num_gpus": 1}, "cuda"
+    if device == "auto":
+        return {"num_cpus": 1}, "cpu"
+    return {"num_cpus": 1}, device
+
+
+def run_worker(run_id: int, db_url: str, device: Optional[str], resume_from: Optional[str]) -> dict[str, Any]:
+    """The Ray task's body, on its node: run the worker to its end; its exit and log tail.
+
+    The worker gets SIGKILL if this process dies (a cancelled or lost task),
+    so no worker trains on unsupervised after its task is gone."""
+    import socket
+    import subprocess
+    import sys
+
+    from engine.runner.logtail import file_size, tail_lines
+    from engine.runner.paths import log_path
+
+    argv = [sys.executable, "-m", "engine.worker", "--run-id", str(run_id), "--db", db_url, "--no-stdin"]
+    if device:
+        argv += ["--device", device]
+    if resume_from:
+        argv += ["--resume-from", resume_from]
+    log_file = log_path(db_url, run_id)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    start = file_size(log_file)
+    with open(log_file, "ab") as log:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+    returncode = proc.wait()
+    return {"returncode": returncode, "host": socket.gethostname(),
+            "tail": tail_lines(log_file, TAIL_LINES, start)}
+
+
+def _die_with_parent() -> None:
+    import ctypes
+    import signal
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+@dataclass
+class _Job:
+    run_id: int
+    ref: Any  # the Ray ObjectRef of its task
+    task_done: bool = False
+    row_final: Optional[Finished] = None  # the follower's Finished, held until the task is done
+    cancelled: bool = False
+    last_status: str = "queued"  # the Runner announced queued already
+
+
+def ray_executor(address: Optional[str] = None) -> Callable[[str, RunStore, EventCallback], RayExecutor]:
+    """The Runner's executor factory for a cluster: `Runner(url, executor=ray_executor(addr))`."""
+    def make(db_url: str, store: RunStore, on_event: EventCallback) -> RayExecutor:
+        return RayExecutor(db_url, store, on_event, address=address)
+    return make
+
+
+class RayExecutor:
+    """Runs each submitted run as a Ray task on the cluster at `address`."""
+
+    def __init__(self, db_url: str, store: RunStore, on_event: EventCallback, *,
+                 address: Optional[str] = None, follow_interval_s: float = POLL_S):
+        check_shared_store(db_url)
+        self.db_url, self.store, self.on_event = db_url, store, on_event
+        self.address = address or os.environ.get(ADDRESS_ENV) or None
+        self._lock = threading.RLock()
+        self._idle = threading.Condition(self._lock)
+        self._jobs: dict[int, _Job] = {}
+        self._accepting = True
+        self._task: Any = None
+        self._follower = StoreFollower(store, self._on_row_event, interval_s=follow_interval_s)
+        self._follower_started = False
+
+    # --- the Executor interface -------------------------------------------------------
+    def submit(self, run_id: int, *, device: str, resume_from: Optional[str] = None) -> None:
+        with self._lock:
+            if not self._accepting:
+                raise RuntimeError("the runner is shutting down; it takes no new runs")
+            ray = self._connect()
+            gpus = float(ray.cluster_resources().get("GPU", 0)) if device == "auto" else 0.0
+            resources, worker_device = resources_for(device, gpus)
+            ref = self._task.options(**resources).remote(run_id, self.db_url, worker_device, resume_from)
+            self._jobs[run_id] = _Job(run_id, ref)
+            if not self._follower_started:
+                self._follower_started = True
+                self._follower.start()
+        self._follower.follow(run_id)
+        threading.Thread(target=self._watch, args=(run_id, ref), name=f"ray-run-{run_id}", daemon=True).start()
+
+    def pause(self, run_id: int) -> bool:
+        return self._request(run_id, "pause")
+
+    def resume(self, run_id: int) -> bool:
+        return self._request(run_id, "resume")
+
+    def stop(self, run_id: int) -> bool:
+        if self._status(run_id) == "queued":  # waiting for resources: its task never needs to start
+            return self._kill(run_id, NOT_STARTED, only_from=("queued",)) or self._request(run_id, "stop")
+        return self._request(run_id, "stop")
+
+    def cancel(self, run_id: int) -> bool:
+        return self._kill(run_id, CANCELLED, only_from=UNFINISHED)
+
+    def active_runs(self) -> list[int]:
+        with self._lock:
+            return sorted(self._jobs)
+
+    def shutdown(self, stop_runs: bool = True, timeout: Optional[float] = 30.0) -> None:
+        with self._lock:
+            self._accepting = False
+            running = list(self._jobs)
+        if stop_runs:
+            for run_id in running:
+                self.stop(run_id)
+        with self._lock:
+            self._idle.wait_for(lambda: not self._jobs, timeout)
+            leftovers = list(self._jobs)
+        if stop_runs:
+            for run_id in leftovers:  # did not stop in time: no checkpoint, but no orphan either
+                self.cancel(run_id)
+            with self._lock:
+                self._idle.wait_for(lambda: not self._jobs, 10)
+        self._follower.close()
+
+    def detach(self, run_id: Optional[int] = None) -> list[int]:
+        """Ray runs cannot outlive this process (Ray ends a driver's tasks with it):
+        none is detached. Detaching all stops taking runs."""
+        if run_id is None:
+            with self._lock:
+                self._accepting = False
+        return []
+
+    # --- Ray -------------------------------------------------------------------------------
+    def _connect(self) -> Any:
+        import ray
+
+        if not ray.is_initialized():
+            ray.init(address=self.address, ignore_reinit_error=True, log_to_driver=False,
+                     include_dashboard=False)
+        if self._task is None:
+            self._task = ray.remote(max_retries=0)(run_worker)
+        return ray
+
+    def _watch(self, run_id: int, ref: Any) -> None:
+        """Wait for the task, settle the row it left unfinished, then let Finished through."""
+        import ray
+
+        outcome: Optional[dict[str, Any]] = None
+        finished: Optional[Finished] = None
+        problem = ""
+        try:
+            outcome = ray.get(ref)
+        except Exception as e:  # cancelled, the node lost, the task's process killed
+            problem = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+        with self._lock:
+            job = self._jobs.get(run_id)
+            cancelled = job is not None and job.cancelled
+        if not cancelled:
+            self._settle(run_id, outcome, problem)
+        with self._lock:
+            if job is not None:
+                job.task_done = True
+                finished = job.row_final
+        if job is not None and finished is not None:
+            self._finish(job, finished)
+        self._follower.follow(run_id)  # read its final rows now, not at the next tick
+
+    def _settle(self, run_id: int, outcome: Optional[dict[str, Any]], problem: str) -> None:
+        """A task that ended without its worker writing a final status: the run crashed."""
+        try:
+            if self.store.get_run(run_id).status in TERMINAL:
+                return
+        except RunNotFoundError:
+            return
+        if outcome is not None:
+            tail = "\n".join(outcome.get("tail") or []) or "(the worker wrote nothing to stderr)"
+            error = (f"the worker process on {outcome.get('host')} ended unexpectedly "
+                     f"({describe_exit(int(outcome['returncode']))}); last output:\n{tail}")
+        else:
+            error = f"the Ray task running the worker ended unexpectedly ({problem})"
+        self.store.set_status(run_id, "crashed", error=error, only_from=UNFINISHED)
+
+    def _on_row_event(self, event: Event) -> None:
+        """The follower's events, passed on; Finished waits for the task to be done."""
+        with self._lock:
+            job = self._jobs.get(event.run_id)
+            if job is None:
+                return
+            if isinstance(event, Status):
+                if event.status == job.last_status:
+                    return
+                job.last_status = event.status
+            if isinstance(event, Finished):
+                job.row_final = event
+                if not job.task_done:
+                    return
+        if isinstance(event, Finished):
+            self._finish(job, event)
+        else:
+            self.on_event(event)
+
+    def _finish(self, job: _Job, finished: Finished) -> None:
+        with self._lock:
+            if self._jobs.pop(job.run_id, None) is None:
+                return  # sent already
+            self._idle.notify_all()
+        self.on_event(finished)
+
+    # --- helpers ------------------------------------------------------------------------
+    def _status(self, run_id: int) -> Optional[str]:
+        try:
+            return self.store.get_run(run_id).status
+        except RunNotFoundError:
+            return None
+
+    def _request(self, run_id: int, action: str) -> bool:
+        with self._lock:
+            if run_id not in self._jobs:
+                return False
+        self.store.request_command(run_id, action)
+        return True
+
+    def _kill(self, run_id: int, error: str, *, only_from: tuple[str, ...]) -> bool:
+        """Kill the run's task (and so its worker) and write the run's end."""
+        import ray
+
+        with self._lock:
+            job = self._jobs.get(run_id)
+            if job is None:
+                return False
+        if not self.store.set_status(run_id, "stopped", error=error, only_from=only_from):
+            return False
+        with self._lock:
+            job.cancelled = True
+        ray.cancel(job.ref, force=True)
+        self._follower.follow(run_id)
+        return True

@@ -1,0 +1,142 @@
+"""The Ray executor end to end: a local Ray cluster started here, real workers
+started by Ray tasks, a real PostgreSQL store (LAYERDECK_TEST_PG_URL: a server
+URL; this module gets a fresh database on it). The SQLite refusal needs
+neither."""
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from engine.protocol import Epoch, Finished, Metrics, Started, Status
+from engine.runner import Runner
+from engine.runner.ray_executor import RemoteStoreError, check_shared_store, ray_executor, resources_for
+from tests.e2e.test_train_e2e import iris
+from tests.engine.conftest import fresh_pg_database, pg_admin_url
+from tests.events import EventRecorder
+
+
+# --- no Ray, no PostgreSQL --------------------------------------------------------------
+def test_a_sqlite_store_is_refused_for_a_remote_run_with_what_to_use_instead(tmp_path):
+    with pytest.raises(RemoteStoreError, match="cannot be shared across machines.*PostgreSQL.*--db or LAYERDECK_DB"):
+        check_shared_store(f"sqlite:///{tmp_path / 'runs.db'}")
+    check_shared_store("postgresql+psycopg://u:p@host/db")  # no error
+
+
+def test_the_cli_refuses_a_ray_run_on_sqlite_before_any_row_exists(tmp_path, capsys):
+    from engine.cli import main
+
+    db = tmp_path / "runs.db"
+    code = main(["train", str(Path(__file__).parents[2] / "resources/templates/wine_mlp.json"), "--db", f"sqlite:///{db}",
+                 "--executor", "ray", "--ray-address", "127.0.0.1:1"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "cannot be shared across machines" in err and "PostgreSQL" in err
+    assert not db.exists()  # refused before the store was even opened
+
+
+def test_resources_follow_the_specs_device():
+    assert resources_for("cuda") == ({"num_cpus": 1, "num_gpus": 1}, "cuda")
+    assert resources_for("cuda:1")[0]["num_gpus"] == 1
+    assert resources_for("cpu") == ({"num_cpus": 1}, "cpu")
+    assert resources_for("auto", cluster_gpus=0) == ({"num_cpus": 1}, "cpu")
+    assert resources_for("auto", cluster_gpus=2)[0]["num_gpus"] == 1
+
+
+# --- a real cluster and store ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def pg_url():
+    """A fresh PostgreSQL database for this module (the store tests' helper)."""
+    with fresh_pg_database(pg_admin_url()) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A local Ray cluster of 2 CPUs, its own (not the machine's)."""
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install layerdeck[ray])")
+    ray.init(address="local", num_cpus=2, num_gpus=0, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture
+def runner(pg_url, cluster):
+    r = Runner(pg_url, executor=ray_executor(), follow_interval_s=0.2)
+    yield r
+    r.shutdown(stop_runs=True, timeout=60)
+
+
+@pytest.fixture
+def events(runner):
+    e = EventRecorder()
+    runner.subscribe(e)
+    return e
+
+
+@pytest.mark.slow
+def test_two_runs_on_the_cluster_complete_with_their_curves_and_system_metrics(runner, events):
+    ids = [runner.submit(iris(epochs=2)), runner.submit(iris(epochs=3))]
+    assert [runner.wait(i, timeout=240) for i in ids] == ["completed", "completed"]
+    for run_id, epochs in zip(ids, (2, 3)):
+        run = runner.store.get_run(run_id)
+        assert run.status == "completed" and run.error is None and run.pid is not None
+        [val] = runner.store.get_curves([run_id], ["val/loss"], buckets=None)
+        assert list(val.epochs) == list(range(1, epochs + 1))
+        assert {"test/loss", "test/accuracy"} <= set(runner.store.metric_keys([run_id])[run_id])
+        system = {c.key for c in runner.store.get_system_curves([run_id]) if len(c)}
+        assert {"cpu/percent", "ram/used_mb", "proc/rss_mb"} <= system
+
+        mine = events.of(run_id)
+        assert [e.KIND for e in mine[:2]] == ["owned", "status"] and mine[1] == Status(run_id, "queued")
+        assert sum(isinstance(e, Finished) for e in mine) == 1 and mine[-1].status == "completed"
+        kinds = [type(e) for e in mine]
+        assert kinds.index(Started) < kinds.index(Metrics)
+        assert [e.epoch for e in mine if isinstance(e, Epoch)][-1] == epochs
+
+
+@pytest.mark.slow
+def test_pause_resume_and_stop_a_ray_run(runner, events):
+    run_id = runner.submit(iris(epochs=500, batch_size=1))
+    events.wait_for(lambda e: isinstance(e, Epoch) and e.run_id == run_id)
+    assert runner.pause(run_id)
+    events.wait_for(lambda e: e == Status(run_id, "paused"))
+    seen = len(events.events)
+    assert runner.resume(run_id)
+    events.wait_for(lambda e: e == Status(run_id, "running"), after=seen)
+    assert runner.stop(run_id)
+    assert runner.wait(run_id, timeout=120) == "stopped"
+    assert [c for c in runner.store.checkpoints(run_id) if c.kind == "last"]
+    assert sum(isinstance(e, Finished) for e in events.of(run_id)) == 1
+
+
+@pytest.mark.slow
+def test_a_killed_ray_worker_leaves_its_run_crashed_with_its_metrics(runner, events):
+    run_id = runner.submit(iris(epochs=500, batch_size=1))
+    pid = events.wait_for(lambda e: isinstance(e, Started) and e.run_id == run_id).pid
+    events.wait_for(lambda e: isinstance(e, Epoch) and e.run_id == run_id and e.epoch >= 2)
+    os.kill(pid, signal.SIGKILL)
+    assert runner.wait(run_id, timeout=120) == "crashed"
+    run = runner.store.get_run(run_id)
+    assert "killed by SIGKILL" in run.error
+    [val] = runner.store.get_curves([run_id], ["val/loss"], buckets=None)
+    assert 1 in list(val.epochs)
+
+
+@pytest.mark.slow
+def test_cancel_kills_the_ray_task_and_its_worker(runner, events):
+    import psutil
+
+    from engine.worker.commands import CANCELLED
+
+    run_id = runner.submit(iris(epochs=500, batch_size=1))
+    pid = events.wait_for(lambda e: isinstance(e, Started) and e.run_id == run_id).pid
+    assert runner.cancel(run_id)
+    assert runner.wait(run_id, timeout=120) == "stopped"
+    assert runner.store.get_run(run_id).error == CANCELLED
+    try:
+        psutil.Process(pid).wait(timeout=30)  # the worker died with its task
+    except psutil.NoSuchProcess:
+        pass
