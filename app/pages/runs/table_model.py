@@ -53,7 +53,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("model", "Model", True, "Blocks and trainable parameters (sorted by parameters)"),
     Column("optimizer", "Optimizer"),
     Column("lr", "LR", True, "Learning rate"),
-    Column("batch", "Batch", True, "Batch size"),
+    Column("batch", "Batch", True, "Batch size; × N: trained in N processes (data parallel), each on 1/N of it"),
     Column("epochs", "Epochs", True),
     Column("best_val", "Best val", True, "Best validation accuracy (or r2, or loss when the run has no accuracy)"),
     Column("test", "Test", True, "Test metric, measured once with the best checkpoint"),
@@ -126,9 +126,11 @@ class RunRow:
         c = COLUMN_INDEX
         lr = v[c["lr"]]
         started = run.started_at or run.created_at
+        batch, processes = _fmt(v[c["batch"]]), _processes(run)
         self._display = (
             "★" if run.starred else "☆", run_label(run.id, run.name), run.status, dataset, model, opt,
-            "–" if lr is None else f"{lr:.3g}", _fmt(v[c["batch"]]), _fmt(v[c["epochs"]]),
+            "–" if lr is None else f"{lr:.3g}", batch + (f" × {processes}" if processes > 1 else ""),
+            _fmt(v[c["epochs"]]),
             _fmt(v[c["best_val"]]), _fmt(v[c["test"]]), format_duration(v[c["duration"]]),
             _local_time(started), tags, str(run.id),
         )
@@ -137,6 +139,8 @@ class RunRow:
         tips[c["test"]] = test_key or "no test metric (the run has no test split or has not finished)"
         tips[c["status"]] = run.error or run.status
         tips[c["model"]] = _arch(run)
+        if processes > 1:
+            tips[c["batch"]] = f"global batch {batch}, trained in {processes} processes (data parallel)"
         self._tips = tuple(tips)
 
 
@@ -192,6 +196,16 @@ def _arch(run: Any) -> str:
     spec = run.spec if isinstance(run.spec, dict) else {}
     blocks = (spec.get("model") or {}).get("blocks") or []
     return " → ".join(str(b.get("type", "?")) for b in blocks if isinstance(b, dict))
+
+
+def _processes(run: Any) -> int:
+    """training.distributed.nproc, 1 without it. Read when a row is first
+    painted (it decodes the spec), so it is not a sort key of its own."""
+    spec = run.spec if isinstance(run.spec, dict) else {}
+    training = spec.get("training")
+    wanted = training.get("distributed") if isinstance(training, dict) else None
+    n = wanted.get("nproc") if isinstance(wanted, dict) else None
+    return n if isinstance(n, int) and not isinstance(n, bool) else 1
 
 
 def _first(run: Any, keys: Sequence[str], stat: str) -> tuple[Optional[float], str]:

@@ -5,6 +5,7 @@ for RAM; never torch.cuda in the GUI).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -16,12 +17,24 @@ from engine.formatting import nbytes
 HEADROOM = 0.9
 
 
+def process_count(spec: Any) -> int:
+    """How many processes train the run (training.distributed), 1 without it."""
+    wanted = spec.training.distributed
+    return wanted.nproc if wanted is not None else 1
+
+
+def process_batch(spec: Any) -> int:
+    """The batch one process trains on: its share of the global batch."""
+    return math.ceil(spec.training.batch_size / process_count(spec))
+
+
 @dataclass(frozen=True)
 class Fit:
-    need_bytes: int
+    need_bytes: int  # on the device, for all the processes that share it
     device: str  # what the run will use: cpu, cuda:0, ...
     free_bytes: Optional[int]  # None: not known (yet, or no such device)
     present: bool = True
+    processes: int = 1  # processes sharing the device, each needing need_bytes / processes
 
     @property
     def fits(self) -> Optional[bool]:
@@ -60,20 +73,26 @@ class MemoryCheck:
             return "cuda:0"
         return device
 
-    def fit(self, need_bytes: int, device: str) -> Fit:
+    def fit(self, need_bytes: int, device: str, processes: int = 1) -> Fit:
+        """`need_bytes` per process; a data-parallel run's processes share
+        the CPU, and on GPUs take one each while there are enough."""
         target = self.resolve(device)
+        sharing = processes if not target.startswith("cuda") else math.ceil(processes / max(1, len(self.gpus)))
+        need = need_bytes * sharing
         if target == "mps":  # unified memory: the RAM is what there is
             free = self._free_mb.get("cpu")
-            return Fit(need_bytes, target, None if free is None else int(free * 1024**2))
+            return Fit(need, target, None if free is None else int(free * 1024**2), processes=sharing)
         present = target == "cpu" or any(f"cuda:{g.index}" == target for g in self.gpus)
         free = self._free_mb.get(target)
-        return Fit(need_bytes, target, None if free is None else int(free * 1024**2),
-                   present=present or not self.known)
+        return Fit(need, target, None if free is None else int(free * 1024**2),
+                   present=present or not self.known, processes=sharing)
 
 
 def describe_fit(fit: Fit) -> tuple[str, str]:
     """(text, level): level 'ok', 'warn' or '' (unknown)."""
     need = f"~{nbytes(fit.need_bytes, digits=2)}"  # two figures are what a person compares
+    if fit.processes > 1:
+        need += f" ({fit.processes} processes)"
     if not fit.present:
         return f"{need} needed; {fit.device} is not on this machine — pick another device", "warn"
     if fit.free_bytes is None:

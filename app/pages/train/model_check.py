@@ -31,7 +31,9 @@ def check_model(spec: Any, generation: int = 0) -> CheckResult:
     except Exception as e:
         return CheckResult(generation, error=f"cannot check the model: {error_text(e)}")
     try:
-        summary, _ = summarize_spec(spec)
+        from app.pages.train.memory import process_batch
+
+        summary, _ = summarize_spec(spec, batch_size=process_batch(spec))  # per process
     except DataError as e:  # a missing CSV, a bad option: the user's to fix, said in words
         return CheckResult(generation, error=f"dataset {spec.data.name!r}: {error_text(e)}")
     except Exception as e:

@@ -4,7 +4,9 @@ training forms, generated from the spec's pydantic models (SpecForm).
 The optimizer's and the scheduler's forms swap with their type combo
 (engine.spec OPTIMIZERS / SCHEDULERS). The device combo lists the devices
 present: auto, cpu and each NVIDIA GPU by its NVML name (the GUI never
-initializes CUDA). Every edit emits `edited(spec_dict)`: the whole spec as
+initializes CUDA). Beside it, "processes": 1 trains in one process, more
+sets training.distributed (data parallel, its backend kept from the spec,
+gloo by default). Every edit emits `edited(spec_dict)`: the whole spec as
 a dict, not yet validated (the page validates it and says why when it is
 not valid).
 """
@@ -13,10 +15,10 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from app.widgets.spec_form import SpecForm, align_labels, guard_wheel
-from engine.spec import OPTIMIZERS, SCHEDULERS, RegularizationSpec, RunSpec, TrainingSpec
+from engine.spec import OPTIMIZERS, SCHEDULERS, DistributedSpec, RegularizationSpec, RunSpec, TrainingSpec
 
 _SECTIONS = ("data", "model", "optimizer", "scheduler", "regularization", "training")
 OPTIMIZER_TIPS = {
@@ -125,7 +127,7 @@ class SettingsForm(QWidget):
         reg_layout.addWidget(self.regularization)
         reg_layout.addWidget(note)
 
-        self.training = SpecForm(TrainingSpec, exclude=("device",))
+        self.training = SpecForm(TrainingSpec, exclude=("device", "distributed"))
         self.device = QComboBox()
         self.device.setObjectName("device_combo")
         guard_wheel(self.device)
@@ -137,6 +139,17 @@ class SettingsForm(QWidget):
         self.device_label = device_label = QLabel("device")
         device_label.setToolTip(self.device.toolTip())
         device_row.addRow(device_label, self.device)
+        self.processes = QSpinBox()
+        self.processes.setObjectName("processes_spin")
+        nproc = DistributedSpec.model_fields["nproc"]
+        self.processes.setRange(1, max(m.le for m in nproc.metadata if getattr(m, "le", None) is not None))
+        guard_wheel(self.processes)
+        self.processes.setToolTip("1: one process. More: data-parallel training in that many processes on "
+                                  "this machine (torchrun), each on batch_size / processes samples of every "
+                                  "batch; the batch size stays the global one.")
+        self.processes_label = QLabel("processes")
+        self.processes_label.setToolTip(self.processes.toolTip())
+        device_row.addRow(self.processes_label, self.processes)
         train_layout.addWidget(self.training)
         train_layout.addLayout(device_row)
 
@@ -154,12 +167,14 @@ class SettingsForm(QWidget):
             section.changed.connect(self._align)  # a new type brings a new form
             section.changed.connect(self._emit)
         self.device.currentIndexChanged.connect(self._emit)
+        self.processes.valueChanged.connect(self._emit)
         self.set_spec(spec)
         self._align()
 
     def _align(self) -> None:
         labels = [*self.run_form.all_labels(), self.optimizer.type_label, self.scheduler.type_label,
-                  *self.regularization.all_labels(), *self.training.all_labels(), self.device_label]
+                  *self.regularization.all_labels(), *self.training.all_labels(), self.device_label,
+                  self.processes_label]
         for section in (self.optimizer, self.scheduler):
             if section.form is not None:
                 labels += section.form.all_labels()
@@ -205,6 +220,9 @@ class SettingsForm(QWidget):
             self.device.blockSignals(True)
             self._select_device(d["training"]["device"])
             self.device.blockSignals(False)
+            self.processes.blockSignals(True)
+            self.processes.setValue((d["training"].get("distributed") or {}).get("nproc", 1))
+            self.processes.blockSignals(False)
         finally:
             self._updating = False
 
@@ -215,8 +233,16 @@ class SettingsForm(QWidget):
         d["optimizer"] = self.optimizer.value()
         d["scheduler"] = self.scheduler.value()
         d["regularization"] = self.regularization.values()
-        d["training"] = {**self.training.values(), "device": self.device.currentData() or "auto"}
+        d["training"] = {**self.training.values(), "device": self.device.currentData() or "auto",
+                         "distributed": self._distributed()}
         return d
+
+    def _distributed(self) -> Optional[dict[str, Any]]:
+        n = self.processes.value()
+        if n <= 1:
+            return None
+        backend = (self._base["training"].get("distributed") or {}).get("backend", "gloo")
+        return {"nproc": n, "backend": backend}
 
     def _emit(self, *_: Any) -> None:
         if not self._updating:
