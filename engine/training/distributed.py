@@ -107,5 +107,16 @@ def join(spec: RunSpec) -> tuple[Optional[Group], Optional[str]]:
 
 
 def leave(group: Optional[Group]) -> None:
-    if group is not None and dist.is_initialized():
+    if group is None or not dist.is_initialized():
+        return
+    try:
         dist.destroy_process_group()
+    except RuntimeError:
+        pass  # a peer is already gone; the run's end is decided, this process is exiting
+
+
+def peer_lost(e: BaseException) -> bool:
+    """Whether an error says another process of the group went away (killed, crashed)."""
+    text = str(e)
+    return isinstance(e, RuntimeError) and ("closed by peer" in text or "Connection reset" in text
+                                            or "remote worker" in text)

@@ -62,6 +62,11 @@ def train(spec: RunSpec, *, callbacks: Sequence[Callback] = (), control: Control
         except torch.cuda.OutOfMemoryError as e:
             raise TrainingError("out of GPU memory while loading the model and data — use a smaller model "
                                 "or another device") from e
+        except RuntimeError as e:
+            if group is not None and distributed.peer_lost(e):
+                raise TrainingError("another process of this data-parallel run ended while the run was "
+                                    "being set up (its error is in the run's log)") from e
+            raise
         if warning:
             prepared.warnings.append(warning)
         return _Trainer(prepared, list(callbacks), control or Control(), Path(checkpoint_dir)).fit()
@@ -188,6 +193,9 @@ class _Trainer:
             dev.release_cached_memory(self.p.device)
             return (f"out of GPU memory at batch size {self.batch_size} — "
                     "try a smaller batch size or fp16/bf16")
+        if self.group is not None and distributed.peer_lost(e):
+            return (f"another process of this data-parallel run ended unexpectedly at step {self.ctx.step} "
+                    f"(its error is in the run's log): {str(e).splitlines()[0][:200]}")
         self.cbs.on_log(self.ctx, "error", "".join(traceback.format_exception(e)))
         return f"training failed: {type(e).__name__}: {e}"
 

@@ -62,3 +62,11 @@ def test_a_global_batch_is_shared_out_consistently():
     # A trailing batch too small for two samples per process is dropped, as one sample is in one process.
     assert batches_per_epoch(70, 64) == 2 and batches_per_epoch(70, 64, processes=3) == 2
     assert batches_per_epoch(69, 64, processes=3) == 1 and batches_per_epoch(65, 64) == 1
+
+
+def test_a_lost_peer_is_told_apart_from_other_errors():
+    from engine.training.distributed import peer_lost
+
+    assert peer_lost(RuntimeError("[pair.cc:553] Connection closed by peer [127.0.0.1]:27806."))
+    assert not peer_lost(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
+    assert not peer_lost(ValueError("Connection closed by peer"))
