@@ -72,15 +72,19 @@ class Group:
         dist.barrier()
 
     def place(self, device: torch.device) -> torch.device:
-        """One GPU per process where there are enough (nccl cannot share one)."""
-        if device.type != "cuda" or self.world == 1:
+        """One GPU per process where there are enough (nccl cannot share one);
+        nccl's collectives then run on this process's GPU."""
+        if device.type != "cuda":
             return device
         count = torch.cuda.device_count()
         base = device.index or 0
         if self.backend == "nccl" and count < base + self.world:
             raise TrainingError(f"training.distributed needs {self.world} GPUs from cuda:{base} for nccl, "
                                 f"but this machine has {count}; use fewer processes or backend gloo")
-        return torch.device("cuda", (base + self.local_rank) % count)
+        placed = torch.device("cuda", (base + self.local_rank) % count)
+        if self.backend == "nccl":
+            self.comm_device = placed
+        return placed
 
 
 def join(spec: RunSpec) -> tuple[Optional[Group], Optional[str]]:
