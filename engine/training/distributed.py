@@ -122,5 +122,5 @@ def leave(group: Optional[Group]) -> None:
 def peer_lost(e: BaseException) -> bool:
     """Whether an error says another process of the group went away (killed, crashed)."""
     text = str(e)
-    return isinstance(e, RuntimeError) and ("closed by peer" in text or "Connection reset" in text
-                                            or "remote worker" in text)
+    return isinstance(e, RuntimeError) and any(
+        words in text for words in ("closed by peer", "Connection reset", "Broken pipe", "remote worker"))

@@ -108,3 +108,19 @@ def test_a_distributed_run_pauses_and_stops_as_one(runner, events, db_url):
     while workers_of(db_url) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not workers_of(db_url)
+
+
+def test_a_rank_killed_mid_run_fails_the_run_instead_of_hanging(runner, events, db_url):
+    import os
+    import signal
+
+    spec = digits(epochs=2000, distributed={"nproc": 2})
+    spec["regularization"] = {}
+    run_id = runner.submit(spec)
+    rank0 = events.wait_for(lambda e: isinstance(e, Started) and e.run_id == run_id, timeout=120).pid
+    events.wait_for(lambda e: isinstance(e, Epoch) and e.run_id == run_id, timeout=120)
+    [rank1] = [p for p in workers_of(db_url)
+               if p.pid != rank0 and "torch.distributed.run" not in p.cmdline()]
+    os.kill(rank1.pid, signal.SIGKILL)
+    assert runner.wait(run_id, timeout=60) == "failed"
+    assert "another process of this data-parallel run ended unexpectedly" in runner.store.get_run(run_id).error
