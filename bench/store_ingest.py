@@ -1,7 +1,13 @@
 """Run-store speed (issue 3): metric points per second into SQLite through
 RunStore, and one run's 1,000,000 points read back reduced to 2,000 buckets.
 
-    python bench/store_ingest.py [--repeat N] [--dir DIR] [--quick]
+    python bench/store_ingest.py [--repeat N] [--dir DIR] [--quick] [--db URL ...]
+
+With --db (repeatable) the same figures are measured on each database given,
+side by side (e.g. a SQLite file and a PostgreSQL server:
+--db sqlite:///runs.db --db postgresql+psycopg://USER:PASS@HOST/DB); the runs
+written there are deleted at the end. Without it, fresh SQLite files in a
+temporary folder, plus the synchronous=FULL comparison (SQLite's alone).
 
 Prints, all measured in this one run:
   - points/s through RunStore.add_metrics in 1,000- and 10,000-point batches
@@ -27,11 +33,16 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sqlalchemy.engine import make_url  # noqa: E402
+
 from engine.store import RunStore, db  # noqa: E402
+from engine.store.paths import normalize_db_url  # noqa: E402
 from engine.training.callbacks import MetricPoint  # noqa: E402
 
 WRITE_GOAL = 200_000  # points/s
@@ -52,13 +63,31 @@ def load() -> str:
     return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def bench_batched(folder: Path, name: str, steps_per_batch: int, batches: int
+# Where a measurement writes: a URL for the measurement's name (a fresh SQLite
+# file each, or the one database given with --db).
+UrlFor = Callable[[str], str]
+
+
+@contextmanager
+def bench_run(url: str, name: str, keep: bool) -> Iterator[tuple[RunStore, int]]:
+    """A store and a new run in it; the run is deleted afterwards unless `keep`
+    (a database given with --db is left as it was found)."""
+    with RunStore(url) as store:
+        rid = store.create_run({"name": name})
+        try:
+            yield store, rid
+        finally:
+            if not keep:
+                store.delete_run(rid, delete_files=False)
+
+
+def bench_batched(url: str, steps_per_batch: int, batches: int, keep: bool
                   ) -> tuple[list[float], list[float]]:
     """(wall, CPU) seconds per add_metrics call, one per batch of len(KEYS) *
     steps_per_batch points. The points are built before the clock starts:
-    only the store is timed. CPU time is this thread's: SQLite runs in it."""
-    with RunStore(f"sqlite:///{folder / name}") as store:
-        rid = store.create_run({"name": "bench"})
+    only the store is timed. CPU time is this thread's: SQLite runs in it (a
+    server's own work is not counted)."""
+    with bench_run(url, "bench", keep) as (store, rid):
         data = [batch(b * steps_per_batch, steps_per_batch, KEYS) for b in range(batches)]
         times, cpu = [], []
         for pts in data:
@@ -86,36 +115,75 @@ def bench_sync(folder: Path, mode: str, commits: int) -> list[float]:
     return times
 
 
-def write_long_run(folder: Path, steps: int) -> tuple[str, int, float]:
-    """(url, run id, seconds in add_metrics) for one key of `steps` points written
-    in 10,000-point batches; each batch is built outside the clock."""
-    url = f"sqlite:///{folder / f'read_{steps}.db'}"
-    with RunStore(url) as store:
-        rid = store.create_run({"name": "long"})
-        now = time.time()
-        spent = 0.0
-        for start in range(0, steps, 10_000):
-            pts = [MetricPoint(LONG_KEY, s, s // 1000, 1.0 / (s + 1), now)
-                   for s in range(start, min(steps, start + 10_000))]
-            t = time.perf_counter()
-            store.add_metrics(rid, pts)
-            spent += time.perf_counter() - t
-        return url, rid, spent
+def write_long_run(store: RunStore, rid: int, steps: int) -> float:
+    """Seconds in add_metrics for one key of `steps` points written in
+    10,000-point batches; each batch is built outside the clock."""
+    now = time.time()
+    spent = 0.0
+    for start in range(0, steps, 10_000):
+        pts = [MetricPoint(LONG_KEY, s, s // 1000, 1.0 / (s + 1), now)
+               for s in range(start, min(steps, start + 10_000))]
+        t = time.perf_counter()
+        store.add_metrics(rid, pts)
+        spent += time.perf_counter() - t
+    return spent
 
 
-def bench_read(url: str, rid: int, reads: int) -> tuple[list[float], list[float], int]:
+def bench_read(store: RunStore, rid: int, reads: int) -> tuple[list[float], list[float], int]:
     """(wall, CPU) seconds per reduced read (a fresh store each time would time
     the migration check too; a plot re-reads through an open store), and the
     buckets returned."""
-    with RunStore(url) as store:
-        store.get_curves([rid], [LONG_KEY], buckets=2000)  # first touch: page cache, pool
-        times, cpu = [], []
-        for _ in range(reads):
-            t, c = time.perf_counter(), time.thread_time()
-            (curve,) = store.get_curves([rid], [LONG_KEY], buckets=2000)
-            times.append(time.perf_counter() - t)
-            cpu.append(time.thread_time() - c)
+    store.get_curves([rid], [LONG_KEY], buckets=2000)  # first touch: page cache, pool
+    times, cpu = [], []
+    for _ in range(reads):
+        t, c = time.perf_counter(), time.thread_time()
+        (curve,) = store.get_curves([rid], [LONG_KEY], buckets=2000)
+        times.append(time.perf_counter() - t)
+        cpu.append(time.thread_time() - c)
     return times, cpu, len(curve)
+
+
+def measure(url_for: UrlFor, repeat: int, steps: int, keep: bool) -> dict[str, list[float]]:
+    """Every figure but the synchronous one, `repeat` times, on the database(s) of `url_for`."""
+    m: dict[str, list[float]] = {k: [] for k in (
+        "small", "small_cpu", "large", "large_cpu", "long_writes", "reads", "reads_cpu", "buckets")}
+    for r in range(repeat):
+        wall, cpu = bench_batched(url_for(f"b1k_{r}"), 100, 300, keep)
+        m["small"] += wall
+        m["small_cpu"] += cpu
+        wall, cpu = bench_batched(url_for(f"b10k_{r}"), 1000, 30, keep)
+        m["large"] += wall
+        m["large_cpu"] += cpu
+        with bench_run(url_for(f"read_{r}"), "long", keep) as (store, rid):
+            m["long_writes"].append(steps / write_long_run(store, rid, steps))
+            times, cpu, buckets = bench_read(store, rid, 5)
+        m["reads"] += times
+        m["reads_cpu"] += cpu
+        m["buckets"].append(buckets)
+    return m
+
+
+def report(label: str, m: dict[str, list[float]], steps: int) -> None:
+    print(f"== {label}")
+    for name, n in (("1,000-point", 1000), ("10,000-point", 10_000)):
+        key = "small" if n == 1000 else "large"
+        times, cpu = m[key], m[key + "_cpu"]
+        med = statistics.median(times)
+        pps, overall = n / med, n * len(times) / sum(times)
+        print(f"add_metrics, {name} batches: {pps:,.0f} points/s at the median batch "
+              f"({med * 1000:.2f} ms, {len(times)} batches; overall {overall:,.0f} points/s) "
+              f"-> {pps / WRITE_GOAL:.2f}x the {WRITE_GOAL:,} points/s goal; "
+              f"CPU {statistics.median(cpu) * 1000:.2f} ms a batch = "
+              f"{n / statistics.median(cpu):,.0f} points per CPU-second")
+    print(f"{steps:,} points of one key written in 10,000-point batches: "
+          f"{statistics.median(m['long_writes']):,.0f} points/s overall (all batches' time; "
+          f"median of {len(m['long_writes'])} runs)")
+    reads = m["reads"]
+    read = statistics.median(reads)
+    print(f"{steps:,} points read reduced to {int(m['buckets'][-1])} buckets: {read * 1000:.1f} ms median "
+          f"(best {min(reads) * 1000:.1f} ms, {len(reads)} reads) -> "
+          f"{read / READ_GOAL_S:.2f}x the {READ_GOAL_S} s goal (below 1 meets it); "
+          f"CPU {statistics.median(m['reads_cpu']) * 1000:.1f} ms median")
 
 
 def main() -> int:
@@ -124,46 +192,37 @@ def main() -> int:
     ap.add_argument("--dir", default=None, help="folder for the temporary databases")
     ap.add_argument("--quick", action="store_true",
                     help="100,000 points for the long curve instead of 1,000,000")
+    ap.add_argument("--db", action="append", default=[], metavar="URL",
+                    help="measure this database instead (repeat for side by side); its runs are deleted after")
     args = ap.parse_args()
     steps = 100_000 if args.quick else 1_000_000
     print(f"start: {load()} ({os.cpu_count()} CPUs)")
-    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        folder = Path(tmp)
-        small, large, small_cpu, large_cpu = [], [], [], []
-        normal, full, reads, reads_cpu, long_writes = [], [], [], [], []
-        for r in range(args.repeat):
-            wall, cpu = bench_batched(folder, f"b1k_{r}.db", 100, 300)
-            small, small_cpu = small + wall, small_cpu + cpu
-            wall, cpu = bench_batched(folder, f"b10k_{r}.db", 1000, 30)
-            large, large_cpu = large + wall, large_cpu + cpu
-            normal += bench_sync(folder, "NORMAL", 200)
-            full += bench_sync(folder, "FULL", 200)
-            url, rid, w = write_long_run(folder, steps)
-            long_writes.append(steps / w)
-            times, cpu, buckets = bench_read(url, rid, 5)
-            reads, reads_cpu = reads + times, reads_cpu + cpu
-            Path(url.removeprefix("sqlite:///")).unlink()  # keep the temp folder small
-        end = load()
-    for label, times, cpu, n in (("1,000-point", small, small_cpu, 1000),
-                                 ("10,000-point", large, large_cpu, 10_000)):
-        med = statistics.median(times)
-        pps, overall = n / med, n * len(times) / sum(times)
-        print(f"add_metrics, {label} batches: {pps:,.0f} points/s at the median batch "
-              f"({med * 1000:.2f} ms, {len(times)} batches; overall {overall:,.0f} points/s) "
-              f"-> {pps / WRITE_GOAL:.2f}x the {WRITE_GOAL:,} points/s goal; "
-              f"CPU {statistics.median(cpu) * 1000:.2f} ms a batch = "
-              f"{n / statistics.median(cpu):,.0f} points per CPU-second")
-    print(f"{steps:,} points of one key written in 10,000-point batches: "
-          f"{statistics.median(long_writes):,.0f} points/s overall (all batches' time; "
-          f"median of {len(long_writes)} runs)")
-    read = statistics.median(reads)
-    print(f"{steps:,} points read reduced to {buckets} buckets: {read * 1000:.1f} ms median "
-          f"(best {min(reads) * 1000:.1f} ms, {len(reads)} reads) -> "
-          f"{read / READ_GOAL_S:.2f}x the {READ_GOAL_S} s goal (below 1 meets it); "
-          f"CPU {statistics.median(reads_cpu) * 1000:.1f} ms median")
-    n_med, f_med = statistics.median(normal), statistics.median(full)
-    print(f"one 10-point commit: NORMAL {n_med * 1000:.2f} ms, FULL {f_med * 1000:.2f} ms -> "
-          f"FULL/NORMAL = {f_med / n_med:.2f}x")
+    results: list[tuple[str, dict[str, list[float]]]] = []
+    normal: list[float] = []
+    full: list[float] = []
+    if args.db:
+        for url in args.db:
+            label = make_url(normalize_db_url(url)).render_as_string(hide_password=True)
+            results.append((label, measure(lambda _name, u=url: u, args.repeat, steps, keep=False)))
+    else:
+        with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+            folder = Path(tmp)
+
+            def url_for(name: str) -> str:
+                return f"sqlite:///{folder / name}.db"
+
+            results.append(("SQLite, fresh files in a temporary folder",
+                            measure(url_for, args.repeat, steps, keep=True)))
+            for _ in range(args.repeat):
+                normal += bench_sync(folder, "NORMAL", 200)
+                full += bench_sync(folder, "FULL", 200)
+    end = load()
+    for label, m in results:
+        report(label, m, steps)
+    if normal:
+        n_med, f_med = statistics.median(normal), statistics.median(full)
+        print(f"one 10-point commit: NORMAL {n_med * 1000:.2f} ms, FULL {f_med * 1000:.2f} ms -> "
+              f"FULL/NORMAL = {f_med / n_med:.2f}x")
     print(f"end: {end}")
     return 0
 

