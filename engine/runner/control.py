@@ -102,7 +102,9 @@ def _by_pid(store: RunStore, run_id: int, action: Action, use_signals: bool,
 
 
 def _kill(store: RunStore, run_id: int, proc: psutil.Process) -> Delivery:
-    """Cancel: kill the worker and its children now, then write its end (it cannot)."""
-    kill_tree(proc)
+    """Cancel: write the run's end (its worker will not), then kill the worker and
+    its children now. The row first: a Runner's orphan check that saw the pid
+    dead before the row said so would record a crash instead."""
     store.set_status(run_id, RunStatus.STOPPED, error=CANCELLED, only_from=tuple(s.value for s in LIVE))
+    kill_tree(proc)
     return Delivery(run_id, "cancel", "signal")
