@@ -121,12 +121,22 @@ class RunBridge(QObject):
 
     # --- commands (UI thread) ---------------------------------------------------------
     def submit(self, spec: Union[RunSpec, dict[str, Any]], *, name: Optional[str] = None,
-               parent_id: Optional[int] = None, resume_from: Optional[str] = None) -> int:
+               parent_id: Optional[int] = None, resume_from: Optional[str] = None,
+               cluster: Optional[str] = None) -> int:
         """Queue a run (a new one, a clone, or one resumed from `resume_from`, a
         checkpoint file of run `parent_id`); its queued row exists and `owned`
         has been emitted when this returns. A bad spec raises
-        engine.spec.SpecError and nothing is created."""
-        return int(self.runner.submit(spec, name=name, parent_id=parent_id, resume_from=resume_from))
+        engine.spec.SpecError and nothing is created. cluster: a Ray cluster's
+        address to run it on (a store it cannot share, SQLite, raises
+        ValueError saying so, before any row exists)."""
+        runner = self.runner
+        if cluster is None:
+            return int(runner.submit(spec, name=name, parent_id=parent_id, resume_from=resume_from))
+        from engine.runner.ray_executor import ray_executor
+
+        place = f"ray:{cluster}"
+        runner.add_executor(place, ray_executor(cluster))
+        return int(runner.submit(spec, name=name, parent_id=parent_id, resume_from=resume_from, on=place))
 
     def pause(self, run_id: int) -> Optional[str]:
         """Ask the run to pause after its batch; None once asked, else why not, in words.

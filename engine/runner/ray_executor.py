@@ -104,6 +104,33 @@ def _die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+_connected: list[Optional[str]] = []  # the address this process joined (Ray allows one cluster per process)
+_connect_lock = threading.Lock()
+
+
+def connect(address: Optional[str]) -> Any:
+    """The `ray` module, connected to the cluster at `address` (None: Ray's
+    default, RAY_ADDRESS or a new local one). One cluster per process: a second
+    address is refused in words rather than silently using the first."""
+    import ray
+
+    with _connect_lock:
+        if ray.is_initialized():
+            if _connected and address and _connected[0] and address != _connected[0]:
+                raise RuntimeError(f"this process is connected to the Ray cluster at {_connected[0]}; Ray "
+                                   f"joins one cluster per process, so {address} needs a restart of the app")
+            return ray
+        ray.init(address=address, log_to_driver=False, include_dashboard=False)
+        _connected[:] = [address]
+    return ray
+
+
+def free_resources(address: Optional[str]) -> dict[str, float]:
+    """The cluster's free GPUs and CPUs ({"GPU": n, "CPU": n}); connects first (slow: call it off the UI thread)."""
+    free = connect(address).available_resources()
+    return {"GPU": float(free.get("GPU", 0.0)), "CPU": float(free.get("CPU", 0.0))}
+
+
 @dataclass
 class _Job:
     run_id: int
@@ -198,11 +225,7 @@ class RayExecutor:
 
     # --- Ray -------------------------------------------------------------------------------
     def _connect(self) -> Any:
-        import ray
-
-        if not ray.is_initialized():
-            ray.init(address=self.address, ignore_reinit_error=True, log_to_driver=False,
-                     include_dashboard=False)
+        ray = connect(self.address)
         if self._task is None:
             self._task = ray.remote(max_retries=0)(run_worker)
         return ray

@@ -69,28 +69,51 @@ class Runner:
         else:
             self.executor = LocalExecutor(db_url, self.store, self._dispatch, concurrency=concurrency,
                                           worker_command=worker_command)
+        self._extra: dict[str, Executor] = {}  # more places to run, by name (a Ray cluster): submit(on=name)
+        self._placed: dict[int, Executor] = {}  # runs submitted to one of them
+
+    def add_executor(self, name: str, executor: Callable[[str, RunStore, EventCallback], Executor]) -> None:
+        """Make `submit(..., on=name)` run there (once per name; the factory may
+        refuse this store, e.g. a SQLite file for a cluster, by raising)."""
+        with self._lock:
+            if name in self._extra:
+                return
+        made = executor(self.db_url, self.store, self._dispatch)
+        with self._lock:
+            self._extra.setdefault(name, made)
+
+    def _executors(self) -> list[Executor]:
+        with self._lock:
+            return [self.executor, *self._extra.values()]
 
     # --- launching ----------------------------------------------------------------------
     def submit(self, spec: Union[RunSpec, dict[str, Any]], *, name: Optional[str] = None,
                parent_id: Optional[int] = None, resume_from: Optional[str] = None,
-               device: Optional[str] = None) -> int:
+               device: Optional[str] = None, on: Optional[str] = None) -> int:
         """Create the queued row and queue the run; returns its id.
 
         A dict is validated first: a bad spec raises engine.spec.SpecError and
-        no row or worker is created.
+        no row or worker is created. on: the name of an executor added with
+        add_executor (default: this runner's own).
         """
         if not isinstance(spec, RunSpec):
             spec = parse_spec(spec)
+        with self._lock:
+            if on is not None and on not in self._extra:
+                raise ValueError(f"no place to run called {on!r} (add it with add_executor)")
+            executor = self.executor if on is None else self._extra[on]
         with self._submit_lock:
             run_id = self.store.create_run(spec.to_dict(), name=name or spec.name, parent_id=parent_id)
             with self._lock:
                 self._own.add(run_id)
                 self._done[run_id] = threading.Event()
+                if on is not None:
+                    self._placed[run_id] = executor
         self._dispatch(Owned(run_id, name=name or spec.name, status="queued", total_epochs=spec.training.epochs,
                              parent_id=parent_id))  # before the worker's own events
         self._dispatch(Status(run_id, "queued"))
         try:
-            self.executor.submit(run_id, device=device or spec.training.device, resume_from=resume_from)
+            executor.submit(run_id, device=device or spec.training.device, resume_from=resume_from)
         except Exception as e:  # never leave a queued row that no worker will pick up
             error = f"could not queue the run: {e}"
             self.store.set_status(run_id, "failed", error=error)
@@ -121,8 +144,9 @@ class Runner:
         A run this runner did not start is adopted, so its events arrive here too."""
         with self._lock:
             own = run_id in self._own and run_id not in self._detached
-        if own and run_id in self.executor.active_runs():
-            if getattr(self.executor, action)(run_id):
+            executor = self._placed.get(run_id, self.executor)
+        if own and run_id in executor.active_runs():
+            if getattr(executor, action)(run_id):
                 return Delivery(run_id, action, "pipe")
             status = self._status(run_id)
             return Delivery(run_id, action, problem=refusal(run_id, action, status or "queued")
@@ -182,7 +206,7 @@ class Runner:
 
     def active_runs(self) -> list[int]:
         """Runs this runner started that are queued or running (adopted ones: adopted_runs)."""
-        return self.executor.active_runs()
+        return sorted(r for executor in self._executors() for r in executor.active_runs())
 
     def detach(self, run_id: Optional[int] = None) -> list[int]:
         """Let running workers (all, or `run_id`) train on after this process
@@ -191,7 +215,7 @@ class Runner:
         and any Runner can adopt it again. Detaching all also stops
         taking runs and ends queued ones `stopped` ("not started: ..."):
         nothing would be left to start them."""
-        detached = self.executor.detach(run_id)
+        detached = [r for executor in self._executors() for r in executor.detach(run_id)]
         with self._lock:
             self._detached.update(detached)
         if run_id is None:  # letting go of everything: this process is about to leave
@@ -255,7 +279,8 @@ class Runner:
         if detach and not stop_runs:
             self.detach()
             return
-        self.executor.shutdown(stop_runs=stop_runs, timeout=timeout)
+        for executor in self._executors():
+            executor.shutdown(stop_runs=stop_runs, timeout=timeout)
 
     def _dispatch(self, event: Event) -> None:
         with self._lock:

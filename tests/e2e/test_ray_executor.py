@@ -140,3 +140,22 @@ def test_cancel_kills_the_ray_task_and_its_worker(runner, events):
         psutil.Process(pid).wait(timeout=30)  # the worker died with its task
     except psutil.NoSuchProcess:
         pass
+
+
+@pytest.mark.slow
+def test_a_runner_runs_on_the_cluster_beside_this_machine(pg_url, cluster):
+    """The app's way: its runner's own executor is local; a cluster is one more place (submit(on=...))."""
+    runner = Runner(pg_url, follow_interval_s=0.2)
+    try:
+        runner.add_executor("ray:local", ray_executor())
+        events = EventRecorder()
+        runner.subscribe(events)
+        run_id = runner.submit(iris(epochs=1), on="ray:local")
+        assert runner.active_runs() == [run_id]
+        assert runner.wait(run_id, timeout=240) == "completed"
+        assert sum(isinstance(e, Finished) for e in events.of(run_id)) == 1
+        assert runner.active_runs() == []
+        with pytest.raises(ValueError, match="no place to run called 'elsewhere'"):
+            runner.submit(iris(epochs=1), on="elsewhere")
+    finally:
+        runner.shutdown(stop_runs=True, timeout=60)

@@ -41,6 +41,7 @@ from app.pages.train.log_pane import LogPane
 from app.pages.train.memory import MemoryCheck, describe_fit, process_count
 from app.pages.train.model_check import ModelCheck
 from app.pages.train.run_list import RunList, RunRow, first_line
+from app.pages.train.run_on import RunOnChooser, launch_kwargs
 from app.pages.train.settings_form import SettingsForm
 from app.widgets.system_strip import SystemStrip
 from engine.spec import SpecError, parse_spec
@@ -149,6 +150,7 @@ class TrainPage(QWidget):
         self.launch_button.clicked.connect(self.launch)
         hint = QLabel("Ctrl+Enter")
         hint.setEnabled(False)
+        self.run_on = RunOnChooser()
         launch_row = QHBoxLayout()
         launch_row.addWidget(self.launch_button, 1)
         launch_row.addWidget(hint)
@@ -162,6 +164,7 @@ class TrainPage(QWidget):
         left.addWidget(scroll, 1)
         left.addWidget(self.memory_label)
         left.addWidget(self.problem_label)
+        left.addWidget(self.run_on)
         left.addLayout(launch_row)
 
     def _build_right(self, sampler: Any) -> None:
@@ -278,7 +281,7 @@ class TrainPage(QWidget):
             return None
         spec = self.state.spec
         try:
-            run_id = self.bridge.submit(spec)
+            run_id = self.bridge.submit(spec, **launch_kwargs(self.run_on))
         except SpecError as e:
             self._form_error = "; ".join(e.errors)
             self._update_launch()
