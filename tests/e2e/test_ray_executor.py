@@ -4,6 +4,7 @@ URL; this module gets a fresh database on it). The SQLite refusal needs
 neither."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -16,6 +17,8 @@ from engine.runner.ray_executor import RemoteStoreError, check_shared_store, ray
 from tests.e2e.test_train_e2e import iris
 from tests.engine.conftest import fresh_pg_database, pg_admin_url
 from tests.events import EventRecorder
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # --- no Ray, no PostgreSQL --------------------------------------------------------------
@@ -76,9 +79,16 @@ def events(runner):
     return e
 
 
+def digits(epochs: int) -> dict:
+    """The digits MLP template, trained for `epochs` on the CPU."""
+    spec = json.loads((ROOT / "resources" / "templates" / "digits_mlp.json").read_text())
+    spec["training"].update(epochs=epochs, device="cpu")
+    return spec
+
+
 @pytest.mark.slow
-def test_two_runs_on_the_cluster_complete_with_their_curves_and_system_metrics(runner, events):
-    ids = [runner.submit(iris(epochs=2)), runner.submit(iris(epochs=3))]
+def test_two_digits_runs_on_the_cluster_complete_with_their_curves_and_system_metrics(runner, events):
+    ids = [runner.submit(digits(epochs=2)), runner.submit(digits(epochs=3))]
     assert [runner.wait(i, timeout=240) for i in ids] == ["completed", "completed"]
     for run_id, epochs in zip(ids, (2, 3)):
         run = runner.store.get_run(run_id)
