@@ -46,6 +46,17 @@ def set_host(db_url: str, run_id: int, host: str) -> None:
     engine.dispose()
 
 
+def remote_worker(db_url: str) -> tuple[int, subprocess.Popen]:
+    """An endless fake-loop run whose worker is started as a remote executor
+    starts it (`--no-stdin`): no pipe to this process at all."""
+    with RunStore(db_url) as store:
+        run_id = store.create_run(fake_spec("endless"))
+    worker = subprocess.Popen([*FAKE_WORKER, "--run-id", str(run_id), "--db", db_url, "--no-stdin"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    return run_id, worker
+
+
 @pytest.fixture
 def adopter(db_url):
     runners: list[Runner] = []
@@ -98,12 +109,7 @@ def test_a_second_runner_adopts_a_detached_worker_streams_its_events_and_command
 
 
 def test_a_worker_with_no_stdin_and_no_signals_obeys_pause_resume_and_stop_through_the_store(db_url, adopter):
-    with RunStore(db_url) as store:
-        run_id = store.create_run(fake_spec("endless"))
-    # As a remote executor starts it: no pipe to this process at all.
-    worker = subprocess.Popen([*FAKE_WORKER, "--run-id", str(run_id), "--db", db_url, "--no-stdin"],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    run_id, worker = remote_worker(db_url)
     try:
         runner, rec = adopter(use_signals=False)
         wait_until(lambda: runner.store.get_run(run_id).status == "running")
@@ -262,11 +268,7 @@ def test_cancel_kills_an_adopted_worker_now_and_records_why(db_url, adopter):
 def test_cancel_through_the_store_ends_a_worker_no_signal_reaches(db_url, adopter):
     from engine.worker.commands import CANCELLED
 
-    with RunStore(db_url) as store:
-        run_id = store.create_run(fake_spec("endless"))
-    worker = subprocess.Popen([*FAKE_WORKER, "--run-id", str(run_id), "--db", db_url, "--no-stdin"],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    run_id, worker = remote_worker(db_url)
     try:
         runner, _ = adopter(use_signals=False)
         wait_until(lambda: runner.store.get_run(run_id).status == "running")
