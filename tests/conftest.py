@@ -24,3 +24,13 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
 def db_url(tmp_path) -> str:
     """A fresh SQLite store in the test's own folder."""
     return f"sqlite:///{tmp_path / 'runs.db'}"
+
+
+@pytest.fixture
+def events(runner):
+    """Every event of the test's `runner` fixture, recorded (tests/events.py)."""
+    from tests.events import EventRecorder
+
+    recorder = EventRecorder()
+    runner.subscribe(recorder)
+    return recorder

@@ -11,9 +11,8 @@ import psutil
 import pytest
 
 from engine.protocol import Checkpoint, Epoch, Metrics, Started, Status
-from engine.runner import Runner, external
+from engine.runner import external
 from engine.spec import parse_spec
-from tests.events import EventRecorder
 
 pytestmark = pytest.mark.slow
 
@@ -24,20 +23,6 @@ def digits(**training) -> dict:
     spec = json.loads(TEMPLATE.read_text())
     spec["training"].update({"device": "cpu", **training})
     return spec
-
-
-@pytest.fixture
-def runner(db_url):
-    r = Runner(db_url)
-    yield r
-    r.shutdown(stop_runs=True, timeout=30)
-
-
-@pytest.fixture
-def events(runner):
-    e = EventRecorder()
-    runner.subscribe(e)
-    return e
 
 
 def workers_of(db_url: str) -> list[psutil.Process]:

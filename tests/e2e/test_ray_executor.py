@@ -72,13 +72,6 @@ def runner(pg_url, cluster):
     r.shutdown(stop_runs=True, timeout=60)
 
 
-@pytest.fixture
-def events(runner):
-    e = EventRecorder()
-    runner.subscribe(e)
-    return e
-
-
 def digits(epochs: int) -> dict:
     """The digits MLP template, trained for `epochs` on the CPU."""
     spec = json.loads((ROOT / "resources" / "templates" / "digits_mlp.json").read_text())

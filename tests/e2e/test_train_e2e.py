@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 
 from engine.protocol import Checkpoint, Epoch, Finished, Metrics, Started, Status
-from engine.runner import Runner
-from tests.events import EventRecorder
 
 pytestmark = pytest.mark.slow
 
@@ -26,20 +24,6 @@ def iris(epochs: int = 2, batch_size: int = 16, **extra) -> dict:
             "training": {"epochs": epochs, "batch_size": batch_size, "device": "cpu"}}
     spec.update(extra)
     return spec
-
-
-@pytest.fixture
-def runner(db_url):
-    r = Runner(db_url)
-    yield r
-    r.shutdown(stop_runs=True, timeout=30)
-
-
-@pytest.fixture
-def events(runner):
-    e = EventRecorder()
-    runner.subscribe(e)
-    return e
 
 
 def test_a_real_worker_trains_iris_and_its_rows_and_events_agree(runner, events):

@@ -36,13 +36,6 @@ def runner(db_url):
     r.shutdown(stop_runs=True, timeout=20)
 
 
-@pytest.fixture
-def events(runner):
-    rec = EventRecorder()
-    runner.subscribe(rec)
-    return rec
-
-
 def wait_until(read, timeout: float = 60.0):
     """Poll `read()` until it returns something truthy (rows a worker writes)."""
     deadline = time.monotonic() + timeout
