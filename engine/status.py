@@ -22,6 +22,7 @@ class RunStatus(str, Enum):
     STOPPED = "stopped"  # asked to stop (a `last` checkpoint), or never started
     FAILED = "failed"  # the run itself could not go on (bad spec, NaN loss): resuming would fail again
     CRASHED = "crashed"  # its worker died without writing its end (kill -9, OOM killer, segfault)
+    PRUNED = "pruned"  # a sweep's pruner stopped it early (a `last` checkpoint kept); not a failure
 
     def __str__(self) -> str:
         return self.value

@@ -35,7 +35,8 @@ def to_run(r: Any) -> Run:
                finished_at=aware(r.finished_at), device=r.device, pid=r.pid, error=r.error,
                summary=summary_json.loads(r.summary), notes=r.notes or "",
                tags=list(json.loads(r.tags or "[]")), parent_id=r.parent_id,
-               starred=bool(r.starred), heartbeat_at=aware(r.heartbeat_at), host=r.host)
+               starred=bool(r.starred), heartbeat_at=aware(r.heartbeat_at), host=r.host,
+               sweep_id=r.sweep_id, trial_number=r.trial_number, teacher_run_id=r.teacher_run_id)
 
 
 def clean_tags(tags: Iterable[str] | None) -> list[str]:

@@ -122,8 +122,19 @@ def upgrade_to_head(engine: Engine) -> None:
     with engine.connect() as conn:
         if set(MigrationContext.configure(conn).get_current_heads()) == heads:
             return
-    with _MIGRATION_LOCK, writer(engine).begin() as conn:
-        if conn.dialect.name == "postgresql":  # held until this transaction ends
-            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK_KEY})")
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    with _MIGRATION_LOCK, writer(engine).connect() as conn:
+        raw = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
+        if raw is not None:
+            # Alembic's batch mode on SQLite copies a table and drops the
+            # original; with foreign keys on, dropping `runs` would cascade
+            # to every run's metrics. The pragma only works outside a transaction.
+            raw.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with conn.begin():
+                if conn.dialect.name == "postgresql":  # held until this transaction ends
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK_KEY})")
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys = ON")

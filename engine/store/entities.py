@@ -16,7 +16,7 @@ from engine.status import LIVE
 class Run:
     id: int
     name: str
-    status: str  # queued|running|paused|completed|stopped|failed|crashed
+    status: str  # queued|running|paused|completed|stopped|failed|crashed|pruned
     spec: dict[str, Any]
     created_at: datetime
     started_at: Optional[datetime]
@@ -31,6 +31,9 @@ class Run:
     starred: bool = False
     heartbeat_at: Optional[datetime] = None
     host: Optional[str] = None  # the machine `pid` belongs to
+    sweep_id: Optional[int] = None  # a sweep's trial: its sweep and trial number
+    trial_number: Optional[int] = None
+    teacher_run_id: Optional[int] = None  # a distilled run: the run it learned from
 
     @property
     def duration_s(self) -> Optional[float]:

@@ -48,13 +48,19 @@ class RunRow(Base):
     notes: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
     tags: Mapped[str] = mapped_column(Text, default="[]", server_default=text("'[]'"))  # JSON list of strings
     parent_id: Mapped[Optional[int]] = mapped_column(
-        Integer, ForeignKey("runs.id", ondelete="SET NULL"))
+        Integer, ForeignKey("runs.id", ondelete="SET NULL", name="fk_runs_teacher"))
     # Beyond the original schema (docs/DESIGN-NOTES.md):
     starred: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     heartbeat_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
     # The machine the pid belongs to: a pid is only checked on its own host
     # (a shared PostgreSQL store has workers on other machines).
     host: Mapped[Optional[str]] = mapped_column(String(255))
+    # Second wave (migration 0004): a sweep's trials, and a distilled run's teacher.
+    sweep_id: Mapped[Optional[int]] = mapped_column(
+        Integer, ForeignKey("sweeps.id", ondelete="SET NULL", name="fk_runs_sweep"), index=True)
+    trial_number: Mapped[Optional[int]] = mapped_column(Integer)
+    teacher_run_id: Mapped[Optional[int]] = mapped_column(
+        Integer, ForeignKey("runs.id", ondelete="SET NULL", name="fk_runs_teacher"))
 
 
 class MetricRow(Base):
@@ -142,3 +148,45 @@ class RunCommandRow(Base):
     command: Mapped[str] = mapped_column(String(16))  # pause | resume | stop | cancel
     created_at: Mapped[datetime] = mapped_column(DateTime)
     applied_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+
+
+class SweepRow(Base):
+    """A hyperparameter sweep (docs/ARCHITECTURE.md, "Sweeps"): its trials are
+    ordinary runs carrying `runs.sweep_id` and `runs.trial_number`. This table
+    and those runs are the one source of truth; an Optuna study is rebuilt
+    from them on resume, never stored."""
+
+    __tablename__ = "sweeps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    spec: Mapped[str] = mapped_column(Text)  # the sweep document, JSON text, base spec inlined
+    method: Mapped[str] = mapped_column(String(16))  # grid | random | tpe
+    metric: Mapped[str] = mapped_column(String(200))
+    goal: Mapped[str] = mapped_column(String(8))  # maximize | minimize
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    best_run_id: Mapped[Optional[int]] = mapped_column(
+        Integer, ForeignKey("runs.id", ondelete="SET NULL", use_alter=True, name="fk_sweeps_best_run"))
+    # The supervisor process (`layerdeck sweep` or the app) and its liveness, so
+    # `layerdeck sweep --resume` can tell a dead supervisor from a live one.
+    pid: Mapped[Optional[int]] = mapped_column(Integer)
+    host: Mapped[Optional[str]] = mapped_column(String(255))
+    heartbeat_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    state: Mapped[str] = mapped_column(Text, default="{}", server_default=text("'{}'"))  # JSON, the sweep's own
+
+
+class RunDocumentRow(Base):
+    """A JSON document kept with a run, one per (run_id, kind): its evaluation
+    (`evaluation/test`, `evaluation/val`), an export check (`export/onnx`,
+    `export/pt2`), an LR-finder or sanity result. Documents are whole values:
+    writing one replaces the previous document of that kind."""
+
+    __tablename__ = "run_documents"
+
+    run_id: Mapped[int] = mapped_column(Integer, ForeignKey("runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64), primary_key=True)
+    document: Mapped[str] = mapped_column(Text)  # JSON
+    created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -36,6 +36,7 @@ from engine.store.models import (
     MetricBlockRow,
     MetricRow,
     RunCommandRow,
+    RunDocumentRow,
     RunRow,
     SystemMetricRow,
     table,
@@ -52,6 +53,7 @@ SYS = table(SystemMetricRow)
 CK = table(CheckpointRow)
 BLOCKS = table(MetricBlockRow)
 COMMANDS = table(RunCommandRow)
+DOCS = table(RunDocumentRow)
 ORDERABLE = ("id", "name", "status", "created_at", "started_at", "finished_at")
 
 
@@ -122,10 +124,13 @@ class RunStore:
     # --- runs -----------------------------------------------------------------
 
     def create_run(self, spec: dict, name: str | None = None, *, parent_id: int | None = None,
-                   status: str = "queued", tags: list[str] | None = None) -> int:
+                   status: str = "queued", tags: list[str] | None = None,
+                   sweep_id: int | None = None, trial_number: int | None = None,
+                   teacher_run_id: int | None = None) -> int:
         """A new run row holding `spec` verbatim; returns its id.
 
-        The name defaults to the spec's "name", else "run <id>"."""
+        The name defaults to the spec's "name", else "run <id>". A sweep's
+        trial carries `sweep_id` and `trial_number`; a distilled run its teacher."""
         check_status(status)
         if hasattr(spec, "model_dump"):  # a RunSpec: store its JSON form
             spec = spec.model_dump(mode="json")
@@ -143,6 +148,7 @@ class RunStore:
                 name=name or "run", status=status, spec=json.dumps(spec), created_at=now,
                 summary="{}", notes="", tags=json.dumps(clean_tags(tags)), parent_id=parent_id,
                 starred=False, started_at=now if status == "running" else None,
+                sweep_id=sweep_id, trial_number=trial_number, teacher_run_id=teacher_run_id,
                 heartbeat_at=now if status == "running" else None,
             )).inserted_primary_key
             assert key is not None  # a single-row INSERT always has its primary key
@@ -287,9 +293,10 @@ class RunStore:
             if status in LIVE_STATUSES:
                 raise ValueError(f"run {run_id} is {status}: stop it before deleting it")
             paths = s.execute(select(CK.c.path).where(CK.c.run_id == run_id)).scalars().all()
-            for table in (M, BLOCKS, SYS, CK, COMMANDS):
+            for table in (M, BLOCKS, SYS, CK, COMMANDS, DOCS):
                 s.execute(delete(table).where(table.c.run_id == run_id))
             s.execute(update(RUNS).where(R.parent_id == run_id).values(parent_id=None))
+            s.execute(update(RUNS).where(R.teacher_run_id == run_id).values(teacher_run_id=None))
             s.execute(delete(RUNS).where(R.id == run_id))
         if delete_files:  # after the commit: a file we cannot remove never leaves rows behind
             remove_files(paths)
@@ -421,6 +428,31 @@ class RunStore:
             s.execute(delete(CK).where(CK.c.run_id == run_id, CK.c.kind == kind))
             s.execute(insert(CK).values(run_id=run_id, kind=kind, path=str(path), step=int(step),
                                         epoch=int(epoch), metric_value=mv))
+
+    # --- documents kept with a run (evaluation, export checks, ...) ---------------
+
+    def put_document(self, run_id: int, kind: str, document: dict) -> None:
+        """Keep a JSON document with the run (models.RunDocumentRow), replacing
+        any earlier document of the same kind ("evaluation/test", "export/onnx")."""
+        if not kind or len(kind) > 64:
+            raise ValueError(f"document kind must be 1-64 characters, not {kind!r}")
+        body = json.dumps(document, allow_nan=False)  # NaN is not JSON: callers store null
+        with self._write() as s:
+            self._require(s, run_id)
+            s.execute(delete(DOCS).where(DOCS.c.run_id == run_id, DOCS.c.kind == kind))
+            s.execute(insert(DOCS).values(run_id=run_id, kind=kind, document=body, created_at=utcnow()))
+
+    def get_document(self, run_id: int, kind: str) -> Optional[dict]:
+        """The run's document of this kind, or None when it has none."""
+        with self._read() as s:
+            body = s.execute(select(DOCS.c.document).where(
+                DOCS.c.run_id == run_id, DOCS.c.kind == kind)).scalar_one_or_none()
+        return None if body is None else json.loads(body)
+
+    def document_kinds(self, run_id: int) -> list[str]:
+        with self._read() as s:
+            return list(s.execute(select(DOCS.c.kind).where(DOCS.c.run_id == run_id)
+                                  .order_by(DOCS.c.kind)).scalars())
 
     def checkpoints(self, run_id: int) -> list[CheckpointRecord]:
         with self._read() as s:

@@ -527,3 +527,22 @@ def test_a_bare_path_opens_and_a_bad_store_is_named(tmp_path):
         RunStore(str(junk))
     with pytest.raises(StoreError, match="cannot open the run store 'nosuchdb://x'"):
         RunStore("nosuchdb://x")
+
+
+def test_documents_are_kept_with_a_run_replaced_by_kind_and_deleted_with_it(store_url):
+    with RunStore(store_url) as s:
+        rid = s.create_run({"name": "evaluated"})
+        other = s.create_run({"name": "teacher"})
+        student = s.create_run({"name": "student"}, teacher_run_id=other)
+        assert s.get_document(rid, "evaluation/test") is None
+        s.put_document(rid, "evaluation/test", {"accuracy": 0.9, "per_class": [{"class": "0", "f1": 0.8}]})
+        s.put_document(rid, "evaluation/test", {"accuracy": 0.95})  # a re-evaluation replaces it
+        s.put_document(rid, "export/onnx", {"max_abs_diff": 1e-6})
+        assert s.get_document(rid, "evaluation/test") == {"accuracy": 0.95}
+        assert s.document_kinds(rid) == ["evaluation/test", "export/onnx"]
+        with pytest.raises(ValueError):
+            s.put_document(rid, "evaluation/test", {"accuracy": float("nan")})
+        assert s.get_run(student).teacher_run_id == other
+        s.delete_run(rid)
+        s.delete_run(other)
+        assert s.document_kinds(rid) == [] and s.get_run(student).teacher_run_id is None
