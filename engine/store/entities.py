@@ -3,7 +3,7 @@ so a caller keeps them after the session has closed. Datetimes are
 timezone-aware UTC."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Optional
 
@@ -81,6 +81,28 @@ class Curve:
 
 
 @dataclass(frozen=True)
+class Sweep:
+    """A hyperparameter sweep (engine.store.sweeps); its trials are runs with
+    `sweep_id` set. `spec` is the sweep document with its base spec inlined;
+    `state` is the supervisor's own JSON (budget used, failures, ...)."""
+
+    id: int
+    name: str
+    spec: dict[str, Any]
+    method: str  # grid | random | tpe
+    metric: str  # e.g. "val/accuracy"
+    goal: str  # maximize | minimize
+    status: str  # queued | running | paused | completed | stopped | failed
+    created_at: datetime
+    finished_at: Optional[datetime] = None
+    best_run_id: Optional[int] = None
+    pid: Optional[int] = None
+    host: Optional[str] = None
+    heartbeat_at: Optional[datetime] = None
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class CheckpointRecord:
     run_id: int
     kind: str  # best | last
@@ -100,6 +122,13 @@ class RunNotFoundError(KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "run not found"
+
+
+class SweepNotFoundError(KeyError):
+    """`sweep 3 not found`; a KeyError whose str() is the plain message."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "sweep not found"
 
 
 class StoreError(RuntimeError):

@@ -22,11 +22,12 @@ from sqlalchemy.orm import Session
 
 from engine.store import commands as command_channel
 from engine.store import summary as summary_json
+from engine.store import sweeps as sweep_rows
 from engine.store.batch import to_batch
 from engine.store.convert import check_status, clean_tags, remove_files, to_run, utcnow
 from engine.store.curves import read_curve
 from engine.store.db import create_db_engine, upgrade_to_head, writer
-from engine.store.entities import CheckpointRecord, Curve, Run, RunNotFoundError, StoreError
+from engine.store.entities import CheckpointRecord, Curve, Run, RunNotFoundError, StoreError, Sweep
 from engine.store.listing import RunListing, read_listings
 from engine.store.models import (
     CHECKPOINT_KINDS,
@@ -165,10 +166,14 @@ class RunStore:
         return to_run(row)
 
     def list_runs(self, *, status: str | list[str] | None = None, limit: int | None = None,
-                  order_by: str = "id", descending: bool = True) -> list[Run]:
+                  order_by: str = "id", descending: bool = True,
+                  sweep_id: int | None = None) -> list[Run]:
         """Runs from the `runs` table alone (never `metrics`): sort by a summary
-        value in Python, it is already in Run.summary."""
+        value in Python, it is already in Run.summary. With `sweep_id`, that
+        sweep's trials only."""
         where, order = _list_query(status, order_by, descending, None)
+        if sweep_id is not None:
+            where.append(R.sweep_id == int(sweep_id))
         stmt = select(RUNS).where(*where).order_by(*order)
         if limit is not None:
             stmt = stmt.limit(int(limit))
@@ -428,6 +433,30 @@ class RunStore:
             s.execute(delete(CK).where(CK.c.run_id == run_id, CK.c.kind == kind))
             s.execute(insert(CK).values(run_id=run_id, kind=kind, path=str(path), step=int(step),
                                         epoch=int(epoch), metric_value=mv))
+
+    # --- sweeps (engine.store.sweeps) -------------------------------------------
+
+    def create_sweep(self, *, name: str, spec: dict, method: str, metric: str, goal: str,
+                     status: str = "queued") -> int:
+        """A new sweep row; `spec` is the sweep document with its base spec inlined."""
+        with self._write() as s:
+            return sweep_rows.create(s.connection(), name=name, spec=spec, method=method,
+                                     metric=metric, goal=goal, status=status)
+
+    def get_sweep(self, sweep_id: int) -> Sweep:
+        with self._read() as s:
+            return sweep_rows.get(s.connection(), sweep_id)
+
+    def list_sweeps(self, *, status: str | list[str] | None = None) -> list[Sweep]:
+        """Every sweep, newest first."""
+        with self._read() as s:
+            return sweep_rows.list_all(s.connection(), status)
+
+    def update_sweep(self, sweep_id: int, **values: Any) -> None:
+        """Change a sweep's status, best run, supervisor (pid, host,
+        heartbeat_at) or state; a final status stamps finished_at."""
+        with self._write() as s:
+            sweep_rows.update_values(s.connection(), sweep_id, values)
 
     # --- documents kept with a run (evaluation, export checks, ...) ---------------
 

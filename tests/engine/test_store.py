@@ -546,3 +546,25 @@ def test_documents_are_kept_with_a_run_replaced_by_kind_and_deleted_with_it(stor
         s.delete_run(rid)
         s.delete_run(other)
         assert s.document_kinds(rid) == [] and s.get_run(student).teacher_run_id is None
+
+
+def test_a_sweep_and_its_trials(store_url):
+    from engine.store.entities import SweepNotFoundError
+
+    with RunStore(store_url) as s:
+        sid = s.create_sweep(name="lr", spec={"method": "grid"}, method="grid",
+                             metric="val/accuracy", goal="maximize")
+        trials = [s.create_run({"name": f"t{i}"}, sweep_id=sid, trial_number=i) for i in range(3)]
+        s.create_run({"name": "alone"})
+        assert [r.trial_number for r in s.list_runs(sweep_id=sid, order_by="id", descending=False)] == [0, 1, 2]
+        s.update_sweep(sid, status="running", state={"failures": 1})
+        s.update_sweep(sid, status="completed", best_run_id=trials[1])
+        sweep = s.get_sweep(sid)
+        assert (sweep.status, sweep.best_run_id, sweep.state) == ("completed", trials[1], {"failures": 1})
+        assert sweep.finished_at is not None and [x.id for x in s.list_sweeps()] == [sid]
+        with pytest.raises(ValueError, match="only .* change after creation"):
+            s.update_sweep(sid, name="renamed")
+        with pytest.raises(SweepNotFoundError, match="sweep 999 not found"):
+            s.get_sweep(999)
+        s.delete_run(trials[0])
+        assert len(s.list_runs(sweep_id=sid)) == 2
