@@ -89,12 +89,14 @@ class Runner:
     # --- launching ----------------------------------------------------------------------
     def submit(self, spec: Union[RunSpec, dict[str, Any]], *, name: Optional[str] = None,
                parent_id: Optional[int] = None, resume_from: Optional[str] = None,
-               device: Optional[str] = None, on: Optional[str] = None) -> int:
+               device: Optional[str] = None, on: Optional[str] = None,
+               sweep_id: Optional[int] = None, trial_number: Optional[int] = None) -> int:
         """Create the queued row and queue the run; returns its id.
 
         A dict is validated first: a bad spec raises engine.spec.SpecError and
         no row or worker is created. on: the name of an executor added with
-        add_executor (default: this runner's own).
+        add_executor (default: this runner's own). sweep_id, trial_number: the
+        run is that sweep's trial (engine.sweeps).
         """
         if not isinstance(spec, RunSpec):
             spec = parse_spec(spec)
@@ -103,7 +105,8 @@ class Runner:
                 raise ValueError(f"no place to run called {on!r} (add it with add_executor)")
             executor = self.executor if on is None else self._extra[on]
         with self._submit_lock:
-            run_id = self.store.create_run(spec.to_dict(), name=name or spec.name, parent_id=parent_id)
+            run_id = self.store.create_run(spec.to_dict(), name=name or spec.name, parent_id=parent_id,
+                                           sweep_id=sweep_id, trial_number=trial_number)
             with self._lock:
                 self._own.add(run_id)
                 self._done[run_id] = threading.Event()
