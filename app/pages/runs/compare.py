@@ -232,6 +232,8 @@ class CompareView(QWidget):
         self.legend.setText("&nbsp;&nbsp;".join(
             f"<span style='color:{self._colors[r.id].name()}; font-size:14px'>■</span>"
             f"&nbsp;{_esc(run_label(r.id, r.name))}"
+            # A run that did not complete says how it ended (pruned, failed, ...): its curves stop early.
+            + (f" <i style='color:#666'>({_esc(str(r.status))})</i>" if r.status != "completed" else "")
             for r in runs))
         # The curves first: the read runs on the worker while the tables below fill in.
         self._worker.submit(lambda: load_compare_data(self._store(), runs, self.cache),

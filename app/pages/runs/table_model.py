@@ -68,6 +68,7 @@ _MODEL_COL = COLUMN_INDEX["model"]
 STATUS_COLORS = {
     "queued": "#8a8f98", "running": "#2f7fd8", "paused": "#d9a400", "completed": "#2e9d57",
     "stopped": "#e08a1e", "failed": "#d33d3d", "crashed": "#a0287a",
+    "pruned": "#7d6bb3",  # a sweep's pruner ended it early: not a failure, so not red
 }
 STATUSES = tuple(STATUS_COLORS)
 

@@ -38,7 +38,8 @@ ADOPTED_TIP = ("Started elsewhere (an app that has closed, another window, `laye
                "machine): its worker writes to the same store, and the buttons reach it from here")
 STOP_TIP = "Finish the batch, save a checkpoint and end the run (a queued run is dropped)"
 STATUS_COLOURS = {"running": "#2f8f46", "paused": "#b07d12", "queued": "#6b7280", "completed": "#2f6fb0",
-                  "stopped": "#6b7280", "failed": "#c0392b", "crashed": "#c0392b"}
+                  "stopped": "#6b7280", "failed": "#c0392b", "crashed": "#c0392b",
+                  "pruned": "#7d6bb3"}  # a sweep's pruner ended it early: not a failure
 
 
 @dataclass(frozen=True)
