@@ -17,6 +17,7 @@ COMMANDS = {
     "export": "engine.cli.export",
     "train": "engine.cli.train",
     "runs": "engine.cli.runs",
+    "predict": "engine.cli.predict",
 }
 
 

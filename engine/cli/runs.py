@@ -1,4 +1,4 @@
-"""`layerdeck runs list | show ID | export ID --csv FILE | delete ID [--yes] | pause ID | resume ID | stop ID`.
+"""`layerdeck runs list | show ID | export ID --csv FILE | delete ID [--yes] | pause | resume | stop ID | eval ID`.
 
 Reads and edits the same store the GUI and `layerdeck train` write. `--db`
 works before or after the sub-command.
@@ -11,7 +11,7 @@ import sys
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Optional
 
-from engine.cli import run_control
+from engine.cli import evaluate, run_control
 from engine.store import RunStore
 
 if TYPE_CHECKING:
@@ -53,6 +53,7 @@ def add_parser(sub: Any) -> None:
     _db_arg(delete)
 
     run_control.add_parsers(actions, _db_arg)
+    evaluate.add_parser(actions, _db_arg)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -168,7 +169,8 @@ def delete_run(store: RunStore, args: argparse.Namespace) -> int:
 
 
 ACTIONS = {"list": list_runs, "show": show_run, "export": export_run, "delete": delete_run,
-           "pause": run_control.control, "resume": run_control.control, "stop": run_control.control}
+           "pause": run_control.control, "resume": run_control.control, "stop": run_control.control,
+           "eval": evaluate.run_eval}
 
 
 # --- formatting ------------------------------------------------------------------------

@@ -19,7 +19,8 @@ import sys
 import traceback
 from typing import Optional
 
-from engine.protocol import Finished, Status
+from engine.evaluation.recording import record_evaluation, record_preprocessing
+from engine.protocol import Finished, Log, Status
 from engine.runner.paths import checkpoint_dir
 from engine.store import RunStore
 from engine.training.callbacks import Control
@@ -116,11 +117,13 @@ def train_run(args: argparse.Namespace, store: RunStore, sender: EventSender) ->
     poller.start()
     status = "failed"
     error: Optional[str] = None
+    device = "cpu"
     try:
+        record_preprocessing(store, run_id, spec)  # what `layerdeck predict` needs, kept with the run
         result = train(spec, callbacks=[WorkerCallback(run_id, store, writer, sender, system, state)],
                        control=control, checkpoint_dir=checkpoint_dir(args.db, run_id),
                        resume_from=args.resume_from, device=args.device)
-        status, error = result.status, result.error
+        status, error, device = result.status, result.error, result.device
     except TrainingError as e:  # a setting that cannot work here: the message says which and why
         error = str(e)
     except Exception as e:
@@ -130,6 +133,10 @@ def train_run(args: argparse.Namespace, store: RunStore, sender: EventSender) ->
         poller.close()
         system.stop()
         writer.close()  # every point reaches the store before the final status
+    if status in ("completed", "stopped"):  # the checkpoint rows are written: evaluate the best weights
+        note = record_evaluation(store, run_id, device)
+        print(note, file=sys.stderr)
+        sender.send(Log(run_id, level="info", message=note))
     state.finish(status, error)
     return status, error
 
