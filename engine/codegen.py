@@ -4,7 +4,7 @@ The class is an nn.Sequential built from the same `Call`s as engine.model's
 build_model (engine.model_summary.layer_calls), so parameter names
 ("0.weight", "3.rnn.weight_ih_l0") match and a LayerDeck checkpoint's
 state_dict loads into it. Helper modules (Recurrent,
-SelfAttention, Residual, Permute) are copied from engine.blocks.modules when used.
+SelfAttention, Residual, Branch, Permute) are copied from engine.blocks.modules when used.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from engine.blocks import Call, fmt_shape
 from engine.model_summary import BlockRow, ModelSummary, block_parts, layer_calls
 
 INDENT = "    "
-HELPERS = ("Recurrent", "SelfAttention", "Residual", "Permute")  # in the order they are defined in the file
+HELPERS = ("Recurrent", "SelfAttention", "Residual", "Branch", "Permute")  # in the order they are defined in the file
 
 
 def _value(v) -> str:

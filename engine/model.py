@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from engine.blocks import CATALOGUE, BlockType, Shape, ShapeError, fmt_shape, param_problems, suggest
 from engine.blocks.base import prod
+from engine.blocks.containers import merge_macs
 from engine.model_summary import BlockLike, BlockRow, ModelSummary, block_parts, layer_calls
 from engine.spec import BlockSpec, ModelSpec
 
@@ -66,8 +67,8 @@ class _Walker:
         self.errors.append(message + (f" — {fix}" if fix else ""))
 
     def walk(self, blocks: Iterable[BlockLike], shape: Shape | None, path: tuple[int, ...] = (),
-             number: str = "") -> Shape | None:
-        for i, block in enumerate(blocks):
+             number: str = "", start: int = 0) -> Shape | None:
+        for i, block in enumerate(blocks, start):
             type_, params, children = block_parts(block)
             row = BlockRow(path + (i,), f"{number}{i + 1}", type_, "", len(path), shape, None, None, None)
             self.rows.append(row)
@@ -82,13 +83,14 @@ class _Walker:
             return None
         problems = param_problems(bt, params)
         if children is not None and not bt.container:
-            problems.append(("blocks", "cannot be used here: only Residual holds blocks"))
+            containers = ", ".join(b.type for b in CATALOGUE.values() if b.container)
+            problems.append(("blocks", f"cannot be used here: only {containers} hold blocks"))
         try:
             row.label = bt.label({**params, "blocks": children} if bt.container else params)
         except Exception:  # a label is cosmetic; bad parameters are reported below
             row.label = ""
         if bt.container:
-            return self.container(row, bt, children or [], name, problems)
+            return self.container(row, bt, params, children or [], name, problems)
         if problems:
             self.fail(row, f"{name}: " + "; ".join(f"{k} {m}" for k, m in problems), None)
             return None
@@ -109,23 +111,29 @@ class _Walker:
         row.macs = bt.macs(row.in_shape, out, params)
         return out
 
-    def container(self, row: BlockRow, bt: BlockType, children: list, name: str,
+    def container(self, row: BlockRow, bt: BlockType, params: dict, children: list, name: str,
                   problems: list[tuple[str, str]]) -> Shape | None:
+        """Walks the children (one after another, or each branch from the container's input),
+        then merges their outputs by the container's rule (engine.blocks.containers)."""
         if problems:
             self.fail(row, f"{name}: " + "; ".join(f"{k} {m}" for k, m in problems), None)
         first = len(self.rows)
-        out = self.walk(children, row.in_shape if not problems else None, row.path, f"{row.number}.")
+        fed = row.in_shape if not problems else None
+        if bt.layout == "parallel":
+            outs = [self.walk([child], fed, row.path, f"{row.number}.", start=i) for i, child in enumerate(children)]
+        else:
+            outs = [self.walk(children, fed, row.path, f"{row.number}.")] if children else [fed]
         inner = [r for r in self.rows[first:] if r.depth == row.depth + 1]
-        if problems or row.in_shape is None or out is None:
+        if problems or row.in_shape is None or any(o is None for o in outs):
             return None
-        if out != row.in_shape:
-            self.fail(row, f"{name}: its blocks turn {fmt_shape(row.in_shape)} into {fmt_shape(out)}, but a "
-                           "residual adds its input to that, so the shapes must match",
-                      f"make the last block inside block {row.number} output {fmt_shape(row.in_shape)}")
+        try:
+            out = bt.combine(row.in_shape, [o for o in outs if o is not None], params)
+        except ShapeError as e:
+            self.fail(row, f"{name}: {e.message}", e.fix)
             return None
         row.out_shape = out
         row.params = sum(r.params or 0 for r in inner)
-        row.macs = sum(r.macs or 0 for r in inner) + prod(out)
+        row.macs = sum(r.macs or 0 for r in inner) + merge_macs(bt.type, out, len(children), bt.resolve(params))
         return out
 
 

@@ -11,17 +11,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.blocks import elementwise, layers, sequence
-from engine.blocks.base import BlockType, Call, Param, Shape, ShapeError, check_value, closest, fmt_shape, key_step
+from engine.blocks import containers, elementwise, layers, sequence
+from engine.blocks.base import (
+    BLOCK_OPTIONS,
+    OPTION_NAMES,
+    BlockType,
+    Call,
+    Param,
+    Shape,
+    ShapeError,
+    check_value,
+    closest,
+    fmt_shape,
+    key_step,
+)
 
 __all__ = ["Shape", "ShapeError", "Param", "BlockType", "Call", "CATALOGUE", "CATEGORIES", "get_block_type",
-           "suggest", "default_params", "check_blocks", "check_block", "param_problems", "fmt_shape"]
+           "suggest", "default_params", "check_blocks", "check_block", "param_problems", "fmt_shape",
+           "BLOCK_OPTIONS", "OPTION_NAMES"]
 
 CATEGORIES: list[str] = ["Linear", "Convolution", "Pooling", "Normalization", "Activation", "Recurrent",
                          "Attention", "Shape", "Regularization", "Embedding", "Containers"]
 
 CATALOGUE: dict[str, BlockType] = {
-    bt.type: bt for bt in sorted([*layers.BLOCKS, *elementwise.BLOCKS, *sequence.BLOCKS],
+    bt.type: bt for bt in sorted([*layers.BLOCKS, *elementwise.BLOCKS, *sequence.BLOCKS, *containers.BLOCKS],
                                  key=lambda b: CATEGORIES.index(b.category))
 }
 
@@ -84,8 +97,9 @@ def check_block(raw: Any, path: str) -> list[str]:
 def param_problems(bt: BlockType, params: dict[str, Any]) -> list[tuple[str, str]]:
     """(parameter, problem) for unknown, mistyped, out-of-range and missing required parameters."""
     out: list[tuple[str, str]] = []
+    options = {o.name: o for o in BLOCK_OPTIONS}
     for key, value in params.items():
-        p = bt.param(key)
+        p = bt.param(key) or options.get(key)
         if p is None:
             out.append((key, _unknown_param(bt, key)))
         else:

@@ -74,6 +74,18 @@ InferFn = Callable[[Shape, dict], Shape]
 CallFn = Callable[[Shape, dict], Call]
 MacsFn = Callable[[Shape, Shape, dict], int]
 LabelFn = Callable[[dict], str]
+# A container's merge: (its input shape, its children's output shapes, params) -> its output shape.
+CombineFn = Callable[[Shape, list, dict], Shape]
+
+# Keys any block may carry besides its own parameters: they act on the built
+# module (engine.model_init), never on its constructor or its shape.
+BLOCK_OPTIONS = (
+    Param("trainable", "bool", True, "Train this block's weights; false freezes them (and its BatchNorm statistics)."),
+    Param("init", "choice", "default", "Weight initialization (seeded by the run's seed); default is torch's own.",
+          choices=("default", "kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform",
+                   "orthogonal", "zeros")),
+)
+OPTION_NAMES = tuple(p.name for p in BLOCK_OPTIONS)
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,13 @@ class BlockType:
     call_fn: Optional[CallFn] = field(default=None, repr=False, compare=False)
     macs_fn: Optional[MacsFn] = field(default=None, repr=False, compare=False)
     label_fn: Optional[LabelFn] = field(default=None, repr=False, compare=False)
+    # Containers only: "chain" (children one after another) or "parallel" (each child a branch fed
+    # the container's input), and how the children's outputs become the container's.
+    layout: str = ""
+    combine_fn: Optional[CombineFn] = field(default=None, repr=False, compare=False)
+    # Custom blocks: the distribution that provides it and "module:Class" for the Python export.
+    provider: str = ""
+    source: str = ""
 
     def param(self, name: str) -> Param | None:
         for p in self.params:
@@ -98,7 +117,7 @@ class BlockType:
         """Defaults filled in, lists turned into tuples (hashable, what torch expects)."""
         out = {p.name: p.default for p in self.params}
         for k, v in params.items():
-            if k == "type":
+            if k == "type" or k in OPTION_NAMES:
                 continue
             out[k] = tuple(v) if isinstance(v, list) and k != "blocks" else v
         return out
@@ -121,6 +140,10 @@ class BlockType:
 
     def label(self, params: dict) -> str:
         return self.label_fn(self.resolve(params)) if self.label_fn else ""
+
+    def combine(self, in_shape: Shape, outs: list, params: dict) -> Shape:
+        """A container's output shape from its children's (raises ShapeError naming the misfit)."""
+        return tuple(self.combine_fn(tuple(in_shape), [tuple(o) for o in outs], self.resolve(params)))  # type: ignore[misc]
 
 
 # --- helpers shared by the block definitions ------------------------------------

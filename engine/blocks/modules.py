@@ -47,6 +47,29 @@ class Residual(nn.Module):
         return x + self.blocks(x)
 
 
+class Branch(nn.Module):
+    """Feeds x to every branch and merges their outputs: concatenated along `dim`
+    (counting the batch as 0), added or multiplied."""
+
+    def __init__(self, *branches: nn.Module, merge: str = "concat", dim: int = 1):
+        super().__init__()
+        self.branches = nn.ModuleList(branches)
+        self.merge = merge
+        self.dim = dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outs = [branch(x) for branch in self.branches]
+        if self.merge == "concat":
+            return torch.cat(outs, dim=self.dim)
+        out = outs[0]
+        for other in outs[1:]:
+            out = out + other if self.merge == "add" else out * other
+        return out
+
+    def extra_repr(self) -> str:
+        return f"merge={self.merge!r}, dim={self.dim}"
+
+
 class Permute(nn.Module):
     """Reorders each sample's axes, the batch axis staying first: Permute(1, 0) turns
     (batch, channels, length) into (batch, length, channels). dims count from 0 after the batch."""

@@ -1,9 +1,9 @@
 """Recurrent and attention blocks (batch-first, on (sequence, features)), the
 Permute block that turns a Conv1d's (channels, length) into the (length,
-channels) they read, and the Residual container."""
+channels) they read."""
 from __future__ import annotations
 
-from engine.blocks.base import BlockType, Call, Param, Shape, ShapeError, fmt_shape, prod
+from engine.blocks.base import BlockType, Call, Param, Shape, ShapeError, fmt_shape
 from engine.blocks.layers import kwargs_changed, need_rank
 
 _SEQ = "(sequence, features)"
@@ -152,50 +152,4 @@ PERMUTE = BlockType(
 )
 
 
-# --- Containers -----------------------------------------------------------------
-
-def _children(p: dict) -> list[tuple[BlockType, dict]]:
-    from engine.blocks import get_block_type
-
-    out = []
-    for child in p.get("blocks") or []:
-        d = child.to_dict() if hasattr(child, "to_dict") else dict(child)
-        out.append((get_block_type(d["type"]), {k: v for k, v in d.items() if k != "type"}))
-    return out
-
-
-def _residual_infer(s: Shape, p: dict) -> Shape:
-    shape = s
-    for bt, params in _children(p):
-        shape = bt.infer(shape, params)
-    if shape != s:
-        raise ShapeError(f"its blocks turn {fmt_shape(s)} into {fmt_shape(shape)}, but a residual adds them to its "
-                         "input, so the shapes must match", "make the last block inside output the input's shape")
-    return s
-
-
-def _residual_call(s: Shape, p: dict) -> Call:
-    calls, shape = [], s
-    for bt, params in _children(p):
-        calls.append(bt.call(shape, params))
-        shape = bt.infer(shape, params)
-    return Call("Residual", tuple(calls))
-
-
-def _residual_macs(s: Shape, o: Shape, p: dict) -> int:
-    total, shape = prod(s), s  # the addition
-    for bt, params in _children(p):
-        out = bt.infer(shape, params)
-        total += bt.macs(shape, out, params)
-        shape = out
-    return total
-
-
-RESIDUAL = BlockType(
-    "Residual", "Containers", "Adds its input to the output of the blocks inside (x + f(x)); shapes must match.",
-    (), container=True, infer_fn=_residual_infer, call_fn=_residual_call, macs_fn=_residual_macs,
-    label_fn=lambda p: f"{len(p.get('blocks') or [])} block" + ("" if len(p.get("blocks") or []) == 1 else "s"),
-)
-
-BLOCKS = [_recurrent_type("RNN"), _recurrent_type("LSTM"), _recurrent_type("GRU"), MHA, TRANSFORMER, PERMUTE,
-          RESIDUAL]
+BLOCKS = [_recurrent_type("RNN"), _recurrent_type("LSTM"), _recurrent_type("GRU"), MHA, TRANSFORMER, PERMUTE]

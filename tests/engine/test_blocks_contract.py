@@ -101,6 +101,22 @@ CASES: dict[str, list[tuple[dict, list[tuple[int, ...]]]]] = {
                  ({"blocks": _RES_CONV}, [(3, 5, 5)]),
                  ({"blocks": [{"type": "Residual", "blocks": [{"type": "LayerNorm"}]}, {"type": "Tanh"}]}, [(4,)]),
                  ({"blocks": []}, [(3,)])],
+    "Sequential": [({"blocks": [{"type": "Linear", "out_features": 5}, {"type": "ReLU"}]}, [(8,), (2, 8)]),
+                   ({"blocks": _RES_CONV}, [(3, 5, 5)]), ({"blocks": []}, [(4,)])],
+    "Branch": [({"merge": "concat", "dim": 0, "blocks": [
+                    {"type": "Sequential", "blocks": [{"type": "Conv2d", "out_channels": 4, "kernel_size": 1},
+                                                      {"type": "ReLU"}]},
+                    {"type": "Conv2d", "out_channels": 2, "kernel_size": 3, "padding": 1}, {"type": "Identity"}]},
+                [(3, 6, 6), (1, 4, 5)]),
+               ({"merge": "add", "blocks": [{"type": "Sequential", "blocks": _RES_CONV},
+                                            {"type": "Conv2d", "out_channels": 3, "kernel_size": 1}]}, [(2, 5, 5)]),
+               ({"merge": "multiply", "blocks": [{"type": "Linear", "out_features": 6}, {"type": "Sigmoid"}]},
+                [(6,), (3, 6)]),
+               ({"dim": -1, "blocks": [{"type": "Linear", "out_features": 3}, {"type": "Identity"}]}, [(4, 5)]),
+               ({"dim": 1, "blocks": [{"type": "MaxPool2d", "kernel_size": 2},
+                                      {"type": "AvgPool2d", "kernel_size": 2}]}, [(2, 4, 6)]),
+               ({"blocks": [{"type": "Branch", "merge": "add", "blocks": [{"type": "Identity"}, {"type": "Tanh"}]},
+                            {"type": "Linear", "out_features": 2}]}, [(3,)])],
 }
 
 CASE_IDS = [(t, i, j) for t, cases in CASES.items() for i, (_, shapes) in enumerate(cases) for j in range(len(shapes))]

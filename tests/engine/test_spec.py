@@ -108,7 +108,7 @@ def test_blocks_without_a_type_and_residual_children_are_checked():
         "model.blocks[1]: must be an object with a \"type\", e.g. {\"type\": \"Linear\", \"out_features\": 10}",
         "model.blocks[2].blocks[0].type: unknown block type 'Lienar'; did you mean Linear?",
         "model.blocks[3].blocks: Residual needs a list of blocks",
-        "model.blocks[4].blocks: Linear cannot hold blocks (only Residual can)",
+        "model.blocks[4].blocks: Linear cannot hold blocks (only Sequential, Branch, Residual can)",
     ]
 
 
