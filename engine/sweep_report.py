@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from typing import Any, Optional, Sequence
 
 from engine.status import ACTIVE, RunStatus
+from engine.sweeps.trials import metric_value
 
 MISSING = object()  # a path the spec does not have
 LOG_KINDS = ("log_uniform", "log_int")
@@ -141,21 +142,11 @@ def read_path(spec: Any, path: str) -> Any:
 
 # --- trials ---------------------------------------------------------------------------------
 
-def metric_value(summary: Any, metric: str, goal: str) -> Optional[float]:
-    """The trial's value: the best of its metric in the sweep's direction (max or min over epochs)."""
-    entry = ((summary or {}).get("metrics") or {}).get(metric) if isinstance(summary, dict) else None
-    if not isinstance(entry, dict):
-        return None
-    v = entry.get("max" if goal == "maximize" else "min")
-    if v is None:
-        v = entry.get("best", entry.get("last"))
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
-
-
-def trial_from_run(run: Any, params: Sequence[SweepParam], metric: str, goal: str) -> Trial:
+def trial_from_run(run: Any, params: Sequence[SweepParam], metric: str) -> Trial:
+    """One trial; its value is what the supervisor told Optuna (engine.sweeps.trials.metric_value)."""
     spec = run.spec if isinstance(run.spec, dict) else {}
     values = {p.path: read_path(spec, p.path) for p in params}
-    value = metric_value(run.summary, metric, goal) if run.status in VALUED else None
+    value = metric_value(run, metric) if run.status in VALUED else None
     number = run.trial_number if run.trial_number is not None else run.id
     return Trial(run.id, int(number), run.name, str(run.status),
                  {k: v for k, v in values.items() if v is not MISSING}, value,
@@ -166,13 +157,13 @@ def build_report(sweep: Any, runs: Sequence[Any], now: Optional[datetime] = None
     """The report of `sweep` (a store Sweep) from its trial runs (store Runs)."""
     doc = sweep.spec if isinstance(sweep.spec, dict) else {}
     params = sweep_params(doc)
-    trials = sorted((trial_from_run(r, params, sweep.metric, sweep.goal) for r in runs),
+    trials = sorted((trial_from_run(r, params, sweep.metric) for r in runs),
                     key=lambda t: (t.number, t.run_id))
     parallel = doc.get("parallel")
     parallel = parallel if isinstance(parallel, int) and parallel > 0 else 1
     report = SweepReport(sweep.id, sweep.name, sweep.status, sweep.method, sweep.metric, sweep.goal,
-                         params, trials, planned_trials(doc), parallel)
-    valued = report.valued()
+                         params, trials, sweep.state.get("planned") or planned_trials(doc), parallel)
+    valued = [t for t in report.valued() if t.status == RunStatus.COMPLETED]  # a pruned trial never wins
     if valued:
         pick = max if sweep.goal == "maximize" else min
         report.best = pick(valued, key=lambda t: t.value)  # type: ignore[arg-type,return-value]

@@ -32,6 +32,8 @@ from app.pages.runs.actions import RunActions
 from app.pages.runs.compare import CompareView
 from app.pages.runs.details import RunDetails
 from app.pages.runs.filter_bar import FilterBar
+from app.pages.runs.sweep_commands import connect_view
+from app.pages.runs.sweep_tree import SweepTree
 from app.pages.runs.table_model import COLUMN_INDEX, COLUMNS, TABLE_METRICS, RunsFilterProxy, RunsTableModel, build_rows
 from app.pages.runs.tasks import Worker
 from engine.runner.paths import log_path
@@ -122,12 +124,18 @@ class RunsPage(QWidget):
         bar.addStretch(1)
         bar.addWidget(self.count)
 
+        # Sweeps as parents of their trials, left of the table (hidden while there is none).
+        self.sweeps = SweepTree(self.store, self.worker)
+        self.sweeps.runs_picked.connect(self.select_runs)
+        self.sweeps.view_opened.connect(lambda view: connect_view(self, view))
         top = QSplitter(Qt.Horizontal)
+        top.addWidget(self.sweeps)
         top.addWidget(self.stack)
         top.addWidget(self.details)
-        top.setStretchFactor(0, 3)
-        top.setStretchFactor(1, 1)
-        top.setSizes([900, 380])
+        top.setStretchFactor(0, 1)
+        top.setStretchFactor(1, 3)
+        top.setStretchFactor(2, 1)
+        top.setSizes([330, 900, 380])
         self.split = QSplitter(Qt.Vertical, objectName="runs_splitter")
         self.split.addWidget(top)
         self.split.addWidget(self.bottom)
@@ -251,6 +259,7 @@ class RunsPage(QWidget):
         elif not active:
             self._refresh.stop()
         self._on_selection_settled(force=False)
+        self.sweeps.reload()
         self.loaded.emit()
 
     def _on_runs_changed(self) -> None:

@@ -88,9 +88,11 @@ class HistoryPlot(QWidget):
         xs = [float(t.number) for t in trials]
         ys = [float(t.value) for t in trials if t.value is not None]
         self.points.set(xs, ys, trials)
-        best = best_so_far(ys, report.goal)
+        done = [t for t in trials if t.status == RunStatus.COMPLETED]  # as report.best: pruned never wins
+        best = best_so_far([float(t.value) for t in done if t.value is not None], report.goal)
+        bx = [float(t.number) for t in done]
         # A step line: the best holds until a trial beats it.
-        sx = np.repeat(xs, 2)[1:] if xs else np.array([])
+        sx = np.repeat(bx, 2)[1:] if bx else np.array([])
         sy = np.repeat(best, 2)[:-1] if best else np.array([])
         self.best_line.setData(sx, sy)
         self.plot.getPlotItem().setLabel("left", f"{report.metric} ({'max' if report.goal == 'maximize' else 'min'})")

@@ -167,12 +167,16 @@ class SweepView(QWidget):
         self._update_buttons()
 
     # --- loading -----------------------------------------------------------------------------
-    def show_sweep(self, sweep_id: int) -> None:
-        """Show this sweep (read in the background; `loaded` when drawn)."""
+    def show_sweep(self, sweep_id: int, report: Optional[SweepReport] = None) -> None:
+        """Show this sweep: `report` at once when the caller has it, else read in
+        the background (`loaded` when drawn)."""
         if sweep_id != self.sweep_id:
             self.sweep_id, self.report, self._importance_key = sweep_id, None, None
             self.title.setText(f"<b>Sweep {sweep_id}</b> · reading…")
-        self.reload()
+        if report is not None and report.sweep_id == sweep_id:
+            self.set_report(report)
+        else:
+            self.reload()
 
     def reload(self) -> None:
         if self.sweep_id is None:
