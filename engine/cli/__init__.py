@@ -17,6 +17,8 @@ COMMANDS = {
     "export": "engine.cli.export",
     "train": "engine.cli.train",
     "runs": "engine.cli.runs",
+    "sweep": "engine.cli.sweep",
+    "sweeps": "engine.cli.sweeps",
     "predict": "engine.cli.predict",
 }
 

@@ -36,6 +36,7 @@ def add_parser(sub: Any) -> None:
     ls = actions.add_parser("list", help="One line per run, newest first.")
     ls.add_argument("--status", help="Only runs with this status (running, completed, failed, ...).")
     ls.add_argument("--limit", type=int, default=50, help="At most this many runs (default 50; 0 = all).")
+    ls.add_argument("--sweep", type=int, metavar="ID", help="Only the trials of sweep ID (see `layerdeck sweeps`).")
     _db_arg(ls)
 
     show = actions.add_parser("show", help="Everything about one run: status, metrics, checkpoints, spec.")
@@ -58,6 +59,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from engine.store import RunNotFoundError, resolve_db_url
+    from engine.store.entities import SweepNotFoundError
 
     try:
         store = RunStore(resolve_db_url(getattr(args, "db", None)))
@@ -70,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"layerdeck runs: there is no run {args.run_id} in {store.url} "
               "(see `layerdeck runs list`)", file=sys.stderr)
         return 1
+    except SweepNotFoundError:
+        print(f"layerdeck runs: there is no sweep {args.sweep} in {store.url} "
+              "(see `layerdeck sweeps list`)", file=sys.stderr)
+        return 1
     except (ValueError, OSError) as e:
         print(f"layerdeck runs: {e}", file=sys.stderr)
         return 1
@@ -81,15 +87,24 @@ def run(args: argparse.Namespace) -> int:
 
 def list_runs(store: RunStore, args: argparse.Namespace) -> int:
     # Light listings: a store with thousands of runs lists without decoding every spec.
+    trial_numbers: dict[int, Optional[int]] = {}
+    if getattr(args, "sweep", None) is not None:
+        store.get_sweep(args.sweep)  # SweepNotFoundError: said in words by run()
+        trial_numbers = {r.id: r.trial_number for r in store.list_runs(sweep_id=args.sweep)}
     runs = store.list_run_rows(status=args.status, limit=args.limit or None,
-                               metrics=[(k, "best") for k in HEADLINE_KEYS])
+                               metrics=[(k, "best") for k in HEADLINE_KEYS],
+                               run_ids=list(trial_numbers) if getattr(args, "sweep", None) is not None else None)
     if not runs:
         where = f" with status {args.status}" if args.status else ""
+        where += f" in sweep {args.sweep}" if getattr(args, "sweep", None) is not None else ""
         print(f"No runs{where} in {store.url}. Train one with `layerdeck train SPEC.json`.")
         return 0
     rows = [("ID", "NAME", "STATUS", "CREATED", "DURATION", "DEVICE", "RESULT")]
+    if trial_numbers:
+        rows = [("ID", "TRIAL", *rows[0][1:])]
     for r in runs:
-        rows.append((str(r.id), r.name, r.status, _when(r.created_at), _duration(r.duration_s),
+        trial = (str(trial_numbers.get(r.id) or ""),) if trial_numbers else ()
+        rows.append((str(r.id), *trial, r.name, r.status, _when(r.created_at), _duration(r.duration_s),
                      r.device or "", _headline(r)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:

@@ -31,6 +31,12 @@ from engine.sweeps.paths import apply_params, closest_path, join_path, section_t
 
 METHODS = ("grid", "random", "tpe")
 PRUNERS = ("none", "median", "hyperband")
+# A pruner's options and their defaults ("pruner": {"type": "median", "startup_trials": 2}).
+# median: no trial is pruned before `startup_trials` trials have finished, nor before its epoch
+# `warmup_epochs` + 1; hyperband: brackets from `min_epochs` up to the base spec's epochs.
+PRUNER_OPTIONS: dict[str, dict[str, int]] = {
+    "none": {}, "median": {"startup_trials": 3, "warmup_epochs": 1},
+    "hyperband": {"min_epochs": 1, "reduction_factor": 3}}
 GOALS = ("maximize", "minimize")
 KINDS = ("values", "uniform", "log_uniform", "int")
 # Metrics a trial reports: per epoch (what a pruner is fed), or once at the end (test/*).
@@ -83,6 +89,7 @@ class SweepDocument:
     parameters: tuple[Parameter, ...]
     seed: int = 0
     max_failures: Optional[int] = None
+    pruner_options: dict[str, int] = field(default_factory=dict)  # PRUNER_OPTIONS, defaults filled in
     source: Optional[str] = field(default=None, compare=False)
 
     @property
@@ -97,7 +104,8 @@ class SweepDocument:
         parse_sweep reads back unchanged."""
         out: dict[str, Any] = {
             "name": self.name, "base": self.base, "method": self.method, "metric": self.metric,
-            "goal": self.goal, "trials": self.trials, "parallel": self.parallel, "pruner": self.pruner,
+            "goal": self.goal, "trials": self.trials, "parallel": self.parallel,
+            "pruner": {"type": self.pruner, **self.pruner_options} if self.pruner_options else self.pruner,
             "seed": self.seed, "parameters": {p.path: p.to_dict() for p in self.parameters}}
         if self.max_failures is not None:
             out["max_failures"] = self.max_failures
@@ -151,7 +159,7 @@ def parse_sweep(data: Any, base_dir: str | Path | None = None, source: str | Non
         errors.append("name: must be a non-empty string")
         name = default_name
     method = _choice(data, "method", METHODS, None, errors)
-    pruner = _choice(data, "pruner", PRUNERS, "none", errors)
+    pruner, pruner_options = _pruner(data.get("pruner", "none"), errors)
     parallel = _int(data, "parallel", 1, 1, MAX_PARALLEL, errors)
     seed = _int(data, "seed", 0, 0, 2**32 - 1, errors)
     max_failures = _int(data, "max_failures", None, 0, None, errors)
@@ -167,7 +175,7 @@ def parse_sweep(data: Any, base_dir: str | Path | None = None, source: str | Non
     goal = data.get("goal") or ("maximize" if metric and higher_is_better(metric) else "minimize")
     if goal not in GOALS:
         errors.append(f"goal: must be maximize or minimize (got {goal!r})")
-    if pruner not in (None, "none") and metric in END_METRICS:
+    if pruner is not None and pruner != "none" and metric in END_METRICS:
         errors.append(f"pruner: {metric} is known only once a trial ends, so a pruner cannot be fed it "
                       "every epoch; use a val/ metric or pruner \"none\"")
 
@@ -199,14 +207,15 @@ def parse_sweep(data: Any, base_dir: str | Path | None = None, source: str | Non
     return SweepDocument(name=name.strip(), base=base, method=method, metric=metric, goal=goal,
                          trials=trials, parallel=parallel or 1, pruner=pruner or "none",
                          parameters=tuple(parameters), seed=seed or 0, max_failures=max_failures,
-                         source=source)
+                         pruner_options=pruner_options, source=source)
 
 
 # --- the parts -------------------------------------------------------------------------
 
 def _choice(data: dict, key: str, allowed: tuple[str, ...], default: Optional[str],
-            errors: list[str]) -> Optional[str]:
+            errors: list[str], where: Optional[str] = None) -> Optional[str]:
     value = data.get(key, default)
+    key = where or key
     if value is None:
         errors.append(f"{key}: missing; use one of {', '.join(allowed)}")
     elif value not in allowed:
@@ -217,9 +226,32 @@ def _choice(data: dict, key: str, allowed: tuple[str, ...], default: Optional[st
     return value
 
 
+def _pruner(raw: Any, errors: list[str]) -> tuple[Optional[str], dict[str, int]]:
+    """"median", or {"type": "median", "startup_trials": 2, "warmup_epochs": 0}."""
+    body = dict(raw) if isinstance(raw, dict) else {"type": raw}
+    name = _choice(body, "type", PRUNERS, None, errors, where="pruner.type" if isinstance(raw, dict) else "pruner")
+    if name is None:
+        return None, {}
+    options = dict(PRUNER_OPTIONS[name])
+    for key, value in body.items():
+        if key == "type":
+            continue
+        if key not in options:
+            known = ", ".join(options) or "none"
+            errors.append(f"pruner.{key}: unknown option for the {name} pruner (its options: {known})")
+            continue
+        checked = _int(body, key, None, 1 if key == "reduction_factor" else 0, None, errors, where=f"pruner.{key}")
+        if checked is not None:
+            options[key] = checked
+    if name == "hyperband" and options["reduction_factor"] < 2:
+        errors.append("pruner.reduction_factor: must be >= 2")
+    return name, options
+
+
 def _int(data: dict, key: str, default: Optional[int], low: int, high: Optional[int],
-         errors: list[str]) -> Optional[int]:
+         errors: list[str], where: Optional[str] = None) -> Optional[int]:
     value = data.get(key, default)
+    key = where or key
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
