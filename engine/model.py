@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from engine.blocks import CATALOGUE, BlockType, Shape, ShapeError, fmt_shape, param_problems, suggest
 from engine.blocks.base import prod
 from engine.blocks.containers import merge_macs
+from engine.fixes import Fix, Insert, SetParam, text_of
 from engine.model_summary import BlockLike, BlockRow, ModelSummary, block_parts, layer_calls
 from engine.spec import BlockSpec, ModelSpec
 
@@ -23,7 +24,9 @@ if TYPE_CHECKING:
     from engine.data import DatasetInfo
     from engine.spec import RunSpec
 
-BYTES_PER_VALUE = 4  # fp32
+BYTES_PER_VALUE = 4  # fp32: weights, gradients and optimizer state stay fp32 under mixed precision
+# Activations kept for the backward pass: autocast computes them in 16 bits under bf16/fp16.
+ACTIVATION_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 # Values of optimizer state kept per parameter (SGD: the momentum buffer, assumed on).
 OPTIMIZER_STATE = {"SGD": 1, "Adam": 2, "AdamW": 2, "RMSprop": 1, "Adagrad": 1}
 
@@ -60,11 +63,20 @@ class _Walker:
     def __init__(self) -> None:
         self.rows: list[BlockRow] = []
         self.errors: list[str] = []
+        self.fixes: dict[str, Fix] = {}
 
-    def fail(self, row: BlockRow, message: str, fix: str | None) -> None:
-        fix = fix.replace("{block}", row.number) if fix else None
-        row.error, row.fix = message, fix
-        self.errors.append(message + (f" — {fix}" if fix else ""))
+    def fail(self, row: BlockRow, message: str, fix: Fix | str | None) -> None:
+        action = fix.bind(row.path, row.number) if isinstance(fix, Fix) else None
+        words = text_of(action) or (fix.replace("{block}", row.number) if isinstance(fix, str) else None)
+        row.error, row.fix = message, words
+        row.action = action if action is not None and action.actionable else None
+        self.report(message, words, row.action)
+
+    def report(self, message: str, words: str | None, action: Fix | None) -> None:
+        error = message + (f" — {words}" if words else "")
+        self.errors.append(error)
+        if action is not None:
+            self.fixes[error] = action
 
     def walk(self, blocks: Iterable[BlockLike], shape: Shape | None, path: tuple[int, ...] = (),
              number: str = "", start: int = 0) -> Shape | None:
@@ -143,26 +155,53 @@ def _blocks_of(model: ModelSpec | list) -> list:
 
 def summarize(model: ModelSpec | list[BlockSpec], input_shape: Shape, *, batch_size: int = 64,
               num_outputs: int | None = None, optimizer: str = "AdamW",
-              task: str | None = None) -> ModelSummary:
+              task: str | None = None, precision: str = "fp32") -> ModelSummary:
     """Shapes, parameters, MACs and memory per block, and every error, without running the model.
 
     num_outputs: what the last block must produce (classes, or regression targets when
-    task == "regression"); None skips that check.
+    task == "regression"); None skips that check. precision: the run's ("fp32", "bf16",
+    "fp16"); it sets the bytes per activation in the memory estimate.
     """
     input_shape = tuple(input_shape)
+    blocks = _blocks_of(model)
     w = _Walker()
-    out = w.walk(_blocks_of(model), input_shape)
+    out = w.walk(blocks, input_shape)
     top = [r for r in w.rows if r.depth == 0]
     if not top:
         w.errors.append("the model has no blocks — add blocks from the palette")
     elif out is not None and num_outputs is not None and out != (num_outputs,):
         _check_outputs(w, top, out, num_outputs, task)
     total = sum(r.params or 0 for r in top)
+    frozen = _mark_frozen(w.rows, blocks)
+    trainable = total - frozen
     activations = prod(input_shape) + sum(prod(r.out_shape) for r in w.rows if r.out_shape is not None)
     state = OPTIMIZER_STATE.get(optimizer, 2)
-    memory = BYTES_PER_VALUE * (total * (2 + state) + batch_size * activations)
-    return ModelSummary(input_shape, w.rows, out, total, total, sum(r.macs or 0 for r in top), memory,
-                        batch_size, w.errors, not w.errors)
+    # Every weight is kept; only trainable ones have a gradient and optimizer state.
+    memory = (BYTES_PER_VALUE * (total + trainable * (1 + state))
+              + ACTIVATION_BYTES.get(precision, BYTES_PER_VALUE) * batch_size * activations)
+    return ModelSummary(input_shape, w.rows, out, total, trainable, sum(r.macs or 0 for r in top), memory,
+                        batch_size, w.errors, not w.errors, fixes=w.fixes, precision=precision)
+
+
+def _mark_frozen(rows: list[BlockRow], blocks: list) -> int:
+    """Mark the rows of blocks under `trainable: false`; returns how many parameters they hold."""
+    frozen_paths: set[tuple[int, ...]] = set()
+
+    def visit(items: list, parent: tuple[int, ...], frozen: bool) -> None:
+        for i, block in enumerate(items):
+            _, params, children = block_parts(block)
+            here = frozen or params.get("trainable") is False
+            if here:
+                frozen_paths.add(parent + (i,))
+            if children:
+                visit(children, parent + (i,), here)
+
+    visit(blocks, (), False)
+    containers = {r.path[:-1] for r in rows}
+    for r in rows:
+        r.frozen = r.path in frozen_paths
+    # Count leaves only: a container's count is the sum of its children's.
+    return sum(r.params or 0 for r in rows if r.frozen and r.path not in containers)
 
 
 def summarize_spec(spec: "RunSpec", *, batch_size: int | None = None) -> tuple[ModelSummary, "DatasetInfo"]:
@@ -174,7 +213,8 @@ def summarize_spec(spec: "RunSpec", *, batch_size: int | None = None) -> tuple[M
 
     info = dataset_info(spec.data, spec.seed)
     summary = summarize(spec.model, tuple(info.input_shape), batch_size=batch_size or spec.training.batch_size,
-                        num_outputs=info.num_targets, optimizer=spec.optimizer.type, task=info.task)
+                        num_outputs=info.num_targets, optimizer=spec.optimizer.type, task=info.task,
+                        precision=spec.training.precision)
     return summary, info
 
 
@@ -184,24 +224,29 @@ def _check_outputs(w: _Walker, top: list[BlockRow], out: Shape, n: int, task: st
     # Only a Linear's size is the obvious knob; "set hidden_size to 10" on a GRU would be bad advice.
     sized = next((r for r in reversed(top) if r.type == "Linear"), None)
     last = top[-1]
+    linear = {"type": "Linear", "out_features": n}
     if len(out) == 1 and sized is not None and sized.out_shape == out:
         msg = f"block {sized.number} (Linear) outputs {out[0]} values but the dataset has {what}"
-        row, fix = sized, f"set out_features to {n}"
+        row, fix = sized, Fix(f"set out_features to {n}", (SetParam("out_features", n, sized.path),))
     elif len(out) == 1:
-        row, fix = last, f"end the model with a Linear block with out_features {n}"
+        row = last
+        fix = Fix(f"end the model with a Linear block with out_features {n}", (Insert(linear, last.path, after=True),))
         msg = f"the model outputs {out[0]} values per sample but the dataset has {what}"
     else:
         row = last
         msg = f"the model outputs {fmt_shape(out)} per sample but the dataset needs ({n},) for its {what}"
         seq = next((r for r in reversed(top) if r.type in ("RNN", "LSTM", "GRU")), None)
         if seq is not None and seq.out_shape is not None and len(seq.out_shape) == 2:
-            fix = f"set output to \"last\" on block {seq.number}"
+            fix = Fix(f"set output to \"last\" on block {seq.number}", (SetParam("output", "last", seq.path),))
+        elif last.type == "Linear":
+            fix = Fix(f"insert Flatten before block {last.number}", (Insert({"type": "Flatten"}, last.path),))
         else:
-            fix = f"insert Flatten before block {last.number}" if last.type == "Linear" else (
-                f"end the model with Flatten and a Linear block with out_features {n}")
+            after = last.path[:-1] + (last.path[-1] + 1,)
+            fix = Fix(f"end the model with Flatten and a Linear block with out_features {n}",
+                      (Insert({"type": "Flatten"}, last.path, after=True), Insert(linear, after, after=True)))
     if row.error is None:
-        row.error, row.fix = msg, fix
-    w.errors.append(f"{msg} — {fix}")
+        row.error, row.fix, row.action = msg, fix.text, fix
+    w.report(msg, fix.text, fix)
 
 
 def build_model(model: ModelSpec | list[BlockSpec], input_shape: Shape) -> "nn.Sequential":

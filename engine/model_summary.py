@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from engine.blocks import CATALOGUE, Call, Shape
+from engine.fixes import Fix
 from engine.spec import BlockSpec
 
 BlockLike = Union[BlockSpec, dict]
@@ -27,7 +28,9 @@ class BlockRow:
     params: int | None
     macs: int | None
     error: str | None = None
-    fix: str | None = None
+    fix: str | None = None  # the suggestion in words
+    action: Fix | None = None  # the same suggestion as edits, bound to this model (None: advice only)
+    frozen: bool = False  # `trainable: false` on this block or a container around it
 
 
 @dataclass
@@ -42,6 +45,12 @@ class ModelSummary:
     batch_size: int
     errors: list[str] = field(default_factory=list)
     valid: bool = True
+    fixes: dict[str, Fix] = field(default_factory=dict)  # an error (as in `errors`) -> its one-click fix
+    precision: str = "fp32"  # what the activations in memory_bytes were counted at
+
+    @property
+    def frozen_params(self) -> int:
+        return self.total_params - self.trainable_params
 
 
 def block_parts(block: BlockLike) -> tuple[str, dict[str, Any], list | None]:

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from engine.fixes import Fix
+
 Shape = tuple[int, ...]  # per-sample shape, no batch dimension
 
 PARAM_KINDS = ("int", "float", "bool", "choice", "ints", "int_list")
@@ -21,10 +23,11 @@ class ShapeError(ValueError):
     """A block cannot take the shape it is given.
 
     `fix` may contain "{block}", replaced by the block's number when the
-    model summary reports it ("insert Flatten before block {block}").
+    model summary reports it ("insert Flatten before block {block}"); a
+    `Fix` (engine.fixes) also carries the edits, for a one-click action.
     """
 
-    def __init__(self, message: str, fix: str | None = None):
+    def __init__(self, message: str, fix: Fix | str | None = None):
         super().__init__(message)
         self.message = message
         self.fix = fix

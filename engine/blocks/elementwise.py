@@ -1,6 +1,7 @@
 """Activations, dropout, reshaping and embedding blocks."""
 from __future__ import annotations
 
+from engine import fixes
 from engine.blocks.base import BlockType, Call, Param, Shape, ShapeError, fmt_shape, prod
 from engine.blocks.layers import kwargs_changed, need_rank
 
@@ -21,9 +22,9 @@ def _activation(name: str, doc: str, params: tuple[Param, ...] = (), label: str 
 def _softmax_infer(s: Shape, p: dict) -> Shape:
     rank = len(s) + 1  # torch counts the batch dimension
     if not -rank <= p["dim"] < rank:
-        raise ShapeError(f"dim={p['dim']} is outside a batch of {fmt_shape(s)} inputs", "set dim to -1")
+        raise ShapeError(f"dim={p['dim']} is outside a batch of {fmt_shape(s)} inputs", fixes.set_param("dim", -1))
     if p["dim"] in (0, -rank):
-        raise ShapeError("dim=0 is the batch dimension", "set dim to -1 (or 1)")
+        raise ShapeError("dim=0 is the batch dimension", fixes.set_param("dim", -1, "set dim to -1 (or 1)"))
     return s
 
 
@@ -90,7 +91,7 @@ def _flatten_infer(s: Shape, p: dict) -> Shape:
         raise ShapeError(f"start_dim/end_dim are outside a batch of {fmt_shape(s)} inputs",
                          "use start_dim 1, end_dim -1")
     if start == 0:
-        raise ShapeError("start_dim=0 would flatten the batch dimension", "set start_dim to 1")
+        raise ShapeError("start_dim=0 would flatten the batch dimension", fixes.set_param("start_dim", 1))
     if start > end:
         raise ShapeError(f"start_dim ({p['start_dim']}) comes after end_dim ({p['end_dim']})", "swap them")
     out = batched[:start] + (prod(batched[start:end + 1]),) + batched[end + 1:]
@@ -115,7 +116,8 @@ def _unflatten_infer(s: Shape, p: dict) -> Shape:
     r = len(s) + 1
     dim = p["dim"] + r if p["dim"] < 0 else p["dim"]
     if not 1 <= dim < r:
-        raise ShapeError(f"dim={p['dim']} is not a dimension of {fmt_shape(s)} (the batch is 0)", "set dim to 1")
+        raise ShapeError(f"dim={p['dim']} is not a dimension of {fmt_shape(s)} (the batch is 0)",
+                         fixes.set_param("dim", 1))
     n = s[dim - 1]
     sizes = list(p["unflattened_size"])
     if 0 in sizes or sizes.count(-1) > 1:

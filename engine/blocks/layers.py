@@ -2,7 +2,9 @@
 estimates and constructor calls (input sizes filled in from the shape)."""
 from __future__ import annotations
 
+from engine import fixes
 from engine.blocks.base import BlockType, Call, Param, Shape, ShapeError, as_tuple, prod, times
+from engine.fixes import Fix
 
 # Words torch's Conv1d/Conv2d take for `padding` besides numbers (not ConvTranspose, not pooling).
 PADDING_WORDS = ("same", "valid")
@@ -14,21 +16,23 @@ def kwargs_changed(params: tuple[Param, ...], p: dict, names: tuple[str, ...]) -
     return {n: p[n] for n in names if p[n] != defaults[n]}
 
 
-def _flat_fix(shape: Shape, dims: int) -> str | None:
+def _flat_fix(shape: Shape, dims: int) -> Fix | str | None:
     """How to turn a flat vector into (channels, *spatial) for a conv layer."""
     n = shape[0]
     if dims == 1:
-        return f"insert Unflatten with unflattened_size [1, {n}] before block {{block}}"
+        return fixes.insert_before("Unflatten", f"insert Unflatten with unflattened_size [1, {n}] "
+                                   "before block {block}", unflattened_size=[1, n])
     side = round(n ** 0.5)
     if n < 16:  # a handful of features is a table, not an image
         return ("use Linear for feature vectors, or insert Unflatten before block {block} "
                 "to make (channels, height, width)")
     if side * side == n:
-        return f"insert Unflatten with unflattened_size [1, {side}, {side}] before block {{block}}"
+        return fixes.insert_before("Unflatten", f"insert Unflatten with unflattened_size [1, {side}, {side}] "
+                                   "before block {block}", unflattened_size=[1, side, side])
     return "insert Unflatten before block {block} to make (channels, height, width)"
 
 
-def need_rank(shape: Shape, ranks: tuple[int, ...], wants: str, fix: str | None = None) -> None:
+def need_rank(shape: Shape, ranks: tuple[int, ...], wants: str, fix: Fix | str | None = None) -> None:
     if len(shape) not in ranks:
         raise ShapeError(f"needs {wants}", fix)
 
@@ -53,7 +57,7 @@ LINEAR_PARAMS = (
 
 
 def _linear_infer(s: Shape, p: dict) -> Shape:
-    need_rank(s, (1, 2), "(features,) or (sequence, features)", "insert Flatten before block {block}")
+    need_rank(s, (1, 2), "(features,) or (sequence, features)", fixes.insert_before("Flatten"))
     return s[:-1] + (p["out_features"],)
 
 
@@ -96,7 +100,8 @@ def _conv_type(name: str, dims: int, transpose: bool = False) -> BlockType:
     wants = "(channels, length)" if dims == 1 else "(channels, height, width)"
 
     def infer(s: Shape, p: dict) -> Shape:
-        fix = _flat_fix(s, dims) if len(s) == 1 else ("use Conv2d for images" if dims == 1 and len(s) == 3 else None)
+        fix = _flat_fix(s, dims) if len(s) == 1 else (
+            fixes.set_param("type", "Conv2d", "use Conv2d for images") if dims == 1 and len(s) == 3 else None)
         need_rank(s, (dims + 1,), wants, fix)
         c, g = s[0], p["groups"]
         if c % g or p["out_channels"] % g:
@@ -212,8 +217,9 @@ def _batchnorm_type(name: str, ranks: tuple[int, ...], wants: str) -> BlockType:
     )
 
     def infer(s: Shape, p: dict) -> Shape:
-        fix = "use BatchNorm2d for images" if name == "BatchNorm1d" and len(s) == 3 else (
-            "use BatchNorm1d for vectors" if len(s) < 3 else None)
+        fix = fixes.set_param("type", "BatchNorm2d", "use BatchNorm2d for images") if (
+            name == "BatchNorm1d" and len(s) == 3) else (
+            fixes.set_param("type", "BatchNorm1d", "use BatchNorm1d for vectors") if len(s) < 3 else None)
         need_rank(s, ranks, wants, fix)
         return s
 

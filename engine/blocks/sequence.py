@@ -3,17 +3,21 @@ Permute block that turns a Conv1d's (channels, length) into the (length,
 channels) they read."""
 from __future__ import annotations
 
+from engine import fixes
 from engine.blocks.base import BlockType, Call, Param, Shape, ShapeError, fmt_shape
 from engine.blocks.layers import kwargs_changed, need_rank
+from engine.fixes import Fix
 
 _SEQ = "(sequence, features)"
 
 
-def _seq_fix(s: Shape) -> str | None:
+def _seq_fix(s: Shape) -> Fix | None:
     if len(s) == 1:
-        return f"insert Unflatten with unflattened_size [{s[0]}, 1] before block {{block}} (one feature per step)"
+        return fixes.insert_before("Unflatten", f"insert Unflatten with unflattened_size [{s[0]}, 1] before block "
+                                   "{block} (one feature per step)", unflattened_size=[s[0], 1])
     if len(s) == 3:
-        return "insert Flatten with start_dim 2 before block {block} to make (channels, height·width)"
+        return fixes.insert_before("Flatten", "insert Flatten with start_dim 2 before block {block} to make "
+                                   "(channels, height·width)", start_dim=2)
     return None
 
 
@@ -41,7 +45,8 @@ def _recurrent_type(name: str) -> BlockType:
     def infer(s: Shape, p: dict) -> Shape:
         need_rank(s, (2,), _SEQ, _seq_fix(s))
         if p["dropout"] > 0 and p["num_layers"] < 2:
-            raise ShapeError("dropout only acts between stacked layers", "set num_layers to 2 or more, or dropout to 0")
+            raise ShapeError("dropout only acts between stacked layers",
+                             fixes.set_param("dropout", 0.0, "set dropout to 0, or num_layers to 2 or more"))
         width = p["hidden_size"] * (2 if p["bidirectional"] else 1)
         return (width,) if p["output"] == "last" else (s[0], width)
 

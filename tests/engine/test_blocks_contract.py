@@ -22,6 +22,7 @@ from engine.blocks import (
     get_block_type,
     suggest,
 )
+from engine.fixes import text_of
 from engine.model import summarize
 from engine.spec import parse_spec
 
@@ -207,7 +208,8 @@ def test_shape_errors_carry_a_fix():
     with pytest.raises(ShapeError) as e:
         get_block_type("Linear").infer((8, 4, 4), {"out_features": 3})
     assert e.value.message == "needs (features,) or (sequence, features)"
-    assert e.value.fix == "insert Flatten before block {block}"
+    assert text_of(e.value.fix) == "insert Flatten before block {block}"
+    assert e.value.fix.bind((2,), "3").apply([{"type": "ReLU"}] * 3)[2] == {"type": "Flatten"}  # and does it
 
 
 @pytest.mark.parametrize("dims,shape,fix", [
