@@ -17,6 +17,7 @@ COMMANDS = {
     "export": "engine.cli.export",
     "train": "engine.cli.train",
     "runs": "engine.cli.runs",
+    "lr-find": "engine.cli.lr_find",
     "sweep": "engine.cli.sweep",
     "sweeps": "engine.cli.sweeps",
     "predict": "engine.cli.predict",

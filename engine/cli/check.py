@@ -28,6 +28,10 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("spec", help="Run spec JSON file.")
     p.add_argument("--batch-size", type=int, default=None,
                    help="Batch size for the memory estimate (default: the spec's training.batch_size).")
+    p.add_argument("--sanity", action="store_true",
+                   help="Also run the checks before training (initial loss, overfit one batch, zeroed inputs) "
+                        "in a worker process and print the checklist; exit 1 when one fails.")
+    p.add_argument("--device", default=None, help="Device for --sanity (default: the spec's training.device).")
     add_db_option(p)  # unused by check, accepted so one command line works for every sub-command
 
 
@@ -87,4 +91,8 @@ def run(args: argparse.Namespace) -> int:
         for msg in summary.errors:
             print(f"{args.spec}: {msg}", file=sys.stderr)
         return 1
+    if args.sanity:
+        from engine.cli.sanity import run_sanity
+
+        return run_sanity(spec, args.spec, args.device)
     return 0
