@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 from engine.cli import main
-from engine.evaluation.recording import record_preprocessing
-from engine.spec import parse_spec
 from engine.store import RunStore
+from tests.trained import trained_run
 
 
 def iris_spec(**data) -> dict:
@@ -23,23 +22,6 @@ def iris_spec(**data) -> dict:
                                  {"type": "Linear", "out_features": 3}]},
             "optimizer": {"type": "Adam", "lr": 0.05},
             "training": {"epochs": 1, "batch_size": 16, "device": "cpu"}}
-
-
-def trained_run(db_url: str, tmp_path: Path, spec: dict) -> int:
-    """A completed run with its checkpoints and preprocessing, as a worker leaves it."""
-    from engine.training import train
-
-    store = RunStore(db_url)
-    run_id = store.create_run(spec)
-    parsed = parse_spec(spec)
-    record_preprocessing(store, run_id, parsed)
-    result = train(parsed, checkpoint_dir=tmp_path / f"ck{run_id}", device="cpu")
-    assert result.status == "completed", result.error
-    for kind, path in result.checkpoints.items():
-        store.add_checkpoint(run_id, kind, path, result.step, result.epochs_done, None)
-    store.set_status(run_id, "completed")
-    store.close()
-    return run_id
 
 
 def cli(capsys, *args: str) -> tuple[int, str, str]:

@@ -22,6 +22,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QTabWidget, QVBoxLayout, QWidget
 
 from app.pages.runs.charts import ChartGrid, MetricChart
+from app.pages.runs.class_f1_view import ClassF1View
 from app.pages.runs.diff_view import DiffView, SummaryView
 from app.pages.runs.parallel import ParallelView
 from app.pages.runs.tasks import Worker
@@ -194,6 +195,8 @@ class CompareView(QWidget):
         self.tabs.addTab(self.summary, "Summary")
         self.tabs.addTab(self.parallel, "Hyperparameters")
         self.tabs.addTab(self.system_grid, "System")
+        self.class_f1 = ClassF1View(store_getter)
+        self.tabs.addTab(self.class_f1, "Per-class F1")
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -242,6 +245,7 @@ class CompareView(QWidget):
         self.diff.set_runs(runs, self._colors)
         self.summary.set_runs(runs, self._colors)
         self.parallel.set_runs(runs, self._colors)
+        self.class_f1.set_runs(runs, self._colors)
 
     # loading -----------------------------------------------------------------------
     def _on_loaded(self, gen: int, data: CompareData) -> None:

@@ -1,5 +1,6 @@
-"""The run details panel: header, summary, spec (JSON and block list), notes
-(saved as you type), tags, checkpoints, and the log tail or error.
+"""The run details panel: header, summary, evaluation (evaluation_view.py),
+spec (JSON and block list), notes (saved as you type), tags, checkpoints,
+and the log tail or error.
 
 It edits nothing itself: notes and tags leave as signals and the page
 writes them to the store.
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.pages.runs.evaluation_view import EvaluationView
 from app.pages.runs.table_model import STATUS_COLORS, compact_count, format_duration
 from engine.compare import format_value, key_order
 
@@ -98,7 +100,9 @@ class RunDetails(QWidget):
         self.log.setFont(mono)
 
         self.tabs = QTabWidget(objectName="run_details_tabs")
+        self.evaluation = EvaluationView()  # the page gives it the store (set_store)
         self.tabs.addTab(self.metrics, "Summary")
+        self.tabs.addTab(self.evaluation, "Evaluation")
         self.tabs.addTab(spec_split, "Spec")
         self.tabs.addTab(self.notes, "Notes")
         self.tabs.addTab(self.checkpoints, "Checkpoints")
@@ -138,6 +142,7 @@ class RunDetails(QWidget):
             w.setVisible(run is not None)
         self.empty.setVisible(run is None)
         self.error.setVisible(bool(run is not None and run.error))
+        self.evaluation.show_run(run)
         if run is None:
             return
         self._loading = True
@@ -155,6 +160,7 @@ class RunDetails(QWidget):
         self.run = run
         self._fill(run)
         self.error.setVisible(bool(run.error))
+        self.evaluation.show_run(run)  # a run that just finished: its evaluation is in the store now
         if not self.tags.hasFocus():
             self.tags.setText(", ".join(run.tags or []))
 

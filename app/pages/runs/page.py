@@ -103,6 +103,7 @@ class RunsPage(QWidget):
         self.stack.addWidget(self.empty)
 
         self.details = RunDetails()
+        self.details.evaluation.set_store(self.store)
         self.compare = CompareView(self.store, self.worker)
         self.compare_hint = QLabel("Select two or more runs (Ctrl+click or Shift+click) to compare them.",
                                    alignment=Qt.AlignCenter, objectName="compare_hint")
