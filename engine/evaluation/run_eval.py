@@ -59,3 +59,25 @@ def evaluate_run(store: RunStore, run_id: int, split: Optional[str] = None, devi
                created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     store.put_document(run_id, document_kind(split), doc)
     return doc
+
+
+def split_inputs(store: RunStore, run_id: int, split: str) -> tuple[Any, list[str]]:
+    """The inputs of a run's evaluated split in their original units (what a
+    gallery or a table of samples shows), with the feature names, if any."""
+    from engine.spec import parse_spec
+
+    spec = parse_spec(store.get_run(run_id).spec, f"run {run_id}")
+    data = load_data(spec, run_id)
+    x = data.x_test if split == "test" else data.x_val
+    if data.normalizer is not None:
+        x = data.normalizer.invert(x)
+    return x, list(data.info.feature_names or [])
+
+
+def samples_in_cell(doc: dict[str, Any], true: int, predicted: int) -> list[tuple[int, float]]:
+    """(index, confidence) of the samples of class `true` predicted as `predicted`, surest first."""
+    s = doc.get("samples") or {}
+    hits = [(i, c) for i, (t, p, c) in enumerate(zip(s.get("true", ()), s.get("predicted", ()),
+                                                      s.get("confidence", ())))
+            if t == true and p == predicted]
+    return sorted(hits, key=lambda h: -h[1])
