@@ -69,6 +69,10 @@ class ParamForm(QWidget):
     def field(self, name: str) -> QWidget:
         return self._fields[name]
 
+    def described_fields(self) -> list[tuple[str, FieldDesc, QWidget]]:
+        """(parameter name, description, widget) of every field (what "Sweep this" attaches to)."""
+        return [(name, desc, self._fields[name]) for name, desc in self._descs.items()]
+
     def error(self, name: str) -> str:
         """What is wrong with the typed text of field `name` ("" when nothing is)."""
         label = self._errors.get(name)

@@ -187,6 +187,14 @@ class SpecForm(QWidget):
     def subform(self, name: str) -> "SpecForm":
         return self._subforms[name]
 
+    def described_fields(self) -> list[tuple[str, FieldDesc, QWidget]]:
+        """(dotted name, description, widget) of every field, nested forms' too
+        (what "Sweep this" attaches to)."""
+        out = [(name, desc, self._fields[name]) for name, desc in self._descs.items()]
+        for name, sub in self._subforms.items():
+            out += [(f"{name}.{n}", d, w) for n, d, w in sub.described_fields()]
+        return out
+
     # --- reading and writing ------------------------------------------------------------
     def value(self, name: str) -> Any:
         kind, optional, _ = self._kinds[name]

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from app.pages.build.tree_ops import Path
 from app.widgets.param_form import ParamForm
+from app.widgets.sweep_action import attach_sweep_actions
 
 EMPTY_TEXT = ("Select a block in the model to edit its parameters.\n\n"
               "Add blocks from the palette: double-click one, select it and press Enter, or drag it into the model.")
@@ -17,6 +18,9 @@ EMPTY_TEXT = ("Select a block in the model to edit its parameters.\n\n"
 class Inspector(QWidget):
     param_edited = Signal(object, str, object)
     """A field changed (payload: block path, parameter name, value)."""
+    sweep_requested = Signal(str, dict)
+    """'Sweep this…' on a field (payload: its run-spec path, e.g. model.blocks.1.out_features, and a
+    suggested domain)."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -77,6 +81,8 @@ class Inspector(QWidget):
         self._path, self._type = tuple(path), block["type"]
         self.form = ParamForm(bt.params, values)
         self.form.value_changed.connect(lambda name, value: self.param_edited.emit(self._path, name, value))
+        attach_sweep_actions(self.form.described_fields(), spec_path(self._path),
+                             lambda p, domain: self.sweep_requested.emit(p, domain))
         old = self._scroll.takeWidget()
         if old is not None:
             old.deleteLater()
@@ -86,3 +92,8 @@ class Inspector(QWidget):
         v.addWidget(self.form)
         v.addStretch(1)
         self._scroll.setWidget(holder)
+
+
+def spec_path(path: Path) -> str:
+    """The run-spec path of a block's parameters: (3, 0) -> "model.blocks.3.blocks.0." (containers hold blocks)."""
+    return "model." + "".join(f"blocks.{i}." for i in path)

@@ -23,6 +23,7 @@ from app.pages.build.palette import Palette
 from app.pages.build.summary import SummaryResult, SummaryService
 from app.pages.build.view import BlockListView
 from app.state import AppState
+from app.sweep_draft import add_to_sweep
 from engine.spec import SpecError, parse_spec
 
 ERROR_STYLE = "color: #c82828;"
@@ -96,6 +97,7 @@ class BuildPage(QWidget):
         self.view.collapsed.connect(lambda i: self._collapsed.add(self.model.path_of(i)))
         self.view.expanded.connect(lambda i: self._collapsed.discard(self.model.path_of(i)))
         self.inspector.param_edited.connect(self.set_param)
+        self.inspector.sweep_requested.connect(lambda path, domain: add_to_sweep(state, path, domain))
         self.diagram.block_clicked.connect(lambda path: self.select([tuple(path)]))
         self.summary_service.ready.connect(self._show_summary)
         state.spec_changed.connect(self._on_spec_changed)

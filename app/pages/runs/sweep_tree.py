@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QAbstractItemView, QLabel, QTreeWidget, QTreeWidge
 from app.background import Background
 from app.pages.runs.sweep_view import SweepView
 from app.pages.runs.table_model import STATUS_COLORS, status_icon
+from app.sweep_draft import bring_to_front
 from engine.formatting import metric as fmt_metric
 from engine.sweep_report import SweepReport, build_report
 
@@ -159,9 +160,8 @@ class SweepTree(QWidget):
             self.view_opened.emit(view)
         report = next((r for r in self.reports if r.sweep_id == sweep_id), None)
         view.setWindowTitle(f"Sweep {report.name if report else sweep_id} — LayerDeck")
-        view.show()
+        bring_to_front(view)
         view.show_sweep(sweep_id, report)
-        view.raise_()
         return view
 
     def close_views(self) -> None:

@@ -43,6 +43,7 @@ from app.pages.train.model_check import ModelCheck
 from app.pages.train.run_list import RunList, RunRow, first_line
 from app.pages.train.run_on import RunOnChooser, launch_kwargs
 from app.pages.train.settings_form import SettingsForm
+from app.pages.train.sweep_setup import SweepSetup
 from app.widgets.system_strip import SystemStrip
 from engine.spec import SpecError, parse_spec
 
@@ -154,6 +155,8 @@ class TrainPage(QWidget):
         launch_row = QHBoxLayout()
         launch_row.addWidget(self.launch_button, 1)
         launch_row.addWidget(hint)
+        self.sweeps = SweepSetup(self)  # "Sweep this…" on the settings, the Sweep… dialog, launching
+        launch_row.addWidget(self.sweeps.button)
 
         self._left = QWidget()
         # As wide as the forms need: the scroll area only scrolls vertically.
@@ -426,6 +429,7 @@ class TrainPage(QWidget):
         """Stop timers and let go of the runs (stopping them, or leaving them to train on)."""
         self.strip.stop()
         self.live.stop()
+        self.sweeps.shutdown()
         self.bridge.shutdown(stop_runs=stop_runs)
         # Background reads in flight would answer to deleted widgets.
         for wait in (self._model_check.wait, self.strip.collector.wait if self.strip.collector else None):
