@@ -1,5 +1,6 @@
-"""A Qt item model over the spec's block list: one row per block, Residual
-containers as parents of their blocks, columns #, block, output, params.
+"""A Qt item model over the spec's block list: one row per block, containers
+(Residual, Sequential, Branch) as parents of their blocks, columns #, block,
+output, params, MACs and train (a check box: unchecked = `trainable: false`).
 
 The model never edits the spec itself. Drops become `insert_requested` /
 `move_requested` signals and the page turns them into undoable commands; the
@@ -20,8 +21,19 @@ from app.pages.build.tree_ops import Path, walk
 
 BLOCK_TYPE_MIME = "application/x-layerdeck-block-type"
 PATHS_MIME = "application/x-layerdeck-block-paths"
-COLUMNS = ("#", "block", "output", "params")
-COL_NUMBER, COL_BLOCK, COL_OUTPUT, COL_PARAMS = range(4)
+COLUMNS = ("#", "block", "output", "params", "MACs", "train")
+COL_NUMBER, COL_BLOCK, COL_OUTPUT, COL_PARAMS, COL_MACS, COL_TRAIN = range(6)
+NUMERIC = (COL_NUMBER, COL_PARAMS, COL_MACS)
+HEADER_TIPS = {
+    COL_PARAMS: "Weights the block learns (a container: the sum of its blocks)",
+    COL_MACS: "Multiply-accumulates per sample in one forward pass",
+    COL_TRAIN: "Unchecked: the block is frozen (trainable: false); its weights stay as they are",
+}
+CONTAINER_TIPS = {
+    "Residual": "Adds its input to the output of the blocks inside it (shapes must match).",
+    "Sequential": "Its blocks one after another; use it as one branch of a Branch.",
+    "Branch": "Feeds its input to each branch and merges their outputs (concat, add or multiply).",
+}
 ERROR_COLOR = QColor(200, 40, 40)
 PathRole = Qt.UserRole + 1
 
@@ -62,6 +74,8 @@ class BlockListModel(QAbstractItemModel):
     """A palette block was dropped (payload: block type, parent path, row)."""
     move_requested = Signal(list, object, int)
     """Blocks were dragged (payload: their paths, the new parent path, the row in it)."""
+    trainable_toggled = Signal(object, bool)
+    """The train box of a block was clicked (payload: its path, whether it is now trainable)."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -147,9 +161,38 @@ class BlockListModel(QAbstractItemModel):
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.DisplayRole) -> Any:
         if orientation == Qt.Horizontal and role == Qt.DisplayRole:
             return COLUMNS[section]
-        if orientation == Qt.Horizontal and role == Qt.TextAlignmentRole and section in (COL_NUMBER, COL_PARAMS):
+        if orientation == Qt.Horizontal and role == Qt.TextAlignmentRole and section in NUMERIC:
             return int(Qt.AlignRight | Qt.AlignVCenter)
+        if orientation == Qt.Horizontal and role == Qt.ToolTipRole:
+            return HEADER_TIPS.get(section)
         return None
+
+    def frozen_by(self, node: "_Node") -> "_Node | None":
+        """The container around `node` whose `trainable: false` freezes it too, if any."""
+        up = node.parent
+        while up is not None and up is not self._root:
+            if up.block.get("trainable") is False:
+                return up
+            up = up.parent
+        return None
+
+    def _train_state(self, node: "_Node", row: Any) -> Any:
+        """The train box: none for blocks without weights; unchecked when frozen."""
+        if row is None or not getattr(row, "params", None):
+            return None
+        frozen = node.block.get("trainable") is False or self.frozen_by(node) is not None
+        return Qt.Unchecked if frozen else Qt.Checked
+
+    def setData(self, index: QModelIndex, value: Any, role: int = Qt.EditRole) -> bool:
+        if not index.isValid() or index.column() != COL_TRAIN or role != Qt.CheckStateRole:
+            return False
+        node: _Node = index.internalPointer()
+        if self.frozen_by(node) is not None:
+            return False
+        checked = Qt.CheckState(value) == Qt.Checked if not isinstance(value, bool) else value
+        # The page turns this into an undoable edit and hands the new blocks back.
+        self.trainable_toggled.emit(node.path, bool(checked))
+        return False
 
     def data(self, index: QModelIndex, role: int = Qt.DisplayRole) -> Any:
         if not index.isValid():
@@ -170,6 +213,10 @@ class BlockListModel(QAbstractItemModel):
                 return "—" if row is None else fmt.shape(getattr(row, "out_shape", None))
             if col == COL_PARAMS:
                 return "—" if row is None else fmt.count(getattr(row, "params", None))
+            if col == COL_MACS:
+                return "—" if row is None else fmt.macs_cell(getattr(row, "macs", None))
+        elif role == Qt.CheckStateRole and col == COL_TRAIN:
+            return self._train_state(node, row)
         elif role == Qt.DecorationRole and col == COL_BLOCK and error:
             return QApplication.style().standardIcon(QStyle.SP_MessageBoxWarning)
         elif role == Qt.ForegroundRole and error:
@@ -179,16 +226,23 @@ class BlockListModel(QAbstractItemModel):
         elif role == Qt.ToolTipRole:
             if error:
                 return f"Block {node.number} ({node.block['type']}): {error}"
+            if col == COL_TRAIN and self._train_state(node, row) is not None:
+                by = self.frozen_by(node)
+                if by is not None:
+                    return f"Frozen with block {by.number} (check it there to train it again)"
+                return "Train this block's weights; uncheck to freeze them"
+            if col == COL_MACS and row is not None:
+                return f"{getattr(row, 'macs', 0) or 0:,} multiply-accumulates per sample"
             if row is not None and not container:
                 return (f"{node.block['type']}: {fmt.shape(getattr(row, 'in_shape', None))} → "
                         f"{fmt.shape(getattr(row, 'out_shape', None))}, {fmt.count(getattr(row, 'params', 0))} params")
             if container:
-                return "Adds its input to the output of the blocks inside it (shapes must match)."
+                return CONTAINER_TIPS.get(node.block["type"], "")
         elif role == Qt.FontRole and container and col == COL_BLOCK:
             f = QFont()
             f.setBold(True)
             return f
-        elif role == Qt.TextAlignmentRole and col in (COL_NUMBER, COL_PARAMS):
+        elif role == Qt.TextAlignmentRole and col in NUMERIC:
             return int(Qt.AlignRight | Qt.AlignVCenter)
         elif role == PathRole:
             return node.path
@@ -199,6 +253,8 @@ class BlockListModel(QAbstractItemModel):
         if not index.isValid():
             return Qt.ItemIsDropEnabled
         f = Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsDragEnabled
+        if index.column() == COL_TRAIN and self.frozen_by(index.internalPointer()) is None:
+            f |= Qt.ItemIsUserCheckable
         if index.internalPointer().block.get("blocks") is not None:
             f |= Qt.ItemIsDropEnabled
         return f

@@ -27,6 +27,13 @@ def macs(n: Any) -> str:
     return "—" if n is None else formatting.compact(float(n), sep=" ")
 
 
+def macs_cell(n: Any) -> str:
+    """MACs in the block table: a dash for none, like parameter counts."""
+    if n is None:
+        return "—"
+    return DASH if int(n) == 0 else formatting.compact(float(n), sep=" ")
+
+
 def nbytes(n: Any) -> str:
     return "—" if n is None else formatting.nbytes(float(n))
 
@@ -37,3 +44,14 @@ def param_value(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:g}"
     return str(v)
+
+
+def totals(summary: Any, batch_size: int) -> str:
+    """The line under the model list: parameters (trainable and frozen), MACs, memory, output."""
+    if summary.frozen_params:
+        weights = f"trainable {summary.trainable_params:,} · frozen {summary.frozen_params:,}"
+    else:
+        weights = "all trainable"
+    at = f"batch {batch_size}" + (f", {summary.precision}" if summary.precision != "fp32" else "")
+    return (f"params {summary.total_params:,} ({weights}) · MACs {macs(summary.total_macs)} · "
+            f"~{nbytes(summary.memory_bytes)} to train at {at} · output {shape(summary.output_shape)}")

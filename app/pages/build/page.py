@@ -20,13 +20,12 @@ from app.pages.build.commands import BlocksCommand, EditParamCommand
 from app.pages.build.diagram import ModelDiagram
 from app.pages.build.inspector import Inspector
 from app.pages.build.palette import Palette
+from app.pages.build.problems import ProblemPanel
 from app.pages.build.summary import SummaryResult, SummaryService
 from app.pages.build.view import BlockListView
 from app.state import AppState
 from app.sweep_draft import add_to_sweep
 from engine.spec import SpecError, parse_spec
-
-ERROR_STYLE = "color: #c82828;"
 
 
 class BuildPage(QWidget):
@@ -50,11 +49,8 @@ class BuildPage(QWidget):
         self.view.setModel(self.model)
         self.input_label = QLabel()
         self.input_label.setObjectName("model_input")
-        self.message_label = QLabel()
-        self.message_label.setObjectName("model_message")
-        self.message_label.setWordWrap(True)
-        self.message_label.setStyleSheet(ERROR_STYLE)
-        self.message_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.problems = ProblemPanel()
+        self.message_label = self.problems.message
         self.totals = QLabel()
         self.totals.setObjectName("model_totals")
         self.inspector = Inspector()
@@ -75,7 +71,7 @@ class BuildPage(QWidget):
         c.setContentsMargins(8, 0, 8, 0)
         c.addWidget(self.input_label)
         c.addWidget(lists, 1)
-        c.addWidget(self.message_label)
+        c.addWidget(self.problems)
         c.addWidget(self.totals)
         splitter = QSplitter(Qt.Horizontal)
         splitter.addWidget(self.palette)
@@ -98,6 +94,8 @@ class BuildPage(QWidget):
         self.view.expanded.connect(lambda i: self._collapsed.discard(self.model.path_of(i)))
         self.inspector.param_edited.connect(self.set_param)
         self.inspector.sweep_requested.connect(lambda path, domain: add_to_sweep(state, path, domain))
+        self.problems.fix_chosen.connect(self.apply_fix)
+        self.model.trainable_toggled.connect(self.set_trainable, Qt.QueuedConnection)
         self.diagram.block_clicked.connect(lambda path: self.select([tuple(path)]))
         self.summary_service.ready.connect(self._show_summary)
         state.spec_changed.connect(self._on_spec_changed)
@@ -188,6 +186,20 @@ class BuildPage(QWidget):
             self._push(BlocksCommand("move up" if delta < 0 else "move down", self._blocks, after,
                                      self._apply, sel, [path]))
 
+    def set_trainable(self, path: ops.Path, trainable: bool) -> None:
+        """Freeze a block (`trainable: false`) or train it again (the key removed: the default)."""
+        self.set_param(tuple(path), "trainable", None if trainable else False)
+
+    def apply_fix(self, fix) -> None:
+        """Carry out a suggestion of the model check (an engine.fixes.Fix) as one undoable edit."""
+        try:
+            after = fix.apply(self._blocks)
+        except (IndexError, KeyError, TypeError, ValueError):
+            self._say(f"The fix \"{fix.text}\" no longer fits the model; it changed since it was checked.")
+            return
+        self._push(BlocksCommand(f"fix: {fix.text}", self._blocks, after, self._apply, self.selected_paths(),
+                                 [p for p in fix.touched() if ops.exists(after, p)]))
+
     def move_blocks(self, paths: list[ops.Path], parent: ops.Path, row: int) -> None:
         after, new = ops.move(self._blocks, paths, parent, row)
         if after != self._blocks:
@@ -242,6 +254,7 @@ class BuildPage(QWidget):
         last = self._result
         self.diagram.set_model(blocks, last.summary.rows if last and last.summary else None,
                                last.info.input_shape if last and last.info else None)
+        self.problems.set_fixes_enabled(False)  # they were made for the blocks before this change
         self.summary_service.request(spec)
         self._update_actions()
 
@@ -289,21 +302,17 @@ class BuildPage(QWidget):
             problems = ["the model is not valid"]
         if summary is not None and not self._blocks:
             problems = []
-        self._say("\n".join(f"⚠ {p}" for p in problems[:4]) + (f"\n… and {len(problems) - 4} more" if len(problems) > 4 else ""))
+        self.problems.show_problems(problems, summary.fixes if summary is not None else None)
         if not self._blocks:
             self.totals.setText("params 0 · add blocks to see their shapes and sizes")
         elif summary is None or not summary.valid:
             self.totals.setText("params, MACs, memory: invalid — fix the marked block")
         else:
-            bs = self.state.spec.training.batch_size
-            self.totals.setText(f"params {summary.total_params:,} · MACs {fmt.macs(summary.total_macs)} · "
-                                f"~{fmt.nbytes(summary.memory_bytes)} to train at batch {bs} · "
-                                f"output {fmt.shape(summary.output_shape)}")
+            self.totals.setText(fmt.totals(summary, self.state.spec.training.batch_size))
         self.summary_shown.emit()
 
     def _say(self, text: str) -> None:
-        self.message_label.setText(text)
-        self.message_label.setVisible(bool(text))
+        self.problems.say(text)
 
     # --- actions --------------------------------------------------------------------
     def _make_actions(self) -> None:

@@ -6,7 +6,7 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeView
 
-from app.pages.build.block_model import COL_BLOCK, COL_NUMBER, COL_OUTPUT, COL_PARAMS
+from app.pages.build.block_model import COL_BLOCK, COL_MACS, COL_NUMBER, COL_OUTPUT, COL_PARAMS, COL_TRAIN
 
 EMPTY_TEXT = ("No blocks yet.\n\nDouble-click a block in the palette, select one and press Enter, "
               "or drag it here.\n\nFile ▸ New from Template starts from a working model.")
@@ -37,6 +37,8 @@ class BlockListView(QTreeView):
         h.setSectionResizeMode(COL_BLOCK, QHeaderView.Stretch)
         h.setSectionResizeMode(COL_OUTPUT, QHeaderView.ResizeToContents)
         h.setSectionResizeMode(COL_PARAMS, QHeaderView.ResizeToContents)
+        h.setSectionResizeMode(COL_MACS, QHeaderView.ResizeToContents)
+        h.setSectionResizeMode(COL_TRAIN, QHeaderView.ResizeToContents)
         h.setDefaultAlignment(Qt.AlignLeft | Qt.AlignVCenter)
 
     def paintEvent(self, event) -> None:
