@@ -240,6 +240,17 @@ class DistributedSpec(_Strict):
         default="gloo", description="gloo works on the CPU and on GPUs; nccl is faster between CUDA GPUs.")
 
 
+class DistillSpec(_Strict):
+    """Knowledge distillation: learn from a finished run's predictions as well as the labels."""
+
+    teacher_run: int = Field(ge=1, description="The finished run whose best checkpoint teaches this one "
+                             "(same dataset, input shape and classes).")
+    temperature: float = Field(default=4.0, gt=0, le=100, description="Softens both models' predictions "
+                               "before they are compared; higher shows more of the teacher's runner-up classes.")
+    alpha: float = Field(default=0.7, ge=0, le=1, description="Weight of the teacher's soft targets; "
+                         "1 - alpha weighs the labels' cross-entropy.")
+
+
 class TrainingSpec(_Strict):
     epochs: int = Field(default=10, ge=1, le=100_000, description="Passes over the training data.")
     batch_size: int = Field(default=64, ge=1, le=1_000_000, description="Samples per optimizer step.")
@@ -257,6 +268,8 @@ class TrainingSpec(_Strict):
     distributed: Optional[DistributedSpec] = Field(
         default=None, description="Train in several processes at once (data parallel); empty = one process. "
                                   "batch_size stays the global batch.")
+    distill: Optional[DistillSpec] = Field(
+        default=None, description="Knowledge distillation from a finished run (the teacher); empty = none.")
 
     @field_validator("device")
     @classmethod

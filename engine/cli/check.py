@@ -32,7 +32,7 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                    help="Also run the checks before training (initial loss, overfit one batch, zeroed inputs) "
                         "in a worker process and print the checklist; exit 1 when one fails.")
     p.add_argument("--device", default=None, help="Device for --sanity (default: the spec's training.device).")
-    add_db_option(p)  # unused by check, accepted so one command line works for every sub-command
+    add_db_option(p)  # the store where training.distill's teacher run is looked up
 
 
 @dataclass
@@ -91,8 +91,29 @@ def run(args: argparse.Namespace) -> int:
         for msg in summary.errors:
             print(f"{args.spec}: {msg}", file=sys.stderr)
         return 1
+    if spec.training.distill is not None and not _teacher_fits(spec, args):
+        return 1
     if args.sanity:
         from engine.cli.sanity import run_sanity
 
         return run_sanity(spec, args.spec, args.device)
     return 0
+
+
+def _teacher_fits(spec: RunSpec, args: argparse.Namespace) -> bool:
+    """training.distill's teacher looked up in the store (--db), as a launch would."""
+    from engine.store import RunStore, resolve_db_url
+    from engine.training.teacher import check_teacher
+
+    distill = spec.training.distill
+    assert distill is not None
+    try:
+        with RunStore(resolve_db_url(getattr(args, "db", None))) as store:
+            check_teacher(store, spec)
+    except SpecError as e:
+        sys.stdout.flush()
+        for msg in e.errors:
+            print(f"{args.spec}: {msg}", file=sys.stderr)
+        return False
+    print(f"distilled from run #{distill.teacher_run} (temperature {distill.temperature:g}, alpha {distill.alpha:g})")
+    return True

@@ -119,6 +119,8 @@ def prepare(args: argparse.Namespace, store: RunStore) -> tuple[RunSpec, Optiona
         # Through the spec, so the value is checked and the run records where it trained.
         spec = spec.copy_with(training={**spec.training.model_dump(mode="json"), "device": args.device})
     check_model(spec)
+    from engine.training.teacher import check_teacher
+    check_teacher(store, spec)  # training.distill: the teacher exists, finished and fits
     return spec, parent_id, resume_from
 
 

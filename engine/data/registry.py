@@ -118,6 +118,22 @@ _add("tokens", "Token order", "classification", "tokens", "synthetic",
                            "num_embeddings to at least this.", 4, 1_000_000),
       "data_seed": _DATA_SEED})
 
+_add("regression", "Wide regression", "regression", "tabular", "synthetic",
+     "scikit-learn's make_regression: a linear target of n_features inputs (10 of them informative), "
+     "scaled to standard deviation 1, plus noise. Choose the width to try wide MLPs (the classic "
+     "1,000-feature recipes).",
+     synthetic.load_regression,
+     {"n_samples": _n(1000), "n_features": Option(1000, "Input width (features per sample).", 1, 100_000),
+      "noise": _noise(0.1, "Noise added to the target, as a share of its spread (the target has "
+                             "standard deviation 1 before the noise)."), "data_seed": _DATA_SEED})
+_add("classification", "Wide classification", "classification", "tabular", "synthetic",
+     "scikit-learn's make_classification: one Gaussian cluster per class on n_informative "
+     "dimensions, hidden among n_features inputs. Choose the width and the number of classes.",
+     synthetic.load_classification,
+     {"n_samples": _n(1000), "n_features": Option(1000, "Input width (features per sample).", 2, 100_000),
+      "n_informative": Option(20, "Dimensions that carry the class (at most n_features).", 1, 100_000),
+      "n_classes": Option(10, "Number of classes.", 2, 1000), "data_seed": _DATA_SEED})
+
 _add("csv", "CSV file", "classification", "tabular", "file",
      "A table with a header line. Choose the target column; numeric columns are used as they are, "
      "text columns are one-hot encoded. The task is detected from the target (text or a few "

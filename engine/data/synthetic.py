@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.data.dataset import DataError
 from engine.data.splits import RawData
 
 _POINT_FEATURES = ["x1", "x2"]
@@ -97,3 +98,46 @@ def load_tokens(o: dict[str, Any]) -> RawData:
     y[flip] = 1 - y[flip]
     return RawData(x, y, "classification", "tokens", ["2 before 1", "1 before 2"],
                    [f"t{i + 1}" for i in range(t)])
+
+
+def load_regression(o: dict[str, Any]) -> RawData:
+    """scikit-learn's make_regression: a random linear target of `n_features`
+    inputs (10 of them informative, or all when fewer) plus Gaussian noise; the
+    wide inputs of the classic "big MLP on regression data" recipes.
+
+    The target is divided by its standard deviation: make_regression's comes
+    out with a spread of a few hundred, which sends SGD at lr 0.01 to inf on
+    the first step; at unit variance an MSE of 1.0 is "predicts the mean" at
+    any width, and `noise` is a share of that spread."""
+    from sklearn.datasets import make_regression
+
+    n_features = o["n_features"]
+    x, y = make_regression(n_samples=o["n_samples"], n_features=n_features,
+                           n_informative=min(10, n_features), noise=0.0, random_state=o["data_seed"])
+    y = y / max(float(y.std()), 1e-12)
+    y = y + np.random.default_rng(o["data_seed"]).normal(scale=o["noise"], size=y.shape)
+    return RawData(x, y.reshape(-1, 1), "regression", "tabular", [], _feature_names(n_features))
+
+
+def load_classification(o: dict[str, Any]) -> RawData:
+    """scikit-learn's make_classification: `n_classes` Gaussian clusters on
+    `n_informative` dimensions, embedded among `n_features` (the rest are
+    redundant combinations and noise)."""
+    from sklearn.datasets import make_classification
+
+    n_features, n_informative, k = o["n_features"], o["n_informative"], o["n_classes"]
+    if n_informative > n_features:
+        raise DataError(f"data.options.n_informative ({n_informative}) is more than n_features ({n_features}); "
+                        f"lower n_informative or raise n_features")
+    if k > 2 ** n_informative:  # make_classification's own limit: one cluster corner per class
+        raise DataError(f"data.options.n_classes ({k}) needs n_informative of at least {(k - 1).bit_length()} "
+                        f"(got {n_informative}); raise n_informative")
+    x, y = make_classification(n_samples=o["n_samples"], n_features=n_features, n_informative=n_informative,
+                               n_redundant=min(n_features - n_informative, n_informative // 2),
+                               n_classes=k, n_clusters_per_class=1, random_state=o["data_seed"])
+    return RawData(x, y, "classification", "tabular", [f"class {i}" for i in range(k)],
+                   _feature_names(n_features))
+
+
+def _feature_names(n: int) -> list[str]:
+    return [f"x{i + 1}" for i in range(n)]

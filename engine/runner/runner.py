@@ -27,6 +27,7 @@ from engine.runner.local import WORKER_MODULE, LocalExecutor
 from engine.spec import RunSpec, parse_spec
 from engine.status import ACTIVE, TERMINAL, ordered
 from engine.store import RunNotFoundError, RunStore
+from engine.training.teacher import check_teacher
 
 DETACHED_POLL_S = 0.5  # wait() on a detached run reads its row this often
 
@@ -100,13 +101,15 @@ class Runner:
         """
         if not isinstance(spec, RunSpec):
             spec = parse_spec(spec)
+        teacher = check_teacher(self.store, spec)  # training.distill: a teacher that cannot teach is refused here
         with self._lock:
             if on is not None and on not in self._extra:
                 raise ValueError(f"no place to run called {on!r} (add it with add_executor)")
             executor = self.executor if on is None else self._extra[on]
         with self._submit_lock:
             run_id = self.store.create_run(spec.to_dict(), name=name or spec.name, parent_id=parent_id,
-                                           sweep_id=sweep_id, trial_number=trial_number)
+                                           sweep_id=sweep_id, trial_number=trial_number,
+                                           teacher_run_id=teacher.run_id if teacher else None)
             with self._lock:
                 self._own.add(run_id)
                 self._done[run_id] = threading.Event()

@@ -28,6 +28,7 @@ from engine.training.losses import l1_penalty
 from engine.training.metrics import EvalMeter, TrainMeter
 from engine.training.optim import current_lr
 from engine.training.setup import Prepared, prepare
+from engine.training.teacher import TeacherRef
 
 
 @dataclass
@@ -47,18 +48,19 @@ class TrainResult:
 
 def train(spec: RunSpec, *, callbacks: Sequence[Callback] = (), control: Control | None = None,
           checkpoint_dir: str | Path, resume_from: str | Path | None = None,
-          device: str | None = None) -> TrainResult:
+          device: str | None = None, teacher: TeacherRef | None = None) -> TrainResult:
     """Train one run. Raises TrainingError (before on_train_start) for a run
     that cannot start as configured; once started, NaN loss, GPU out of
     memory and unexpected errors end it as status 'failed' with a message.
 
     Started by torchrun with `training.distributed` set, this process trains
     its share of a data-parallel run (engine.training.distributed); pass the
-    worker's callbacks and control on rank 0 only."""
+    worker's callbacks and control on rank 0 only. `teacher`: the run that
+    `training.distill` names, looked up in the store (engine.training.teacher)."""
     group, warning = distributed.join(spec)
     try:
         try:
-            prepared = prepare(spec, device or spec.training.device, resume_from, group)
+            prepared = prepare(spec, device or spec.training.device, resume_from, group, teacher)
         except torch.cuda.OutOfMemoryError as e:
             raise TrainingError("out of GPU memory while loading the model and data — use a smaller model "
                                 "or another device") from e
@@ -212,13 +214,14 @@ class _Trainer:
             if not self._may_continue():
                 self._flush(epoch, point=False)
                 return False
+            lr = current_lr(p.optimizer)  # what this step uses; the schedule moves it after the step
             self._step(xb, yb)
             self.batch_in_epoch += 1
             ctx.step += 1
             p.schedule.after_step()
             at_log = ctx.step % self.log_every == 0
             if at_log or self.meter.pending == self.meter.capacity:
-                self._flush(epoch, point=at_log)
+                self._flush(epoch, point=at_log, lr=lr)
         self._flush(epoch, point=False)
         dev.synchronize(p.device)
         train_s = max(time.perf_counter() - start - self._paused_s, 1e-9)
@@ -253,7 +256,7 @@ class _Trainer:
         reg = p.spec.regularization
         with dev.autocast(p.device, p.spec.training.precision):
             out = p.step_model(xb)
-            loss = p.objective(out, yb)
+            loss = p.objective(out, yb) if p.distiller is None else p.distiller(xb, out, yb)
         total = (loss + reg.l1 * l1_penalty(p.l1_weights)) if p.l1_weights else loss
         p.optimizer.zero_grad(set_to_none=True)
         if p.scaler.is_enabled():
@@ -270,9 +273,10 @@ class _Trainer:
             p.optimizer.step()
         self.meter.add(loss, out, yb)
 
-    def _flush(self, epoch: int, point: bool) -> None:
+    def _flush(self, epoch: int, point: bool, lr: Optional[float] = None) -> None:
         """Read the buffered step losses (one sync); report a non-finite one at
-        its exact step; emit train/loss_step when at the logging interval."""
+        its exact step; emit train/loss_step (and lr_step, the learning rate of
+        that step, so warm-up and OneCycle show) when at the logging interval."""
         entries = self.meter.flush()
         first = self.ctx.step - len(entries) + 1
         for i, (value, n) in enumerate(entries):
@@ -285,7 +289,11 @@ class _Trainer:
         if point and self._interval[1]:
             mean = self._interval[0] / self._interval[1]
             self._interval = [0.0, 0]
-            self.cbs.on_metrics(self.ctx, [MetricPoint("train/loss_step", self.ctx.step, epoch, mean, time.time())])
+            now = time.time()
+            points = [MetricPoint("train/loss_step", self.ctx.step, epoch, mean, now)]
+            if lr is not None:
+                points.append(MetricPoint("lr_step", self.ctx.step, epoch, lr, now))
+            self.cbs.on_metrics(self.ctx, points)
 
     def _end_epoch(self, epoch: int, start: float, train_s: float) -> None:
         p, ctx = self.p, self.ctx
@@ -294,6 +302,8 @@ class _Trainer:
         metrics: dict[str, float] = {"train/loss": loss_sum / max(seen, 1)}
         if p.task == "classification":
             metrics["train/accuracy"] = self.meter.take_correct() / max(seen, 1)
+        if p.distiller is not None:
+            metrics.update(p.distiller.take_epoch(self.reduce))  # train/kd_loss, train/ce_loss
         if p.val is not None:
             metrics.update(self._evaluate(p.val, "val"))
         metrics["lr"] = current_lr(p.optimizer)  # the lr this epoch's last step used
@@ -339,4 +349,3 @@ class _Trainer:
         now = time.time()
         self.cbs.on_metrics(ctx, [MetricPoint(k, ctx.step, ctx.epoch, float(v), now) for k, v in metrics.items()])
         return metrics
-

@@ -30,7 +30,9 @@ from engine.training.optim import LRSchedule, build_optimizer, resume_state
 
 if TYPE_CHECKING:
     from engine.data import Dataset
+    from engine.training.distill import Distiller
     from engine.training.distributed import Group
+    from engine.training.teacher import TeacherRef
 
 
 @dataclass
@@ -56,6 +58,7 @@ class Prepared:
     warnings: list[str] = field(default_factory=list)
     resume: Optional[dict[str, Any]] = None  # the checkpoint dict when resuming
     group: Optional[Group] = None  # the process group of a data-parallel run
+    distiller: Optional[Distiller] = None  # the objective of a distilled run (training.distill)
 
 
 def _load_data(spec: RunSpec) -> Dataset:
@@ -95,7 +98,7 @@ def check_monitor(monitor: str, keys: list[str], setting: str, has_val: bool) ->
 
 
 def prepare(spec: RunSpec, device_name: str, resume_from: str | Path | None,
-            group: Optional[Group] = None) -> Prepared:
+            group: Optional[Group] = None, teacher: Optional[TeacherRef] = None) -> Prepared:
     device = dev.resolve_device(device_name)
     if group is not None:
         device = group.place(device)
@@ -152,6 +155,8 @@ def prepare(spec: RunSpec, device_name: str, resume_from: str | Path | None,
 
     num_outputs = _check_model_output(model, train_feed, device, tr.precision, task, loss_name, info)
     objective = make_objective(loss_name, task, num_outputs, spec.regularization.label_smoothing)
+    from engine.training.distill import make_distiller
+    distiller = make_distiller(tr.distill, teacher, objective, tuple(info.input_shape), device)
 
     processes = group.world if group else 1
     steps_per_epoch = batches_per_epoch(len(train_feed), tr.batch_size, processes)
@@ -184,7 +189,7 @@ def prepare(spec: RunSpec, device_name: str, resume_from: str | Path | None,
         train=train_feed, val=val_feed, test=test_feed, generator=generator,
         steps_per_epoch=steps_per_epoch, num_targets=int(info.num_targets),
         l1_weights=penalized_weights(model) if spec.regularization.l1 > 0 else [],
-        epoch_keys=keys, warnings=warnings, group=group)
+        epoch_keys=keys, warnings=warnings, group=group, distiller=distiller)
     if resume_from is not None:
         prepared.resume = _restore(prepared, resume_from)
     return prepared

@@ -24,6 +24,7 @@ from engine.protocol import Finished, Log, Status
 from engine.runner.paths import checkpoint_dir
 from engine.store import RunStore
 from engine.training.callbacks import Control
+from engine.training.teacher import check_teacher
 from engine.worker.callback import WorkerCallback
 from engine.worker.commands import CommandReader, LiveCommands, SignalRelay, StorePoller
 from engine.worker.sender import EventSender
@@ -76,7 +77,7 @@ def train_rank(args: argparse.Namespace, rank: int) -> int:
     system.start()
     try:
         result = train(spec, checkpoint_dir=checkpoint_dir(args.db, args.run_id),
-                       resume_from=args.resume_from, device=args.device)
+                       resume_from=args.resume_from, device=args.device, teacher=check_teacher(store, spec))
     finally:
         system.stop()
         writer.close()
@@ -93,6 +94,12 @@ def train_run(args: argparse.Namespace, store: RunStore, sender: EventSender) ->
         spec = parse_spec(store.get_run(run_id).spec, f"run {run_id}")
     except SpecError as e:
         problem = f"the run's spec is invalid: {e}"
+        store.set_status(run_id, "failed", error=problem)
+        return "failed", problem
+    try:
+        teacher = check_teacher(store, spec)  # training.distill: checked at launch, again now
+    except SpecError as e:
+        problem = "; ".join(e.errors)
         store.set_status(run_id, "failed", error=problem)
         return "failed", problem
 
@@ -122,7 +129,7 @@ def train_run(args: argparse.Namespace, store: RunStore, sender: EventSender) ->
         record_preprocessing(store, run_id, spec)  # what `layerdeck predict` needs, kept with the run
         result = train(spec, callbacks=[WorkerCallback(run_id, store, writer, sender, system, state)],
                        control=control, checkpoint_dir=checkpoint_dir(args.db, run_id),
-                       resume_from=args.resume_from, device=args.device)
+                       resume_from=args.resume_from, device=args.device, teacher=teacher)
         status, error, device = result.status, result.error, result.device
     except TrainingError as e:  # a setting that cannot work here: the message says which and why
         error = str(e)

@@ -23,7 +23,7 @@ PLOTS: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "loss": ("Loss", [("train/loss_step", STEP), ("train/loss", TRAIN), ("val/loss", VAL)]),
     "accuracy": ("Accuracy", [("train/accuracy", TRAIN), ("val/accuracy", VAL)]),
     "regression": ("Regression metrics", [("val/mae", VAL), ("val/r2", OTHER)]),
-    "lr": ("Learning rate", [("lr", OTHER)]),
+    "lr": ("Learning rate", [("lr_step", STEP), ("lr", OTHER)]),
     "throughput": ("Throughput (samples/s)", [("throughput", TRAIN)]),
 }
 REGRESSION_KEYS = ("val/mae", "val/r2")

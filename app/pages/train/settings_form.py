@@ -127,7 +127,8 @@ class SettingsForm(QWidget):
         reg_layout.addWidget(self.regularization)
         reg_layout.addWidget(note)
 
-        self.training = SpecForm(TrainingSpec, exclude=("device", "distributed"))
+        # distill: set by the page's "Distill from…" picker (a run of the store, not a number to type).
+        self.training = SpecForm(TrainingSpec, exclude=("device", "distributed", "distill"))
         self.device = QComboBox()
         self.device.setObjectName("device_combo")
         guard_wheel(self.device)
@@ -234,7 +235,7 @@ class SettingsForm(QWidget):
         d["scheduler"] = self.scheduler.value()
         d["regularization"] = self.regularization.values()
         d["training"] = {**self.training.values(), "device": self.device.currentData() or "auto",
-                         "distributed": self._distributed()}
+                         "distributed": self._distributed(), "distill": self._base["training"].get("distill")}
         return d
 
     def _distributed(self) -> Optional[dict[str, Any]]:
