@@ -111,7 +111,7 @@ def create_demo_sweep(url: str, *, trials: int = 40, epochs: int = 30, running: 
                 status = "running"
             elif i in (7, 23):
                 status = "failed"
-            elif i > 5 and final < 0.9 and pruned_seen < trials // 5:
+            elif i in (4, 11) or (i > 5 and final < 0.9 and pruned_seen < trials // 5):
                 status, pruned_seen = "pruned", pruned_seen + 1
             done = epochs if status in ("completed", "running") else max(2, epochs // (4 if status == "pruned" else 6))
             if status == "running":
