@@ -126,6 +126,9 @@ def fit_preprocessing(data: DataSpec, dataset: Dataset) -> Preprocessing:
         pre.update(target="target", columns=tuple(CsvColumn(n, "number") for n in info.feature_names))
     if data.name == "image_folder":
         pre.update(image_size=int(info.input_shape[-1]), image_mode="L" if info.input_shape[0] == 1 else "RGB")
+    tokenizer = getattr(dataset, "tokenizer", None)  # text sets: the fitted tokenizer as JSON (engine/data/text.py)
+    if tokenizer is not None:
+        pre["extras"] = {"tokenizer": tokenizer}
     return Preprocessing(**pre)
 
 

@@ -21,7 +21,9 @@ def runs(tmp_path_factory):
                                             name="digits-mlp"))
     iris = trained_run(url, tmp, mlp_spec({"name": "iris", "val_fraction": 0.2, "test_fraction": 0.2}, 3,
                                           name="iris-mlp"), evaluate=True)
-    return SimpleNamespace(url=url, digits=digits, iris=iris, tmp=tmp)
+    diabetes = trained_run(url, tmp, mlp_spec({"name": "diabetes", "val_fraction": 0.2}, 1, name="diabetes-mlp"),
+                           evaluate=True)
+    return SimpleNamespace(url=url, digits=digits, iris=iris, diabetes=diabetes, tmp=tmp)
 
 
 def view_for(qtbot, url: str, run_id: int):
@@ -145,3 +147,15 @@ def test_compare_shows_per_class_f1_side_by_side(qtbot, runs):
     assert rows[:3] == ["setosa", "versicolor", "virginica"] and rows[-1] == "macro F1"
     assert table.item(0, 0).text() == f"{iris_doc['per_class'][0]['f1']:.3f}"
     assert table.item(0, 1).text() == "–"  # digits has no class 'setosa'
+
+
+def test_a_regression_run_shows_residuals_against_predictions(qtbot, runs):
+    view = view_for(qtbot, runs.url, runs.diabetes)
+    doc = RunStore(runs.url).get_document(runs.diabetes, "evaluation/val")
+    assert view.body.currentWidget() is view._pages["regression"]
+    assert "MAE" in view.summary.text() and "validation split" in view.summary.text()
+    points = view.residuals.getPlotItem().listDataItems()[0].getData()
+    assert len(points[0]) == doc["n"] == 88
+    assert list(points[1][:3]) == pytest.approx([r[0] for r in doc["residuals"]["residual"][:3]])
+    assert view.per_target.item(0, 0).text() == "target"
+    assert view.per_target.item(0, 3).text() == f"{doc['r2']:.4f}"
