@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from engine.cli import evaluate, run_control
 from engine.store import RunStore
+from engine.store.paths import shown_url
 
 if TYPE_CHECKING:
     from engine.store.listing import RunListing
@@ -69,11 +70,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         return ACTIONS[args.action](store, args)
     except RunNotFoundError:
-        print(f"layerdeck runs: there is no run {args.run_id} in {store.url} "
+        print(f"layerdeck runs: there is no run {args.run_id} in {shown_url(store.url)} "
               "(see `layerdeck runs list`)", file=sys.stderr)
         return 1
     except SweepNotFoundError:
-        print(f"layerdeck runs: there is no sweep {args.sweep} in {store.url} "
+        print(f"layerdeck runs: there is no sweep {args.sweep} in {shown_url(store.url)} "
               "(see `layerdeck sweeps list`)", file=sys.stderr)
         return 1
     except (ValueError, OSError) as e:
@@ -97,9 +98,9 @@ def list_runs(store: RunStore, args: argparse.Namespace) -> int:
     if not runs:
         where = f" with status {args.status}" if args.status else ""
         where += f" in sweep {args.sweep}" if getattr(args, "sweep", None) is not None else ""
-        print(f"No runs{where} in {store.url}. Train one with `layerdeck train SPEC.json`.")
+        print(f"No runs{where} in {shown_url(store.url)}. Train one with `layerdeck train SPEC.json`.")
         return 0
-    rows = [("ID", "NAME", "STATUS", "CREATED", "DURATION", "DEVICE", "RESULT")]
+    rows: list[tuple[str, ...]] = [("ID", "NAME", "STATUS", "CREATED", "DURATION", "DEVICE", "RESULT")]
     if trial_numbers:
         rows = [("ID", "TRIAL", *rows[0][1:])]
     for r in runs:

@@ -46,6 +46,7 @@ from engine.runner.logtail import file_size, tail_lines
 from engine.runner.paths import log_path
 from engine.store import LIVE_STATUSES, TERMINAL_STATUSES, RunNotFoundError
 from engine.worker.commands import CANCELLED
+from engine.worker.threads import CPU_WORKERS_ENV
 
 if TYPE_CHECKING:
     from engine.store import RunStore
@@ -300,6 +301,8 @@ class LocalExecutor:
         # The worker imports the same engine as this process, installed or not.
         root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        if job.queue == "cpu":  # CPU runs at once: each worker takes its share of the cores (engine/worker/threads.py)
+            env[CPU_WORKERS_ENV] = str(max(1, self.concurrency.get("cpu", 1)))
         try:
             # Append: a resumed run's attempts share its log. The child gets its
             # own copy of the descriptor; ours closes once it has started.

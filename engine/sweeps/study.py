@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
 from engine.sweeps.document import Parameter, SweepDocument
 
@@ -70,7 +70,7 @@ def new_study(doc: SweepDocument) -> "optuna.Study":
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sweep prints its own lines
-    direction = "maximize" if doc.maximize else "minimize"
+    direction: Literal["maximize", "minimize"] = "maximize" if doc.maximize else "minimize"
     return optuna.create_study(direction=direction, sampler=make_sampler(doc), pruner=make_pruner(doc))
 
 

@@ -237,6 +237,7 @@ class SweepSupervisor:
             else:
                 self.study.tell(trial, value)
         elif status == "pruned":
+            value = metric_value(self.store.get_run(run_id), self.doc.metric)  # where it stood when pruned
             self.study.tell(trial, state=TrialState.PRUNED)
         else:  # failed, crashed, or stopped by hand: the sampler learns nothing good here
             self.study.tell(trial, state=TrialState.FAIL)

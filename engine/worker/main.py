@@ -31,6 +31,7 @@ from engine.worker.sender import EventSender
 from engine.worker.state import RunState
 from engine.worker.store_writer import StoreWriter
 from engine.worker.system import SystemRecorder
+from engine.worker.threads import apply_cpu_share
 
 
 def claim_stdout() -> int:
@@ -153,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     proto_fd = claim_stdout()
     args = parse_args(argv)
     rank = process_rank()
+    apply_cpu_share()  # torch's and OpenMP's threads: this worker's share of the cores, not all of them
     if rank:
         os.close(proto_fd)  # the stream and stdin are rank 0's; it hands pause and stop on to this rank
         return train_rank(args, rank)
