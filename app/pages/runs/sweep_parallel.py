@@ -26,6 +26,7 @@ from engine.sweep_report import SweepParam, SweepReport, top_trials
 MARGIN = 0.35  # view units left and right of the outer axes
 HALF_BRUSH = 0.07  # half the drawn width of an axis' brush, in view units
 FADED = QColor(180, 180, 180, 70)
+FADED_PEN = pg.mkPen(FADED, width=1)
 
 
 def trial_colour(value: float, lo: float, hi: float, goal: str) -> QColor:
@@ -111,11 +112,10 @@ class ParallelCoordinates(QWidget):
         self.clear_button.setToolTip("Widen every axis' brush back to its full range")
         self.note = QLabel(objectName="sweep_parallel_note")
         self.note.setStyleSheet("color: #666;")
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = pg.PlotWidget(background="w", enableMenu=False)
         item = self.plot.getPlotItem()
         item.hideAxis("left")
         item.hideAxis("bottom")
-        item.setMenuEnabled(False)
         item.getViewBox().setMouseEnabled(x=False, y=False)
         item.hideButtons()
         bar = QHBoxLayout()
@@ -160,7 +160,7 @@ class ParallelCoordinates(QWidget):
                           + [metric_axis.position(t.value)], dtype=float)
             self._positions[t.run_id] = ys
             self._colours[t.run_id] = trial_colour(float(t.value or 0.0), lo, hi, report.goal)
-            line = pg.PlotCurveItem(xs, ys, connect="finite")
+            line = pg.PlotCurveItem(xs, ys, connect="finite", pen=FADED_PEN)  # _restyle gives its colour
             line.setClickable(True, width=6)
             line.sigClicked.connect(lambda _c, _ev=None, rid=t.run_id: self.trial_clicked.emit(rid))
             line.setToolTip(self._tip(t))
@@ -248,8 +248,8 @@ class ParallelCoordinates(QWidget):
             if rid in inside:
                 line.setPen(pg.mkPen(self._colours[rid], width=3.5 if rid == best else 1.6))
                 line.setZValue(2 if rid == best else 1)
-            else:
-                line.setPen(pg.mkPen(FADED, width=1))
+            elif line.opts["pen"] is not FADED_PEN:
+                line.setPen(FADED_PEN)
                 line.setZValue(0)
 
     def line_count(self) -> int:
