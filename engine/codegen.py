@@ -15,7 +15,9 @@ from engine.blocks import Call, fmt_shape
 from engine.model_summary import BlockRow, ModelSummary, block_parts, layer_calls
 
 INDENT = "    "
-HELPERS = ("Recurrent", "SelfAttention", "Residual", "Branch", "Permute")  # in the order they are defined in the file
+HELPERS = ("causal_mask", "Recurrent", "SelfAttention", "CausalEncoderLayer", "Residual", "Branch",
+           "Permute")  # in the order they are defined in the file
+NEEDS = {"SelfAttention": ("causal_mask",), "CausalEncoderLayer": ("causal_mask",)}
 
 
 def _value(v) -> str:
@@ -39,6 +41,7 @@ def render(call: Call, indent: str = "") -> str:
 def _used_helpers(call: Call, found: set[str]) -> set[str]:
     if call.func in HELPERS:
         found.add(call.func)
+        found.update(NEEDS.get(call.func, ()))
     for a in call.args:
         if isinstance(a, Call):
             _used_helpers(a, found)

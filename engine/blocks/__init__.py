@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.blocks import containers, elementwise, layers, sequence
+from engine.blocks import containers, elementwise, layers, resampling, sequence
 from engine.blocks.base import (
     BLOCK_OPTIONS,
     OPTION_NAMES,
@@ -34,7 +34,8 @@ CATEGORIES: list[str] = ["Linear", "Convolution", "Pooling", "Normalization", "A
                          "Attention", "Shape", "Regularization", "Embedding", "Containers"]
 
 CATALOGUE: dict[str, BlockType] = {
-    bt.type: bt for bt in sorted([*layers.BLOCKS, *elementwise.BLOCKS, *sequence.BLOCKS, *containers.BLOCKS],
+    bt.type: bt for bt in sorted([*layers.BLOCKS, *elementwise.BLOCKS, *resampling.BLOCKS, *sequence.BLOCKS,
+                                  *containers.BLOCKS],
                                  key=lambda b: CATEGORIES.index(b.category))
 }
 

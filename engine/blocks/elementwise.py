@@ -166,4 +166,71 @@ EMBEDDING = BlockType(
     macs_fn=lambda s, o, p: 0, label_fn=lambda p: f"{p['num_embeddings']} → {p['embedding_dim']}",
 )
 
-BLOCKS = [*ACTIVATIONS, *DROPOUTS, FLATTEN, UNFLATTEN, EMBEDDING]
+# --- More activations and dropouts ----------------------------------------------
+
+def _prelu_infer(s: Shape, p: dict) -> Shape:
+    if p["per_channel"] and len(s) == 2:
+        raise ShapeError("per-channel slopes read the channel axis, but a (sequence, features) input has features "
+                         "last", "set per_channel to false, or insert Permute before block {block}")
+    return s
+
+
+PRELU_PARAMS = (
+    Param("per_channel", "bool", False, "One learned slope per channel (axis 0) instead of one for all."),
+    Param("slope", "float", 0.25, "Starting slope for x < 0 (torch's `init`)."),
+)
+PRELU = BlockType(
+    "PReLU", "Activation", "ReLU with a learned slope for negative inputs.", PRELU_PARAMS, infer_fn=_prelu_infer,
+    call_fn=lambda s, p: Call("nn.PReLU", (), {**({"num_parameters": s[0]} if p["per_channel"] else {}),
+                                               **({"init": p["slope"]} if p["slope"] != 0.25 else {})}),
+    macs_fn=lambda s, o, p: prod(s), label_fn=lambda p: "per channel" if p["per_channel"] else "",
+)
+
+
+def _hardtanh_infer(s: Shape, p: dict) -> Shape:
+    if p["min_val"] >= p["max_val"]:
+        raise ShapeError(f"min_val {p['min_val']} must be below max_val {p['max_val']}", "lower min_val")
+    return s
+
+
+HARDTANH_PARAMS = (Param("min_val", "float", -1.0, "Lower clip value."),
+                   Param("max_val", "float", 1.0, "Upper clip value."))
+HARDTANH = BlockType(
+    "Hardtanh", "Activation", "Clips values to [min_val, max_val].", HARDTANH_PARAMS, infer_fn=_hardtanh_infer,
+    call_fn=lambda s, p: Call("nn.Hardtanh", (), kwargs_changed(HARDTANH_PARAMS, p, ("min_val", "max_val"))),
+    macs_fn=lambda s, o, p: prod(s), label_fn=lambda p: f"[{p['min_val']}, {p['max_val']}]",
+)
+
+LOGSOFTMAX = BlockType(
+    "LogSoftmax", "Activation", "Log-probabilities along one dimension (pair with an NLL-style loss).",
+    SOFTMAX_PARAMS, infer_fn=_softmax_infer,
+    call_fn=lambda s, p: Call("nn.LogSoftmax", (), {"dim": p["dim"]}),
+    macs_fn=lambda s, o, p: 3 * prod(s), label_fn=lambda p: f"dim={p['dim']}",
+)
+
+
+def _dropout1d_infer(s: Shape, p: dict) -> Shape:
+    need_rank(s, (2,), "(channels, length)", "use Dropout for vectors, Dropout2d for images")
+    return s
+
+
+MORE_ACTIVATIONS = [
+    PRELU,
+    _activation("Softplus", "log(1 + exp(beta·x)) / beta: a smooth ReLU.",
+                (Param("beta", "float", 1.0, "Sharpness: larger is closer to ReLU.", min=1e-6),
+                 Param("threshold", "float", 20.0, "Above this (times beta) the output is x itself.", min=0)), "beta"),
+    _activation("Hardswish", "x · relu6(x + 3) / 6: a cheap swish (MobileNetV3)."),
+    HARDTANH,
+    LOGSOFTMAX,
+]
+
+MORE_DROPOUTS = [
+    BlockType("Dropout1d", "Regularization", "Zeroes whole random channels of (channels, length) while training.",
+              (_P,), infer_fn=_dropout1d_infer, call_fn=lambda s, p: Call("nn.Dropout1d", (p["p"],)),
+              macs_fn=lambda s, o, p: 0, label_fn=lambda p: f"p={p['p']}"),
+    BlockType("AlphaDropout", "Regularization", "Dropout that keeps mean and variance (pair with SELU-style nets).",
+              (_P,), infer_fn=_same, call_fn=lambda s, p: Call("nn.AlphaDropout", (p["p"],)),
+              macs_fn=lambda s, o, p: 0, label_fn=lambda p: f"p={p['p']}"),
+]
+
+BLOCKS = [*ACTIVATIONS, *MORE_ACTIVATIONS, *DROPOUTS, *MORE_DROPOUTS, FLATTEN, UNFLATTEN, EMBEDDING]

@@ -39,12 +39,13 @@ def need_rank(shape: Shape, ranks: tuple[int, ...], wants: str, fix: Fix | str |
 
 def _window(length: int, k: int, s: int, p: int, d: int, ceil: bool = False, what: str = "kernel") -> int:
     span = length + 2 * p - d * (k - 1) - 1
-    if span < 0:
-        raise ShapeError(f"input length {length} is smaller than the {what} ({d * (k - 1) + 1} with dilation)",
-                         "use a smaller kernel_size or more padding")
     out = (-(-span // s) if ceil else span // s) + 1
     if ceil and (out - 1) * s >= length + p:
         out -= 1  # torch drops a last window that would start inside the right padding
+    if out < 1:  # with ceil_mode a window may hang over the end, as in torch (kernel 3 on 2 values gives 1)
+        raise ShapeError(f"input length {length} is smaller than the {what} ({d * (k - 1) + 1} with dilation)",
+                         "use a smaller kernel_size or more padding" + ("" if ceil or what != "window" else
+                                                                        ", or set ceil_mode"))
     return out
 
 
@@ -188,7 +189,7 @@ def _pool_type(name: str, dims: int, op: str) -> BlockType:
                      label_fn=lambda p: times(as_tuple(p["kernel_size"], dims)))
 
 
-def _adaptive_type(name: str, dims: int) -> BlockType:
+def _adaptive_type(name: str, dims: int, op: str = "avg") -> BlockType:
     wants = "(channels, length)" if dims == 1 else "(channels, height, width)"
     params = (Param("output_size", "ints", 1, "Output size per spatial dimension, whatever the input size.",
                     min=1, required=True, length=dims),)
@@ -197,7 +198,8 @@ def _adaptive_type(name: str, dims: int) -> BlockType:
         need_rank(s, (dims + 1,), wants, _flat_fix(s, dims) if len(s) == 1 else None)
         return (s[0],) + as_tuple(p["output_size"], dims)
 
-    return BlockType(name, "Pooling", f"Average pooling to a fixed output size over {wants}.", params,
+    what = "Average" if op == "avg" else "Maximum"
+    return BlockType(name, "Pooling", f"{what} pooling to a fixed output size over {wants}.", params,
                      infer_fn=infer, call_fn=lambda s, p: Call(f"nn.{name}", (p["output_size"],)),
                      macs_fn=lambda s, o, p: prod(s),
                      label_fn=lambda p: times(as_tuple(p["output_size"], dims)))
@@ -270,6 +272,31 @@ GROUPNORM = BlockType(
 )
 
 
+def _instancenorm_type(name: str, dims: int) -> BlockType:
+    wants = "(channels, length)" if dims == 1 else "(channels, height, width)"
+    params = (
+        _EPS,
+        Param("momentum", "float", 0.1, "How fast the running statistics follow (with track_running_stats).",
+              min=0, max=1),
+        Param("affine", "bool", False, "Learn a scale and shift per channel."),
+        Param("track_running_stats", "bool", False, "Keep running statistics for evaluation."),
+    )
+
+    def infer(s: Shape, p: dict) -> Shape:
+        need_rank(s, (dims + 1,), wants, _flat_fix(s, dims) if len(s) == 1 else None)
+        if prod(s[1:]) < 2:
+            raise ShapeError(f"normalizing each channel over {prod(s[1:])} value needs at least 2 while training",
+                             "use GroupNorm or LayerNorm, or keep more positions before this block")
+        return s
+
+    def call(s: Shape, p: dict) -> Call:
+        return Call(f"nn.{name}", (s[0],), kwargs_changed(params, p, tuple(q.name for q in params)))
+
+    return BlockType(name, "Normalization", f"Normalizes each channel of each sample over {wants} "
+                     "(style transfer, small batches).", params, infer_fn=infer, call_fn=call,
+                     macs_fn=lambda s, o, p: 2 * prod(s), label_fn=lambda p: "affine" if p["affine"] else "")
+
+
 BLOCKS = [
     LINEAR,
     _conv_type("Conv1d", 1), _conv_type("Conv2d", 2), _conv_type("ConvTranspose2d", 2, transpose=True),
@@ -279,4 +306,7 @@ BLOCKS = [
     _batchnorm_type("BatchNorm1d", (1, 2), "(features,) or (channels, length)"),
     _batchnorm_type("BatchNorm2d", (3,), "(channels, height, width)"),
     LAYERNORM, GROUPNORM,
+    _conv_type("ConvTranspose1d", 1, transpose=True),
+    _adaptive_type("AdaptiveMaxPool1d", 1, "max"), _adaptive_type("AdaptiveMaxPool2d", 2, "max"),
+    _instancenorm_type("InstanceNorm1d", 1), _instancenorm_type("InstanceNorm2d", 2),
 ]

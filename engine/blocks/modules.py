@@ -29,11 +29,30 @@ class Recurrent(nn.Module):
         return torch.cat(list(h[-directions:]), dim=-1)
 
 
+def causal_mask(x: torch.Tensor) -> torch.Tensor:
+    """True above the diagonal: step t may not look at steps after t."""
+    steps = x.shape[1]
+    return torch.ones(steps, steps, dtype=torch.bool, device=x.device).triu(1)
+
+
 class SelfAttention(nn.MultiheadAttention):
-    """Multi-head self-attention on (batch, time, embed): query = key = value = x."""
+    """Multi-head self-attention on (batch, time, embed): query = key = value = x.
+    causal=True: each step attends to itself and earlier steps only."""
+
+    def __init__(self, *args, causal: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.causal = causal
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return super().forward(x, x, x, need_weights=False)[0]
+        mask = causal_mask(x) if self.causal else None
+        return super().forward(x, x, x, need_weights=False, attn_mask=mask, is_causal=self.causal)[0]
+
+
+class CausalEncoderLayer(nn.TransformerEncoderLayer):
+    """A TransformerEncoderLayer whose attention sees only the current and earlier steps."""
+
+    def forward(self, src: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+        return super().forward(src, src_mask=causal_mask(src), is_causal=True)
 
 
 class Residual(nn.Module):

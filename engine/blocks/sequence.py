@@ -88,6 +88,7 @@ MHA_PARAMS = (
     Param("num_heads", "int", 4, "Attention heads; must divide the feature size.", min=1, required=True),
     Param("dropout", "float", 0.0, "Dropout on the attention weights.", min=0, max=1),
     Param("bias", "bool", True, "Learn biases in the projections."),
+    Param("causal", "bool", False, "Each step attends only to itself and earlier steps (language models)."),
 )
 
 
@@ -100,8 +101,10 @@ MHA = BlockType(
     "MultiheadAttention", "Attention", f"Multi-head self-attention over {_SEQ} (query = key = value).", MHA_PARAMS,
     infer_fn=_mha_infer,
     call_fn=lambda s, p: Call("SelfAttention", (s[1], p["num_heads"]),
-                              {**kwargs_changed(MHA_PARAMS, p, ("dropout", "bias")), "batch_first": True}),
-    macs_fn=lambda s, o, p: _attention_macs(*s), label_fn=lambda p: f"{p['num_heads']} heads",
+                              {**kwargs_changed(MHA_PARAMS, p, ("dropout", "bias")), "batch_first": True,
+                               **({"causal": True} if p["causal"] else {})}),
+    macs_fn=lambda s, o, p: _attention_macs(*s),
+    label_fn=lambda p: f"{p['num_heads']} heads" + (", causal" if p["causal"] else ""),
 )
 
 TEL_PARAMS = (
@@ -112,6 +115,7 @@ TEL_PARAMS = (
     Param("layer_norm_eps", "float", 1e-5, "LayerNorm epsilon.", min=0),
     Param("norm_first", "bool", False, "Normalize before attention and feed-forward (pre-LN, trains more stably)."),
     Param("bias", "bool", True, "Learn biases in linear and norm layers."),
+    Param("causal", "bool", False, "Each step attends only to itself and earlier steps (language models)."),
 )
 
 
@@ -124,10 +128,11 @@ TRANSFORMER = BlockType(
     "TransformerEncoderLayer", "Attention",
     f"Self-attention plus a feed-forward network, each with a residual connection, over {_SEQ}.", TEL_PARAMS,
     infer_fn=_tel_infer,
-    call_fn=lambda s, p: Call("nn.TransformerEncoderLayer", (s[1], p["nhead"]), {
-        **kwargs_changed(TEL_PARAMS, p, tuple(q.name for q in TEL_PARAMS[1:])), "batch_first": True}),
+    call_fn=lambda s, p: Call("CausalEncoderLayer" if p["causal"] else "nn.TransformerEncoderLayer",
+                              (s[1], p["nhead"]), {**kwargs_changed(TEL_PARAMS, p, tuple(
+                                  q.name for q in TEL_PARAMS[1:] if q.name != "causal")), "batch_first": True}),
     macs_fn=lambda s, o, p: _attention_macs(*s) + 2 * s[0] * s[1] * p["dim_feedforward"],
-    label_fn=lambda p: f"{p['nhead']} heads, ff {p['dim_feedforward']}",
+    label_fn=lambda p: f"{p['nhead']} heads, ff {p['dim_feedforward']}" + (", causal" if p["causal"] else ""),
 )
 
 

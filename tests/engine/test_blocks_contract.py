@@ -118,7 +118,29 @@ CASES: dict[str, list[tuple[dict, list[tuple[int, ...]]]]] = {
                                       {"type": "AvgPool2d", "kernel_size": 2}]}, [(2, 4, 6)]),
                ({"blocks": [{"type": "Branch", "merge": "add", "blocks": [{"type": "Identity"}, {"type": "Tanh"}]},
                             {"type": "Linear", "out_features": 2}]}, [(3,)])],
+    "Upsample": [({"scale_factor": 2}, [(3, 5), (2, 3, 4)]), ({"scale_factor": 1.5, "mode": "bilinear"}, [(2, 5, 3)]),
+                 ({"scale_factor": 2, "mode": "bilinear", "align_corners": True}, [(1, 4, 4)]),
+                 ({"scale_factor": 0.5}, [(2, 7)])],
+    "ZeroPad2d": [({"padding": 1}, [(2, 3, 4)]), ({"padding": [1, 0, 2, 3]}, [(1, 1, 1)])],
+    "ConvTranspose1d": [({"out_channels": 3, "kernel_size": 2, "stride": 2}, [(4, 5), (1, 1)]),
+                        ({"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1,
+                          "groups": 2}, [(2, 6)])],
+    "AdaptiveMaxPool1d": [({"output_size": 3}, [(2, 10), (1, 2)])],
+    "AdaptiveMaxPool2d": [({"output_size": 1}, [(4, 5, 5)]), ({"output_size": [2, 3]}, [(1, 7, 8)])],
+    "InstanceNorm1d": [({}, [(3, 6), (1, 2)]), ({"affine": True, "track_running_stats": True}, [(4, 5)])],
+    "InstanceNorm2d": [({}, [(3, 4, 4), (2, 1, 2)]), ({"affine": True, "eps": 1e-3}, [(2, 3, 5)])],
+    "Dropout1d": [({"p": 0.3}, [(3, 8)])],
+    "AlphaDropout": [({"p": 0.2}, [(5,), (2, 3, 4)])],
+    "PReLU": [({}, [(5,), (2, 3, 4), (4, 6)]), ({"per_channel": True, "slope": 0.1}, [(3, 4, 4), (6,)])],
+    "Softplus": [({}, [(5,)]), ({"beta": 2.0, "threshold": 10.0}, [(2, 3)])],
+    "Hardswish": [({}, [(5,), (2, 3, 4)])],
+    "Hardtanh": [({}, [(5,)]), ({"min_val": 0.0, "max_val": 6.0}, [(2, 3)])],
+    "LogSoftmax": [({}, [(5,), (3, 4)]), ({"dim": 1}, [(3, 4)])],
 }
+
+CASES["MultiheadAttention"].append(({"num_heads": 2, "causal": True}, [(5, 8)]))
+CASES["TransformerEncoderLayer"].append(({"nhead": 2, "dim_feedforward": 8, "causal": True, "dropout": 0.0},
+                                         [(4, 6)]))
 
 CASE_IDS = [(t, i, j) for t, cases in CASES.items() for i, (_, shapes) in enumerate(cases) for j in range(len(shapes))]
 

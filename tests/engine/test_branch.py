@@ -121,3 +121,20 @@ def test_architecture_diff_follows_branches():
     assert [(c.kind, c.path) for c in diff] == [("changed", "blocks[1].blocks[0].blocks[2]"),
                                                 ("added", "blocks[1].blocks[3]")]
     assert diff[0].describe() == "~ blocks[1].blocks[0].blocks[2] Conv2d: out_channels 6 → 12"
+
+
+def test_a_small_unet_builds_with_branch_and_upsample():
+    down_up = {"type": "Sequential", "blocks": [
+        {"type": "MaxPool2d", "kernel_size": 2}, conv(16, padding=1), {"type": "ReLU"},
+        {"type": "Upsample", "scale_factor": 2, "mode": "bilinear"}, conv(8, padding=1)]}
+    unet = [conv(8, padding=1), {"type": "ReLU"},
+            {"type": "Branch", "merge": "concat", "dim": 0, "blocks": [{"type": "Identity"}, down_up]},  # skip
+            conv(8, padding=1), {"type": "ReLU"}, conv(1, 1)]
+    s = summarize(unet, (1, 8, 8))
+    assert s.valid, s.errors
+    assert next(r for r in s.rows if r.number == "3").out_shape == (16, 8, 8)  # 8 skip + 8 upsampled channels
+    assert s.output_shape == (1, 8, 8)
+    model = build_model(unet, (1, 8, 8))
+    assert model(torch.randn(2, 1, 8, 8)).shape == (2, 1, 8, 8)
+    odd = summarize(unet, (1, 7, 7))  # 7 → 3 → 6: the skip and the upsampled path no longer line up
+    assert not odd.valid and "branch 2 outputs (8, 6, 6) but branch 1 outputs (8, 7, 7)" in odd.errors[0]
