@@ -29,8 +29,12 @@ def run_eval(store: RunStore, args: argparse.Namespace) -> int:
     from engine.evaluation.report import summary_json, text_report
     from engine.evaluation.run_eval import evaluate_run, stored_evaluation
     from engine.labels import run_label
+    from engine.status import TERMINAL
 
     run = store.get_run(args.run_id)
+    if run.status not in TERMINAL:
+        print(f"note: run {run.id} is {run.status}; its best checkpoint so far is evaluated "
+              "(the run is evaluated again when it ends)", file=sys.stderr)
     doc = None if args.again else stored_evaluation(store, run.id, args.split)
     if doc is None:
         try:

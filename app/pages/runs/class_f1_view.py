@@ -35,6 +35,14 @@ def f1_rows(docs: Sequence[Optional[dict[str, Any]]]) -> tuple[list[str], list[l
     return classes + ["macro F1"], rows
 
 
+def shade(value: float, lo: float, hi: float) -> QColor:
+    """White to green over the table's own range, so close scores still differ visibly."""
+    t = (value - lo) / (hi - lo) if hi > lo else 1.0
+    a = 0.08 + 0.55 * t
+    r, g, b = 44, 160, 44
+    return QColor(round(255 + (r - 255) * a), round(255 + (g - 255) * a), round(255 + (b - 255) * a))
+
+
 class ClassF1View(QWidget):
     """objectName class_f1_view; the table is class_f1_table."""
 
@@ -48,7 +56,7 @@ class ClassF1View(QWidget):
         self._bg = Background(self, latest_only=True, name="layerdeck-class-f1")
         self.note = QLabel(objectName="class_f1_note")
         self.note.setWordWrap(True)
-        self.note.setStyleSheet("color: #666;")
+        self.note.setStyleSheet("color: #666; padding: 2px 4px;")
         self.table = QTableWidget(0, 0, objectName="class_f1_table")
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.verticalHeader().setDefaultSectionSize(22)
@@ -76,14 +84,15 @@ class ClassF1View(QWidget):
             head = QTableWidgetItem(f"■ {run_label(run.id, run.name)}")
             head.setForeground(QBrush(colors.get(run.id, QColor("#333"))))
             self.table.setHorizontalHeaderItem(c, head)
+        scores = [v for values in rows for v in values if v is not None]
+        lo, hi = (min(scores), max(scores)) if scores else (0.0, 1.0)
         for r, values in enumerate(rows):
             best = max((v for v in values if v is not None), default=None)
             for c, v in enumerate(values):
                 item = QTableWidgetItem("–" if v is None else f"{v:.3f}")
                 item.setTextAlignment(Qt.AlignCenter)
                 if v is not None:
-                    green = QColor.fromHsvF(0.33, 0.1 + 0.5 * v, 1.0 - 0.15 * v)
-                    item.setBackground(QBrush(green))
+                    item.setBackground(QBrush(shade(v, lo, hi)))
                     if v == best and len(runs) > 1:
                         font = item.font()
                         font.setBold(True)
