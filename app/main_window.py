@@ -30,6 +30,7 @@ from app.menus import FileController
 from app.pages import PAGES, PageEntry
 from app.settings import Settings
 from app.state import AppState
+from engine.store.paths import shown_url
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +174,13 @@ class MainWindow(QMainWindow):
         self.sidebar.setCurrentRow(i)
         self._view_actions[i].setChecked(True) if hasattr(self, "_view_actions") else None
 
+    def new_from_template(self) -> bool:
+        """File ▸ New from Template…: the gallery; the chosen template opens in the builder."""
+        if self.files.gallery_dialog():
+            self.show_page("build")
+            return True
+        return False
+
     def current_page_key(self) -> str:
         return PAGES[self.stack.currentIndex()].key
 
@@ -190,9 +198,8 @@ class MainWindow(QMainWindow):
 
         m = bar.addMenu("&File")
         add(m, "&New", f.new_spec, QKeySequence.New, "Start an empty spec")
-        templates = m.addMenu("New from &Template")
-        templates.aboutToShow.connect(lambda: f.fill_templates_menu(templates))
-        f.fill_templates_menu(templates)
+        self.gallery_action = add(m, "New from &Template…", self.new_from_template, QKeySequence("Ctrl+Shift+N"),
+                                  "Start from a working model: the template gallery")
         add(m, "&Open…", f.open_dialog, QKeySequence.Open, "Open a run spec (.json)")
         recent = m.addMenu("Open &Recent")
         recent.aboutToShow.connect(lambda: f.fill_recent_menu(recent))
@@ -237,7 +244,7 @@ class MainWindow(QMainWindow):
         self.device_label.setObjectName("status_device")
         self.db_label = QLabel(_store_text(self.state.store_url))
         self.db_label.setObjectName("status_db")
-        self.db_label.setToolTip(f"Run store: {self.state.store_url}")
+        self.db_label.setToolTip(f"Run store: {shown_url(self.state.store_url)}")
         for w in (self.file_label, self.training_label, self.device_label, self.db_label):
             w.setStyleSheet("QLabel { padding: 0 8px; border-left: 1px solid palette(mid); }")
             bar.addPermanentWidget(w)
@@ -308,9 +315,4 @@ def _store_text(url: str) -> str:
     """runs.db for a SQLite file, the URL without its password otherwise."""
     if url.startswith("sqlite:///"):
         return os.path.basename(url[len("sqlite:///"):]) or url
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url
+    return shown_url(url)

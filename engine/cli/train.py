@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Optional, TextIO
 from engine.cli.options import add_db_option
 from engine.formatting import clock, metric
 from engine.status import RESUMABLE
+from engine.store.paths import shown_url
 
 if TYPE_CHECKING:  # the CLI imports these when a command runs, not when it is listed
     from engine.protocol import Finished
@@ -146,7 +147,7 @@ def train_and_watch(runner: Runner, spec: RunSpec, *, parent_id: Optional[int], 
     runner.subscribe(events.put)
     run_id = runner.submit(spec, parent_id=parent_id, resume_from=resume_from)
     resumed = f", resuming run {parent_id}" if parent_id is not None else ""
-    print(f"run {run_id}: {spec.name} (store {runner.db_url}{resumed})", flush=True)
+    print(f"run {run_id}: {spec.name} (store {shown_url(runner.db_url)}{resumed})", flush=True)
 
     interrupts = 0
 

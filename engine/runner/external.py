@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Literal, Optional, Sequence
 import psutil
 
 from engine.runner.local import WORKER_MODULE
-from engine.store.paths import normalize_db_url, sqlite_path
+from engine.store.paths import normalize_db_url, split_password, sqlite_path
 
 # CAN_PAUSE_BY_SIGNAL is re-exported: engine.runner.control asks this module (tests patch it here).
 from engine.worker.signals import CAN_PAUSE_BY_SIGNAL as CAN_PAUSE_BY_SIGNAL
@@ -103,11 +103,12 @@ def _same_store(url: Optional[str], store: RunStore) -> bool:
     if not url:
         return False
     try:
-        url = normalize_db_url(url)
+        url = split_password(normalize_db_url(url))[0]  # workers get the password by environment
         theirs = sqlite_path(url)
     except Exception:  # an URL SQLAlchemy cannot parse: not a store we opened
         return False
     mine = getattr(store, "path", None)
     if theirs is not None or mine is not None:
         return theirs == mine
-    return url == getattr(store, "url", None)
+    mine_url = getattr(store, "url", None)
+    return mine_url is not None and url == split_password(mine_url)[0]

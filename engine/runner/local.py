@@ -45,6 +45,7 @@ from engine.runner.executor import EventCallback
 from engine.runner.logtail import file_size, tail_lines
 from engine.runner.paths import log_path
 from engine.store import LIVE_STATUSES, TERMINAL_STATUSES, RunNotFoundError
+from engine.store.paths import PASSWORD_ENV_VAR, split_password
 from engine.worker.commands import CANCELLED
 from engine.worker.threads import CPU_WORKERS_ENV
 
@@ -289,7 +290,8 @@ class LocalExecutor:
             spec = self.store.get_run(job.run_id).spec
         except RunNotFoundError:
             spec = {}  # deleted meanwhile: the worker says so in the run's log
-        argv = [*launch_command(self.worker_command, spec), "--run-id", str(job.run_id), "--db", self.db_url]
+        public_url, password = split_password(self.db_url)
+        argv = [*launch_command(self.worker_command, spec), "--run-id", str(job.run_id), "--db", public_url]
         if job.device:
             argv += ["--device", job.device]
         if job.resume_from:
@@ -303,6 +305,8 @@ class LocalExecutor:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         if job.queue == "cpu":  # CPU runs at once: each worker takes its share of the cores (engine/worker/threads.py)
             env[CPU_WORKERS_ENV] = str(max(1, self.concurrency.get("cpu", 1)))
+        if password is not None:
+            env[PASSWORD_ENV_VAR] = password
         try:
             # Append: a resumed run's attempts share its log. The child gets its
             # own copy of the descriptor; ours closes once it has started.

@@ -79,8 +79,11 @@ def run_worker(run_id: int, db_url: str, device: Optional[str], resume_from: Opt
 
     from engine.runner.logtail import file_size, tail_lines
     from engine.runner.paths import log_path
+    from engine.store.paths import PASSWORD_ENV_VAR, split_password
 
-    argv = [sys.executable, "-m", "engine.worker", "--run-id", str(run_id), "--db", db_url, "--no-stdin"]
+    public_url, password = split_password(db_url)  # the password never on a command line
+    argv = [sys.executable, "-m", "engine.worker", "--run-id", str(run_id), "--db", public_url, "--no-stdin"]
+    env = dict(os.environ) if password is None else {**os.environ, PASSWORD_ENV_VAR: password}
     if device:
         argv += ["--device", device]
     if resume_from:
@@ -89,7 +92,7 @@ def run_worker(run_id: int, db_url: str, device: Optional[str], resume_from: Opt
     log_file.parent.mkdir(parents=True, exist_ok=True)
     start = file_size(log_file)
     with open(log_file, "ab") as log:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, env=env,
                                 preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
     returncode = proc.wait()
     return {"returncode": returncode, "host": socket.gethostname(),

@@ -9,6 +9,9 @@ import os
 from pathlib import Path
 
 ENV_VAR = "LAYERDECK_DB"
+# A store password travels to worker processes here, never on their command
+# line (which every user of the machine can read with `ps`).
+PASSWORD_ENV_VAR = "LAYERDECK_DB_PASSWORD"
 APP_NAME = "layerdeck"
 DB_FILENAME = "runs.db"
 # A PostgreSQL URL without a driver means psycopg 3 (the `postgres` extra):
@@ -63,3 +66,38 @@ def sqlite_path(url: str) -> Path | None:
     if not db or db == ":memory:" or db.startswith("file:"):
         return None
     return Path(db).expanduser().resolve()
+
+
+def shown_url(url: str) -> str:
+    """The URL to print or show: its password, if any, as ***."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        u = make_url(url)
+    except Exception:  # not a URL SQLAlchemy reads: nothing in it to hide
+        return url
+    return url if u.password is None else u.render_as_string(hide_password=True)
+
+
+def split_password(url: str) -> tuple[str, str | None]:
+    """(the URL without its password, the password or None): the first goes on
+    a worker's command line, the second into its environment (PASSWORD_ENV_VAR)."""
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    if u.password is None:
+        return url, None
+    # URL.set(password=None) means "leave it"; URL is a NamedTuple, so _replace clears it.
+    return u._replace(password=None).render_as_string(hide_password=False), str(u.password)
+
+
+def with_env_password(url: str) -> str:
+    """A worker's store URL: the one it was given, with the password from
+    PASSWORD_ENV_VAR when the URL has none."""
+    from sqlalchemy.engine import make_url
+
+    password = os.environ.get(PASSWORD_ENV_VAR)
+    u = make_url(url)
+    if not password or u.password is not None:
+        return url
+    return u.set(password=password).render_as_string(hide_password=False)

@@ -23,6 +23,7 @@ from engine.evaluation.recording import record_evaluation, record_preprocessing
 from engine.protocol import Finished, Log, Status
 from engine.runner.paths import checkpoint_dir
 from engine.store import RunStore
+from engine.store.paths import with_env_password
 from engine.training.callbacks import Control
 from engine.training.teacher import check_teacher
 from engine.worker.callback import WorkerCallback
@@ -56,7 +57,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-stdin", action="store_true",
                    help="No supervisor pipe (a remote executor): commands come through the store alone, "
                         "and stdin closing means nothing.")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.db = with_env_password(args.db)  # a store password comes by environment, not argv
+    return args
 
 
 def process_rank() -> int:

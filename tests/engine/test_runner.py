@@ -306,3 +306,25 @@ def running_row(store: RunStore, pid: int) -> int:
     run_id = store.create_run(fake_spec("endless"), name="not-mine")
     store.set_status(run_id, "running", pid=pid, device="cpu")
     return run_id
+
+
+def test_a_store_password_reaches_the_worker_by_environment_never_on_its_command_line(pg_url):
+    from engine.store.paths import PASSWORD_ENV_VAR, split_password
+
+    public, password = split_password(pg_url)
+    secret = f":{password}@"  # as a password appears in a URL (.ci/run's user and password are alike)
+    assert password and secret in pg_url and secret not in public
+    runner = Runner(pg_url, worker_command=FAKE_WORKER)
+    try:
+        run_id = runner.submit(fake_spec("endless"))
+        pid = wait_until(lambda: runner.store.get_run(run_id).pid)
+        worker = psutil.Process(pid)
+        argv = worker.cmdline()
+        assert public in argv and not any(secret in a for a in argv)
+        assert worker.environ().get(PASSWORD_ENV_VAR) == password
+        # The pid check still knows the worker as this store's (a signal reaches it).
+        assert runner.pause(run_id) and wait_until(lambda: runner.store.get_run(run_id).status == "paused")
+        assert runner.stop(run_id)
+        assert runner.wait(run_id, timeout=60) == "stopped", runner.store.get_run(run_id).error
+    finally:
+        runner.shutdown(stop_runs=True, timeout=20)

@@ -310,3 +310,54 @@ def test_eight_writer_processes_lose_no_row(pg_url, tmp_path):
         for r in runs:
             assert r.summary["batches"] == BATCHES
             assert r.summary["metrics"]["lr"]["last_step"] == steps - 1
+
+
+@pytest.mark.parametrize("buckets", [3, 64, 500])
+def test_postgresql_keeps_blocks_exact_and_reduces_over_them_like_a_plain_group_by(pg_url, buckets):
+    from engine.store.pg_blocks import blocked_bucket_groups
+
+    with RunStore(pg_url) as store:
+        rid = store.create_run(SPEC)
+        rng = np.random.default_rng(buckets)
+        steps = np.unique(np.concatenate([rng.integers(-500, 20_000, size=4000),
+                                          np.arange(5000, 9000)]))  # gaps, a dense run, negatives
+        vals = rng.normal(size=steps.size)
+        vals[rng.integers(0, steps.size, size=50)] = np.nan
+        for part in np.array_split(np.arange(steps.size), 7):  # several batches, ragged blocks
+            store.add_metrics(rid, _pts("x", steps[part], vals[part]))
+        # A resumed run rewrites steps: the old minimum must leave its block.
+        redo = steps[(steps >= 6000) & (steps < 6100)]
+        store.add_metrics(rid, _pts("x", redo, np.full(redo.size, 0.5)))
+        assert _rows(store, "SELECT run_id, key, block, n, vmin, vmax, last_step FROM metric_blocks "
+                            "ORDER BY 1, 2, 3") == _rows(store, BLOCKS_FROM_METRICS)
+        lo, hi = int(steps[0]), int(steps[-1])
+        with Session(store._engine) as s:
+            conn = s.connection()
+            blocked = blocked_bucket_groups(conn, rid, "x", lo, hi, buckets)
+            plain = conn.execute(text(
+                "SELECT max(step), min(value), max(value), count(*) FROM metrics "
+                "WHERE run_id = :r AND key = 'x' GROUP BY (CAST(step AS bigint) - :lo) * :b / :span "
+                "ORDER BY 1"), {"r": rid, "lo": lo, "b": buckets, "span": hi - lo + 1}).all()
+        assert blocked == [tuple(r) for r in plain] and sum(r[3] for r in blocked) == steps.size
+        (curve,) = store.get_curves([rid], ["x"], buckets=buckets)
+        assert curve.reduced and np.nanmax(curve.maxs) == np.nanmax(np.where(
+            (steps >= 6000) & (steps < 6100), 0.5, vals))
+
+
+def test_an_existing_postgresql_store_gets_its_blocks_on_upgrade(pg_url):
+    engine = create_db_engine(pg_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:  # a store written before PostgreSQL kept blocks
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003")
+        conn.exec_driver_sql("INSERT INTO runs (id, name, status, spec, created_at, summary, notes, tags, "
+                             "starred) VALUES (1, 'old', 'completed', '{}', now(), '{}', '', '[]', false)")
+        conn.execute(text("INSERT INTO metrics VALUES (1, 'loss', :s, 0, :v, 0.0)"),
+                     [{"s": s, "v": math.sin(s / 10)} for s in range(-40, 1000)])
+    engine.dispose()
+    with RunStore(pg_url) as store:
+        blocks = _rows(store, "SELECT run_id, key, block, n, vmin, vmax, last_step FROM metric_blocks "
+                              "ORDER BY 1, 2, 3")
+        assert blocks == _rows(store, BLOCKS_FROM_METRICS) and len(blocks) == 34  # blocks -2 .. 31
+        assert blocks[0][2] == -2  # negative steps floor into their own blocks, as on SQLite

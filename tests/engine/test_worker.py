@@ -53,7 +53,7 @@ def fake_spec(mode: str, epochs: int = 2) -> dict:
             "training": {"epochs": epochs, "batch_size": 16, "device": "cpu"}}
 
 
-def fake_train(spec, *, callbacks, control, checkpoint_dir, resume_from=None, device=None):
+def fake_train(spec, *, callbacks, control, checkpoint_dir, resume_from=None, device=None, teacher=None):
     """engine.training.train's contract, with sleeps instead of torch."""
     mode = spec.name.removeprefix("fake-")
     cbs = CallbackList(list(callbacks))
@@ -84,7 +84,7 @@ def fake_train(spec, *, callbacks, control, checkpoint_dir, resume_from=None, de
             if control.stop_requested:
                 save_last()
                 cbs.on_train_end(ctx, "stopped", None)
-                return SimpleNamespace(status="stopped", error=None)
+                return SimpleNamespace(status="stopped", error=None, device="cpu")
             ctx.step += 1
             if mode == "crash" and ctx.step == 3:
                 os.kill(os.getpid(), signal.SIGKILL)
@@ -96,7 +96,7 @@ def fake_train(spec, *, callbacks, control, checkpoint_dir, resume_from=None, de
         cbs.on_epoch_end(ctx, epoch, values)
         save_last()
     cbs.on_train_end(ctx, "completed", None)
-    return SimpleNamespace(status="completed", error=None)
+    return SimpleNamespace(status="completed", error=None, device="cpu")
 
 
 # --- driving one worker by hand ---------------------------------------------------------

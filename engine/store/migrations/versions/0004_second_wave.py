@@ -57,8 +57,8 @@ def upgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
         # 0002 filled blocks on SQLite only; every database keeps them from now on.
         op.execute("INSERT INTO metric_blocks (run_id, key, block, n, vmin, vmax, last_step) "
-                   "SELECT run_id, key, step / 32, count(*), min(value), max(value), max(step) "
-                   "FROM metrics GROUP BY run_id, key, step / 32")
+                   "SELECT run_id, key, step >> 5, count(*), min(value), max(value), max(step) "
+                   "FROM metrics GROUP BY run_id, key, step >> 5")
 
 
 def downgrade() -> None:
