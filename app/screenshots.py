@@ -130,6 +130,9 @@ def render_screenshots(out_dir: str) -> int:
             written.append(_grab_compare(window, out / "runs_compare.png"))
     state.set_dirty(False)  # nothing to ask about on close
     window.close()
+    from app.sweep_screenshot import render_sweep_screenshot
+
+    written.append(render_sweep_screenshot(out_dir))  # a store of its own: the pictures above stay as they were
     for path in written:
         print(path)
     return 0

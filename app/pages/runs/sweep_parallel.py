@@ -148,18 +148,15 @@ class ParallelCoordinates(QWidget):
         self.axes.append(metric_axis)
         n = len(self.axes)
         item.setXRange(-MARGIN, n - 1 + MARGIN, padding=0)
-        item.setYRange(-0.08, 1.12, padding=0)
+        item.setYRange(-0.08, 1.16, padding=0)
         for i, axis in enumerate(self.axes):
             item.addItem(pg.PlotCurveItem([i, i], [0, 1], pen=pg.mkPen("#555", width=1.5)))
             self._axis_text(i, axis)
-        values = [t.value for t in trials if t.value is not None]
-        lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
         xs = np.arange(n, dtype=float)
         for t in trials:
             ys = np.array([a.position(t.params.get(a.name)) for a in self.axes[:-1]]
                           + [metric_axis.position(t.value)], dtype=float)
             self._positions[t.run_id] = ys
-            self._colours[t.run_id] = trial_colour(float(t.value or 0.0), lo, hi, report.goal)
             line = pg.PlotCurveItem(xs, ys, connect="finite", pen=FADED_PEN)  # _restyle gives its colour
             line.setClickable(True, width=6)
             line.sigClicked.connect(lambda _c, _ev=None, rid=t.run_id: self.trial_clicked.emit(rid))
@@ -181,7 +178,7 @@ class ParallelCoordinates(QWidget):
     def _axis_text(self, i: int, axis: Axis) -> None:
         item = self.plot.getPlotItem()
         name = pg.TextItem(axis.name + (" (log)" if axis.log else ""), color="#222", anchor=(0.5, 1.0))
-        name.setPos(i, 1.11)
+        name.setPos(i, 1.04)
         item.addItem(name)
         self._labels.append(name)
         for pos in axis.ticks():
@@ -243,6 +240,10 @@ class ParallelCoordinates(QWidget):
         shown = self.visible_ids()
         inside = set(self.brushed_ids()) if self.is_brushed() else shown
         best = self._report.best.run_id if self._report.best else None
+        # Colours span the values of the lines shown: the top 10 % still reads from worst to best.
+        values = {t.run_id: float(t.value) for t in self._report.valued() if t.run_id in shown and t.value is not None}
+        lo, hi = (min(values.values()), max(values.values())) if values else (0.0, 1.0)
+        self._colours = {rid: trial_colour(v, lo, hi, self._report.goal) for rid, v in values.items()}
         for rid, line in self.lines.items():
             line.setVisible(rid in shown)
             if rid in inside:

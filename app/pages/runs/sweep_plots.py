@@ -17,6 +17,7 @@ from typing import Any, Optional
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QGridLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from engine.status import RunStatus
@@ -75,9 +76,11 @@ class HistoryPlot(QWidget):
         self._report: Optional[SweepReport] = None
         self.plot = _plot("Optimization history")
         self.plot.getPlotItem().setLabel("bottom", "trial")
-        self.plot.getPlotItem().addLegend(offset=(-10, -10))
+        legend = self.plot.getPlotItem().addLegend(offset=(-10, -10))
         self.best_line = self.plot.plot([], [], pen=pg.mkPen(BEST, width=2), stepMode=None, name="best so far")
         self.points = _Points(self.plot, self.trial_clicked.emit, self._tip)
+        for symbol, colour, text in (("o", POINT, "completed"), ("t", PRUNED, "pruned (its last value)")):
+            legend.addItem(pg.ScatterPlotItem(symbol=symbol, brush=pg.mkBrush(colour), size=9), text)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.plot)
@@ -95,7 +98,8 @@ class HistoryPlot(QWidget):
         sx = np.repeat(bx, 2)[1:] if bx else np.array([])
         sy = np.repeat(best, 2)[:-1] if best else np.array([])
         self.best_line.setData(sx, sy)
-        self.plot.getPlotItem().setLabel("left", f"{report.metric} ({'max' if report.goal == 'maximize' else 'min'})")
+        better = "higher" if report.goal == "maximize" else "lower"
+        self.plot.getPlotItem().setLabel("left", f"{report.metric} ({better} is better)")
         self.plot.getPlotItem().enableAutoRange()
 
     def point_count(self) -> int:
@@ -142,7 +146,11 @@ class ImportancePlot(QWidget):
         self.bars = pg.BarGraphItem(x0=0, y=np.arange(len(names)), height=0.6, width=values,
                                     brush=pg.mkBrush(POINT), pen=pg.mkPen(None))
         item.addItem(self.bars)
-        item.getAxis("left").setTicks([[(i, n) for i, n in enumerate(names)]])
+        left = item.getAxis("left")
+        left.setTicks([[(i, n) for i, n in enumerate(names)]])
+        # Room for the longest name: the axis does not widen itself for custom ticks.
+        left.setWidth(max(QFontMetrics(left.font() if hasattr(left, "font") else self.font())
+                          .horizontalAdvance(n) for n in names) + 16 if names else 40)
         item.setXRange(0, max(values + [0.01]) * 1.05, padding=0)
         item.setYRange(-0.6, len(names) - 0.4, padding=0)
         item.setTitle(f"Parameter importance ({evaluator})" if evaluator else "Parameter importance")

@@ -222,9 +222,8 @@ class SweepView(QWidget):
         self.progress.setFormat(f"{r.done} of {r.planned if r.planned else '?'} trials")
         self.progress.setToolTip(counts or "no trial yet")
         self.counts.setText(counts)
-        goal = "max" if r.goal == "maximize" else "min"
         if r.best is not None and r.best_value is not None:
-            self.best.setText(f"best {r.metric} ({goal}): <b>{fmt_metric(r.best_value)}</b> "
+            self.best.setText(f"best {r.metric}: <b>{fmt_metric(r.best_value)}</b> "
                               f"· trial {r.best.number} (run #{r.best.run_id})")
         else:
             self.best.setText(f"best {r.metric}: – (no trial has finished)")
