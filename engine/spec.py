@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal, Mapping, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from engine.spec_augment import AUGMENTS, AugmentSpec
+
 SEED_MAX = 2**32 - 1  # numpy and scikit-learn refuse seeds outside 0 .. 2**32 - 1
 
 
@@ -53,6 +55,9 @@ class DataSpec(_Strict):
         default=None, gt=0, description="Image folder: resize images to this many pixels per side.")
     options: dict[str, Union[int, float, str, bool]] = Field(
         default_factory=dict, description="Dataset-specific options (n_samples, noise, ...).")
+    augment: list[AugmentSpec] = Field(
+        default_factory=list, description="Training-time transforms, in order (engine/spec_augment.py); "
+                                          "seeded, applied to the training split only.")
 
     @field_validator("test_fraction")
     @classmethod
@@ -377,7 +382,8 @@ def _pydantic_messages(err: ValidationError) -> list[tuple[tuple[Any, ...], str]
     msgs: list[tuple[tuple[Any, ...], str]] = []
     for e in err.errors():
         # Discriminated unions put the tag in the location ("optimizer.SGD.lr"); drop it.
-        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and (p in OPTIMIZERS or p in SCHEDULERS)))
+        loc = tuple(p for p in e["loc"]
+                    if not (isinstance(p, str) and (p in OPTIMIZERS or p in SCHEDULERS or p in AUGMENTS)))
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             near = _closest_field(tuple(e["loc"][:-1]), str(loc[-1])) if loc else None
@@ -386,7 +392,8 @@ def _pydantic_messages(err: ValidationError) -> list[tuple[tuple[Any, ...], str]
             import difflib
 
             ctx = e.get("ctx", {})
-            known = list(OPTIMIZERS if loc and loc[0] == "optimizer" else SCHEDULERS)
+            known = list(OPTIMIZERS if loc and loc[0] == "optimizer"
+                         else AUGMENTS if loc[:2] == ("data", "augment") else SCHEDULERS)
             tag = str(ctx.get("tag"))
             similar = ([k for k in known if k.lower() == tag.lower()]
                        or [k for k in known if len(tag) > 3 and tag.lower() in k.lower()]  # "cosine"

@@ -184,7 +184,8 @@ def _load(data: DataSpec, seed: int, copy: bool) -> Dataset:
     reg = _lookup(data.name)
     options = resolve_options(data.name, data.options)
     stamp = files.fingerprint(data) if reg.entry.source == "file" else ()
-    key = (data.model_dump_json(exclude={"options"}), tuple(sorted(options.items())), seed, stamp)
+    # Augmentation acts on training batches, not on the loaded data: it is no part of the key.
+    key = (data.model_dump_json(exclude={"options", "augment"}), tuple(sorted(options.items())), seed, stamp)
 
     def load() -> Dataset:
         try:

@@ -254,9 +254,12 @@ class _Trainer:
     def _step(self, xb: torch.Tensor, yb: torch.Tensor) -> None:
         p = self.p
         reg = p.spec.regularization
+        target = yb  # class indices, or soft targets once mixup or CutMix has mixed the batch
+        if p.augment is not None:
+            xb, target = p.augment(xb, yb, self.ctx.step)
         with dev.autocast(p.device, p.spec.training.precision):
             out = p.step_model(xb)
-            loss = p.objective(out, yb) if p.distiller is None else p.distiller(xb, out, yb)
+            loss = p.objective(out, target) if p.distiller is None else p.distiller(xb, out, target)
         total = (loss + reg.l1 * l1_penalty(p.l1_weights)) if p.l1_weights else loss
         p.optimizer.zero_grad(set_to_none=True)
         if p.scaler.is_enabled():

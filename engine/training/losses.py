@@ -45,7 +45,12 @@ def make_objective(name: str, task: str, num_outputs: int, label_smoothing: floa
     targets are float (B, num_targets), the shape of the outputs.
     """
     if name == "cross_entropy":
-        return Objective(name, lambda out, y: F.cross_entropy(out, y, label_smoothing=label_smoothing), task)
+        def ce(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            if y.is_floating_point():  # probabilities: a batch mixed by mixup or CutMix
+                return soft_target_cross_entropy(out, y, label_smoothing)
+            return F.cross_entropy(out, y, label_smoothing=label_smoothing)
+
+        return Objective(name, ce, task)
     if name == "bce_with_logits":
         if task == "regression":
             return Objective(name, F.binary_cross_entropy_with_logits, task)
@@ -62,6 +67,14 @@ def make_objective(name: str, task: str, num_outputs: int, label_smoothing: floa
     fns: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
         "mse": F.mse_loss, "l1": F.l1_loss, "huber": F.huber_loss}
     return Objective(name, fns[name], task)
+
+
+def soft_target_cross_entropy(out: torch.Tensor, target: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+    """Cross-entropy against class probabilities (B, K), mean over the batch;
+    label smoothing moves each target towards the uniform distribution."""
+    if label_smoothing:
+        target = target * (1.0 - label_smoothing) + label_smoothing / target.shape[1]
+    return -(target * F.log_softmax(out.float(), dim=1)).sum(dim=1).mean()
 
 
 def check_outputs(out_shape: Sequence[int], *, task: str, loss: str, num_classes: int | None,

@@ -30,6 +30,7 @@ from engine.training.optim import LRSchedule, build_optimizer, resume_state
 
 if TYPE_CHECKING:
     from engine.data import Dataset
+    from engine.data.augment import Augmenter
     from engine.training.distill import Distiller
     from engine.training.distributed import Group
     from engine.training.teacher import TeacherRef
@@ -59,6 +60,7 @@ class Prepared:
     resume: Optional[dict[str, Any]] = None  # the checkpoint dict when resuming
     group: Optional[Group] = None  # the process group of a data-parallel run
     distiller: Optional[Distiller] = None  # the objective of a distilled run (training.distill)
+    augment: Optional[Augmenter] = None  # data.augment, applied to training batches only
 
 
 def _load_data(spec: RunSpec) -> Dataset:
@@ -158,6 +160,8 @@ def prepare(spec: RunSpec, device_name: str, resume_from: str | Path | None,
     from engine.training.distill import make_distiller
     distiller = make_distiller(tr.distill, teacher, objective, tuple(info.input_shape), device)
 
+    augment = _augmenter(spec, info, loss_name, group)
+
     processes = group.world if group else 1
     steps_per_epoch = batches_per_epoch(len(train_feed), tr.batch_size, processes)
     if steps_per_epoch == 0:
@@ -189,10 +193,20 @@ def prepare(spec: RunSpec, device_name: str, resume_from: str | Path | None,
         train=train_feed, val=val_feed, test=test_feed, generator=generator,
         steps_per_epoch=steps_per_epoch, num_targets=int(info.num_targets),
         l1_weights=penalized_weights(model) if spec.regularization.l1 > 0 else [],
-        epoch_keys=keys, warnings=warnings, group=group, distiller=distiller)
+        epoch_keys=keys, warnings=warnings, group=group, distiller=distiller, augment=augment)
     if resume_from is not None:
         prepared.resume = _restore(prepared, resume_from)
     return prepared
+
+
+def _augmenter(spec: RunSpec, info: Any, loss: str, group: Optional[Group]) -> Optional[Augmenter]:
+    from engine.data.augment import AugmentError, make_augmenter
+
+    try:
+        return make_augmenter(spec.data.augment, info.kind, info.task, loss, info.num_classes, spec.seed,
+                              group.rank if group else 0)
+    except AugmentError as e:
+        raise TrainingError(str(e)) from None
 
 
 def _check_token_ids(spec: RunSpec, data: Any) -> None:
