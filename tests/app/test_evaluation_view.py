@@ -159,3 +159,11 @@ def test_a_regression_run_shows_residuals_against_predictions(qtbot, runs):
     assert list(points[1][:3]) == pytest.approx([r[0] for r in doc["residuals"]["residual"][:3]])
     assert view.per_target.item(0, 0).text() == "target"
     assert view.per_target.item(0, 3).text() == f"{doc['r2']:.4f}"
+
+
+def test_a_finished_run_without_a_checkpoint_says_so_and_offers_no_evaluate(qtbot, runs):
+    store = RunStore(runs.url)
+    run_id = store.create_run(mlp_spec({"name": "iris"}, 3, name="no-checkpoint"), status="completed")
+    view = view_for(qtbot, runs.url, run_id)
+    assert "no checkpoint to evaluate" in view.empty.text()
+    assert not view.evaluate_button.isEnabled()

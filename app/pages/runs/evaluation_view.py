@@ -119,33 +119,34 @@ class EvaluationView(QWidget):
         self.run = run
         if not same:
             self.doc, self.inputs = None, None
-        self._show_empty("Reading the evaluation…" if run is not None else "")
+        self._show_empty("Reading the evaluation…" if run is not None and self._store is not None else "")
         if run is not None and self._store is not None:
             store, run_id = self._store, run.id
-            from engine.evaluation.run_eval import stored_evaluation
+            self._bg.submit(lambda: _read(store(), run_id),
+                            lambda res: self._on_doc(run_id, *res), self._on_error)
 
-            self._bg.submit(lambda: stored_evaluation(store(), run_id),
-                            lambda doc: self._on_doc(run_id, doc), self._on_error)
-
-    def _on_doc(self, run_id: int, doc: Optional[dict[str, Any]]) -> None:
+    def _on_doc(self, run_id: int, doc: Optional[dict[str, Any]], has_checkpoint: bool = True) -> None:
         if self.run is None or self.run.id != run_id:
             return
         self.doc = doc
         if doc is None:
-            self._show_empty(self._why_none())
+            self._show_empty(self._why_none(has_checkpoint))
         elif doc["task"] == "classification":
             self._show_classification(doc)
         else:
             self._show_regression(doc)
         self.loaded.emit(run_id)
 
-    def _why_none(self) -> str:
+    def _why_none(self, has_checkpoint: bool) -> str:
         run = self.run
         assert run is not None
         self.evaluate_button.setText("Evaluate")
+        self.evaluate_button.setEnabled(False)
         if run.status not in TERMINAL:
-            self.evaluate_button.setEnabled(False)
             return "The evaluation appears here when the run finishes."
+        if not has_checkpoint:
+            return ("This run has no checkpoint to evaluate: it ended before its first epoch finished, "
+                    "or its checkpoint files were deleted. Train it again to evaluate it.")
         self.evaluate_button.setEnabled(True)
         return ("This run has no evaluation yet. Click Evaluate to measure its best checkpoint on the "
                 "test split (validation when there is none): confusion matrix, per-class scores, mistakes.")
@@ -260,6 +261,16 @@ class EvaluationView(QWidget):
         dialog = PredictDialog(self._store, self.run, self)
         dialog.setAttribute(Qt.WA_DeleteOnClose)
         dialog.open()
+
+
+def _read(store: Any, run_id: int) -> tuple[Optional[dict[str, Any]], bool]:
+    """The run's stored evaluation, and whether it has a checkpoint file to evaluate (worker thread)."""
+    from pathlib import Path
+
+    from engine.evaluation.run_eval import stored_evaluation
+
+    doc = stored_evaluation(store, run_id)
+    return doc, doc is not None or any(Path(c.path).is_file() for c in store.checkpoints(run_id))
 
 
 def _table(name: str) -> QTableWidget:
