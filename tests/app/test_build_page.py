@@ -293,8 +293,8 @@ def test_arrow_down_from_search_picks_a_match(qtbot, db_url):
 
 def test_clicking_a_box_in_the_diagram_selects_that_block(qtbot, db_url):
     state, page = make_page(qtbot, db_url, CNN)
-    qtbot.waitUntil(lambda: len(page.diagram._boxes) == 4)
-    rect, path = page.diagram._boxes[2]
-    qtbot.mouseClick(page.diagram, Qt.LeftButton, pos=rect.center().toPoint())
+    qtbot.waitUntil(lambda: len(page.diagram.items("box")) == 4)
+    box = page.diagram.items("box")[2]
+    qtbot.mouseClick(page.diagram, Qt.LeftButton, pos=box.rect.center().toPoint())
     assert page.selected_paths() == [(2,)]
     assert page.inspector.title.text().startswith("Flatten")

@@ -3,7 +3,7 @@ block, trainable and frozen parameters, memory at the run's precision."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtWidgets import QPushButton, QWidget
 
 from app.pages.build import format as fmt
 from app.pages.build.block_model import COL_MACS, COL_TRAIN
@@ -108,6 +108,12 @@ def test_freezing_a_block_splits_trainable_and_frozen(qtbot, db_url):
     page.undo_action.trigger()  # one step back to the exact spec: the key is gone, not `true`
     settle(qtbot, page)
     assert blocks(state) == model and "(all trainable)" in page.totals.text()
+
+    # The inspector offers the per-block options only where there are weights to freeze or initialize.
+    page.select([(0,)])
+    assert page.inspector.findChild(QWidget, "param_trainable") and page.inspector.findChild(QWidget, "param_init")
+    page.select([(1,)])
+    assert page.inspector.findChild(QWidget, "param_trainable") is None
 
 
 def test_a_frozen_container_freezes_its_blocks(qtbot, db_url):

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication, QStyle
 
 from app.pages.build import format as fmt
 from app.pages.build.tree_ops import Path, walk
+from engine.blocks import OPTION_NAMES
 
 BLOCK_TYPE_MIME = "application/x-layerdeck-block-type"
 PATHS_MIME = "application/x-layerdeck-block-paths"
@@ -64,8 +65,12 @@ def default_label(block: dict) -> str:
     """Type plus its written parameters, when the summary has no label yet."""
     if block.get("blocks") is not None:
         n = len(block["blocks"])
+        if block["type"] == "Branch":
+            return f"Branch · {block.get('merge', 'concat')} · {n} branch{'es' if n != 1 else ''}"
+        if n == 0 and block["type"] == "Sequential":
+            return "Sequential · empty (passes its input on)"
         return f"{block['type']} · {n} block{'s' if n != 1 else ''}"
-    args = [fmt.param_value(v) for k, v in block.items() if k not in ("type", "blocks")]
+    args = [fmt.param_value(v) for k, v in block.items() if k not in ("type", "blocks", *OPTION_NAMES)]
     return " ".join([block["type"], ", ".join(args)]).strip()
 
 

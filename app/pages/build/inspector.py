@@ -56,8 +56,12 @@ class Inspector(QWidget):
     def path(self) -> Path | None:
         return self._path
 
-    def show_block(self, path: Path | None, block: dict[str, Any] | None, number: str) -> None:
-        """Show `block` (its spec dict) at `path`, or the empty state for None."""
+    def show_block(self, path: Path | None, block: dict[str, Any] | None, number: str,
+                   weights: bool = False) -> None:
+        """Show `block` (its spec dict) at `path`, or the empty state for None.
+
+        weights: the block (or a container's blocks) has weights, so the per-block
+        options apply too: trainable (freezing) and init (weight initialization)."""
         if block is None or path is None:
             self._path = self._type = None
             self.form = None
@@ -66,7 +70,7 @@ class Inspector(QWidget):
                 w.hide()
             self.empty.show()
             return
-        from engine.blocks import default_params, get_block_type
+        from engine.blocks import BLOCK_OPTIONS, default_params, get_block_type
 
         bt = get_block_type(block["type"])
         values = {**default_params(block["type"]), **{k: v for k, v in block.items() if k not in ("type", "blocks")}}
@@ -75,11 +79,12 @@ class Inspector(QWidget):
         for w in (self.title, self.doc, self._scroll):
             w.show()
         self.empty.hide()
-        if self.form is not None and path == self._path and block["type"] == self._type:
+        kind = f"{block['type']}+options" if weights else block["type"]
+        if self.form is not None and path == self._path and kind == self._type:
             self.form.set_values(values)  # same block: keep the fields (and the focus) in place
             return
-        self._path, self._type = tuple(path), block["type"]
-        self.form = ParamForm(bt.params, values)
+        self._path, self._type = tuple(path), kind
+        self.form = ParamForm(bt.params + (BLOCK_OPTIONS if weights else ()), values)
         self.form.value_changed.connect(lambda name, value: self.param_edited.emit(self._path, name, value))
         attach_sweep_actions(self.form.described_fields(), spec_path(self._path),
                              lambda p, domain: self.sweep_requested.emit(p, domain))

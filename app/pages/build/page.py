@@ -60,7 +60,7 @@ class BuildPage(QWidget):
         diagram_scroll.setWidget(self.diagram)
         diagram_scroll.setWidgetResizable(True)
         diagram_scroll.setMinimumWidth(200)
-        lists = QSplitter(Qt.Horizontal)
+        self._lists = lists = QSplitter(Qt.Horizontal)
         lists.addWidget(self.view)
         lists.addWidget(diagram_scroll)
         lists.setStretchFactor(0, 1)
@@ -98,6 +98,7 @@ class BuildPage(QWidget):
         self.model.trainable_toggled.connect(self.set_trainable, Qt.QueuedConnection)
         self.diagram.block_clicked.connect(lambda path: self.select([tuple(path)]))
         self.summary_service.ready.connect(self._show_summary)
+        self.diagram.width_needed.connect(self._fit_diagram)
         state.spec_changed.connect(self._on_spec_changed)
         state.dirty_changed.connect(lambda dirty: dirty or self.undo_stack.setClean())
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
@@ -107,7 +108,8 @@ class BuildPage(QWidget):
     def edit_actions(self) -> list[QAction | None]:
         """The Edit menu's actions, in order (None: a separator)."""
         return [self.undo_action, self.redo_action, None, self.delete_action, self.duplicate_action,
-                None, self.wrap_action, self.unwrap_action, None, self.up_action, self.down_action]
+                None, self.wrap_action, self.wrap_branch_action, self.add_branch_action, self.unwrap_action,
+                None, self.up_action, self.down_action, self.branch_left_action, self.branch_right_action]
 
     def selected_paths(self) -> list[ops.Path]:
         rows = self.view.selectionModel().selectedRows(0)
@@ -131,6 +133,8 @@ class BuildPage(QWidget):
         if parent is None:
             sel = self.selected_paths()
             parent, row = (sel[-1][:-1], sel[-1][-1] + 1) if sel else ((), -1)
+            if len(sel) == 1 and ops.get(self._blocks, sel[0]).get("blocks") == []:
+                parent, row = sel[0], 0  # an empty container (a new branch): fill it
         siblings = (ops.get(self._blocks, parent).get("blocks") or []) if parent else self._blocks
         if row is None or not 0 <= row <= len(siblings):
             row = len(siblings)
@@ -170,6 +174,32 @@ class BuildPage(QWidget):
             return
         after, path = done
         self._push(BlocksCommand("wrap in Residual", self._blocks, after, self._apply, sel, [path]))
+
+    def wrap_selected_in_branch(self) -> None:
+        sel = self.selected_paths()
+        done = ops.wrap_in_branch(self._blocks, sel) if sel else None
+        if done is None:
+            if sel:
+                self._say("Only blocks side by side in the same list can be wrapped together.")
+            return
+        after, path = done
+        self._push(BlocksCommand("wrap in Branch", self._blocks, after, self._apply, sel, [path]))
+
+    def add_branch(self) -> None:
+        """A new, empty branch on the selected Branch (or the Branch around the selection)."""
+        sel = self.selected_paths()
+        done = ops.add_branch(self._blocks, sel[0]) if len(sel) == 1 else None
+        if done is not None:
+            after, path = done
+            self._push(BlocksCommand("add branch", self._blocks, after, self._apply, sel, [path]))
+
+    def move_selected_to_branch(self, delta: int) -> None:
+        sel = self.selected_paths()
+        done = ops.move_to_branch(self._blocks, sel, delta) if sel else None
+        if done is not None:
+            after, paths = done
+            self._push(BlocksCommand(f"move to branch {'left' if delta < 0 else 'right'}", self._blocks, after,
+                                     self._apply, sel, paths))
 
     def unwrap_selected(self) -> None:
         sel = self.selected_paths()
@@ -267,8 +297,18 @@ class BuildPage(QWidget):
             self.inspector.show_block(None, None, "")
         else:
             number = self.model.index_for(path).data() or ".".join(str(i + 1) for i in path)
-            self.inspector.show_block(path, ops.get(self._blocks, path), number)
+            row = next((r for r in self._result.summary.rows if tuple(r.path) == path), None) if (
+                self._result is not None and self._result.summary is not None) else None
+            self.inspector.show_block(path, ops.get(self._blocks, path), number,
+                                      weights=bool(getattr(row, "params", 0)))
         self._update_actions()
+
+    def _fit_diagram(self, need: int) -> None:
+        """Widen the diagram's pane for side-by-side branches (up to half the room), never narrow it."""
+        list_w, diagram_w = self._lists.sizes()
+        want = min(need + 24, (list_w + diagram_w) // 2)  # + the scroll area's frame and scroll bar
+        if want > diagram_w:
+            self._lists.setSizes([list_w + diagram_w - want, want])
 
     def _on_drop_insert(self, block_type: str, parent: ops.Path, row: int) -> None:
         self.add_block(block_type, tuple(parent), row)
@@ -303,6 +343,8 @@ class BuildPage(QWidget):
         if summary is not None and not self._blocks:
             problems = []
         self.problems.show_problems(problems, summary.fixes if summary is not None else None)
+        self._fit_diagram(self.diagram.minimumWidth())
+        self._on_selection()  # the inspector offers trainable/init once it knows the block has weights
         if not self._blocks:
             self.totals.setText("params 0 · add blocks to see their shapes and sizes")
         elif summary is None or not summary.valid:
@@ -337,7 +379,17 @@ class BuildPage(QWidget):
         self.wrap_action = make("&Wrap in Residual", "Ctrl+R", self.wrap_selected,
                                 "Put the selected blocks in a Residual (adds its input to their output)")
         self.unwrap_action = make("U&nwrap", "Ctrl+Shift+R", self.unwrap_selected,
-                                  "Replace the selected Residual by the blocks inside it")
+                                  "Replace the selected container by the blocks inside it")
+        self.wrap_branch_action = make("Wrap in &Branch", "Ctrl+B", self.wrap_selected_in_branch,
+                                       "Make the selected blocks the first branch of a Branch "
+                                       "(branches share the input; their outputs are merged)")
+        self.add_branch_action = make("Add Bra&nch", "Ctrl+Shift+B", self.add_branch,
+                                      "Add an empty branch (the input passed through) to the selected Branch")
+        self.branch_left_action = make("Move to Branch &Left", "Alt+Left", lambda: self.move_selected_to_branch(-1),
+                                       "Move the selected blocks to the end of the branch on the left")
+        self.branch_right_action = make("Move to Branch &Right", "Alt+Right",
+                                        lambda: self.move_selected_to_branch(1),
+                                        "Move the selected blocks to the end of the branch on the right")
         self.up_action = make("Move &Up", "Alt+Up", lambda: self.move_selected(-1), "Move the block up")
         self.down_action = make("Move Do&wn", "Alt+Down", lambda: self.move_selected(1), "Move the block down")
 
@@ -347,7 +399,12 @@ class BuildPage(QWidget):
         one = len(sel) == 1
         for a in (self.delete_action, self.duplicate_action):
             a.setEnabled(here and bool(sel))
-        self.wrap_action.setEnabled(here and bool(sel) and len({p[:-1] for p in sel}) == 1)
+        siblings = bool(sel) and len({p[:-1] for p in sel}) == 1
+        self.wrap_action.setEnabled(here and siblings)
+        self.wrap_branch_action.setEnabled(here and siblings)
+        self.add_branch_action.setEnabled(here and one and ops.add_branch(self._blocks, sel[0]) is not None)
+        for a, delta in ((self.branch_left_action, -1), (self.branch_right_action, 1)):
+            a.setEnabled(here and siblings and ops.move_to_branch(self._blocks, sel, delta) is not None)
         self.unwrap_action.setEnabled(here and one and ops.get(self._blocks, sel[0]).get("blocks") is not None)
         self.up_action.setEnabled(here and one and sel[0][-1] > 0)
         self.down_action.setEnabled(here and one and ops.shift(self._blocks, sel[0], 1) is not None)

@@ -53,7 +53,8 @@ class Palette(QWidget):
         self.tree.setHeaderHidden(True)
         self.tree.setDragEnabled(True)
         self.tree.setDragDropMode(QTreeWidget.DragOnly)
-        self.tree.setToolTip("Double-click or press Enter to add a block after the selected one, or drag it into the model.")
+        self.tree.setToolTip("Double-click or press Enter to add a block after the selected one, "
+                             "or drag it into the model.")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.search)

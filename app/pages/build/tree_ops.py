@@ -145,12 +145,101 @@ def wrap(blocks: list[Block], paths: Iterable[Path], container: str = "Residual"
 
 
 def unwrap(blocks: list[Block], path: Path) -> tuple[list[Block], list[Path]] | None:
-    """Replace a container by its children; None when the block holds none."""
+    """Replace a container by its children; None when the block holds none.
+
+    A Branch gives its branches' blocks one after another (a Sequential branch
+    opened up), the inverse of wrap_in_branch for a one-branch Branch."""
     block = get(blocks, path)
     if block.get("blocks") is None:
         return None
     out = copy.deepcopy(blocks)
     items = _children(out, path[:-1])
     inner = items[path[-1]].get("blocks") or []
+    if is_branch(block):
+        inner = [b for branch in inner for b in (branch.get("blocks") or [] if branch.get("type") == "Sequential"
+                                                  else [branch])]
     items[path[-1]:path[-1] + 1] = inner
     return out, [path[:-1] + (path[-1] + k,) for k in range(len(inner))]
+
+
+# --- branches -----------------------------------------------------------------------
+# A Branch's children are its branches: each is one block, or a Sequential of several
+# (an empty Sequential passes the input through: an identity branch).
+
+def is_branch(block: Block) -> bool:
+    return block.get("type") == "Branch"
+
+
+def branch_block(branches: list[Block], merge: str = "concat") -> Block:
+    """A new Branch holding `branches` (the spec as the issue writes it)."""
+    return {"type": "Branch", "merge": merge, "dim": 0, "blocks": copy.deepcopy(branches)}
+
+
+def as_branch(inner: list[Block]) -> Block:
+    """One branch made of `inner`: the block itself when there is one, else a Sequential of them."""
+    return copy.deepcopy(inner[0]) if len(inner) == 1 else {"type": "Sequential", "blocks": copy.deepcopy(inner)}
+
+
+def wrap_in_branch(blocks: list[Block], paths: Iterable[Path]) -> tuple[list[Block], Path] | None:
+    """Put sibling blocks into a new Branch as its first branch (add the others with add_branch)."""
+    sel = top_level(paths)
+    if not sel or len({p[:-1] for p in sel}) != 1:
+        return None
+    out = copy.deepcopy(blocks)
+    items = _children(out, sel[0][:-1])
+    inner = [items[p[-1]] for p in sel]
+    for p in reversed(sel):
+        del items[p[-1]]
+    items.insert(sel[0][-1], branch_block([as_branch(inner)]))
+    return out, sel[0]
+
+
+def enclosing_branch(blocks: list[Block], path: Path) -> tuple[Path, int] | None:
+    """The innermost Branch that `path` lies in (or is a branch of), and the branch's index."""
+    for k in range(len(path) - 1, 0, -1):
+        if is_branch(get(blocks, path[:k])):
+            return path[:k], path[k]
+    return None
+
+
+def add_branch(blocks: list[Block], path: Path) -> tuple[list[Block], Path] | None:
+    """A new, empty branch (identity until blocks go in) at the end of the Branch at or around `path`."""
+    if is_branch(get(blocks, path)):
+        at = path
+    else:
+        found = enclosing_branch(blocks, path)
+        if found is None:
+            return None
+        at = found[0]
+    out = copy.deepcopy(blocks)
+    branches = _children(out, at)
+    branches.append({"type": "Sequential", "blocks": []})
+    return out, at + (len(branches) - 1,)
+
+
+def move_to_branch(blocks: list[Block], paths: Iterable[Path], delta: int) -> tuple[list[Block], list[Path]] | None:
+    """Move sibling blocks of one branch to the end of the branch `delta` places left or right.
+
+    The target becomes a Sequential if it was a single block; a branch moved as a whole
+    leaves an empty (identity) branch behind, so the other branches keep their numbers.
+    """
+    sel = top_level(paths)
+    if not sel or len({p[:-1] for p in sel}) != 1:
+        return None
+    found = enclosing_branch(blocks, sel[0])
+    if found is None:
+        return None
+    at, i = found
+    j = i + delta
+    if not 0 <= j < len(get(blocks, at)["blocks"]):
+        return None
+    out = copy.deepcopy(blocks)
+    branches = _children(out, at)
+    if branches[j].get("type") != "Sequential":
+        branches[j] = {"type": "Sequential", "blocks": [branches[j]]}
+    target = branches[j]["blocks"]
+    if sel == [at + (i,)]:  # the whole branch
+        target.append(branches[i])
+        branches[i] = {"type": "Sequential", "blocks": []}
+        return out, [at + (j, len(target) - 1)]
+    return move(out, sel, at + (j,), -1)
