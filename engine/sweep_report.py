@@ -228,11 +228,13 @@ def param_importance(report: SweepReport, evaluator: str = "fanova") -> dict[str
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
     varied = [p for p in report.params if p.kind != "values" or len(set(map(repr, p.values))) > 1]
-    trials = [t for t in report.valued() if all(p.path in t.params for p in varied)]
+    # Completed trials only, as Optuna's evaluators take them (a pruned trial's value is an early one).
+    trials = [t for t in report.valued()
+              if t.status == RunStatus.COMPLETED and all(p.path in t.params for p in varied)]
     if len(varied) < 1:
         raise ImportanceError("no parameter varies in this sweep")
     if len(trials) < 2:
-        raise ImportanceError(f"importance needs at least 2 finished trials with {report.metric} "
+        raise ImportanceError(f"importance needs at least 2 completed trials with {report.metric} "
                               f"(this sweep has {len(trials)})")
     dists: dict[str, Any] = {}
     for p in varied:
@@ -250,7 +252,7 @@ def param_importance(report: SweepReport, evaluator: str = "fanova") -> dict[str
         except ValueError:  # a value outside the document's range (the spec was edited): leave it out
             continue
     if len(made) < 2:
-        raise ImportanceError("importance needs at least 2 finished trials inside the sweep's ranges")
+        raise ImportanceError("importance needs at least 2 completed trials inside the sweep's ranges")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize" if report.goal == "maximize" else "minimize")
     study.add_trials(made)
