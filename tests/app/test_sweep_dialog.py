@@ -133,3 +133,14 @@ def test_suggested_domains():
     assert grid_values({"int": [16, 256]}) == {"values": [16, 136, 256]}
     assert parse_domain("x", "values", "Adam, SGD, 3, true")[0] == {"values": ["Adam", "SGD", 3, True]}
     assert parse_domain("x", "int", "16 .. 25.5")[1] == "x: an int range takes whole numbers (e.g. 16 .. 256)"
+
+
+def test_a_pruned_trial_reads_pruned_in_the_train_pages_run_list(qtbot, page):
+    from PySide6.QtWidgets import QLabel
+
+    from app.pages.train.run_list import STATUS_COLOURS, RunRow
+
+    page.runs.upsert(RunRow(7, "digits-mlp-sweep #3", "pruned", epoch=4, total_epochs=20))
+    label = next(w for w in page.runs.findChildren(QLabel, "run_status") if "pruned" in w.text())
+    assert STATUS_COLOURS["pruned"] in label.text() and STATUS_COLOURS["pruned"] != STATUS_COLOURS["failed"]
+    assert 7 not in page.runs.active_ids()  # ended: no Pause or Stop offered
