@@ -47,3 +47,17 @@ def run_eval(store: RunStore, args: argparse.Namespace) -> int:
     else:
         print(text_report(doc, run_label(run.id, run.name)))
     return 0
+
+
+def headline(store: RunStore, run_id: int) -> str:
+    """One line for `runs show`: the stored evaluation's main numbers, or how to get them."""
+    from engine.evaluation.run_eval import stored_evaluation
+
+    doc = stored_evaluation(store, run_id)
+    if doc is None:
+        return f"  eval      none stored (`layerdeck runs eval {run_id}` computes it)"
+    if doc["task"] == "classification":
+        scores = f"accuracy {doc['accuracy']:.4f}, macro F1 {doc['macro_f1']:.4f}"
+    else:
+        scores = f"MAE {doc['mae']:.4g}, RMSE {doc['rmse']:.4g}, R² {doc['r2']:.4f}"
+    return f"  eval      {doc['split']} split, {doc['n']} samples: {scores} (`layerdeck runs eval {run_id}` for more)"

@@ -151,6 +151,7 @@ def show_run(store: RunStore, args: argparse.Namespace) -> int:
         for c in ckpts:
             value = f", metric {_num(c.metric_value)}" if c.metric_value is not None else ""
             print(f"    {c.kind:<5} epoch {c.epoch}, step {c.step}{value}: {c.path}")
+    print(evaluate.headline(store, r.id))
     log = log_path(store.url, r.id)
     if log.exists():
         print(f"  log       {log}")

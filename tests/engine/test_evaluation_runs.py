@@ -51,6 +51,9 @@ def test_runs_eval_json_has_the_documented_keys_and_is_stored(db_url, tmp_path, 
     code, _, err = cli(capsys, "runs", "eval", str(run_id), "--split", "val", "--json", "--db", db_url)
     assert code == 0 and RunStore(db_url).get_document(run_id, "evaluation/val")["n"] == 30
 
+    code, out, _ = cli(capsys, "runs", "show", str(run_id), "--db", db_url)
+    assert code == 0 and f"eval      test split, 30 samples: accuracy {doc['accuracy']:.4f}" in out
+
 
 def test_runs_eval_regression_json_and_missing_split(db_url, tmp_path, capsys):
     spec = iris_spec()
