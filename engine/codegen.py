@@ -16,7 +16,8 @@ from engine.model_summary import BlockRow, ModelSummary, block_parts, layer_call
 
 INDENT = "    "
 HELPERS = ("causal_mask", "Recurrent", "SelfAttention", "CausalEncoderLayer", "Residual", "Branch",
-           "Permute")  # in the order they are defined in the file
+           "Permute", "PositionalEmbedding", "SequencePool",
+           "PretrainedTextClassifier")  # in the order they are defined in the files
 NEEDS = {"SelfAttention": ("causal_mask",), "CausalEncoderLayer": ("causal_mask",)}
 
 

@@ -30,6 +30,8 @@ def describe(p: Any) -> FieldDesc:
                   choices=choices, default=getattr(p, "default", None))
     if kind in ("bool", "choice", "int", "float"):
         return FieldDesc(kind, lo=getattr(p, "min", None), hi=getattr(p, "max", None), **common)
+    if kind == "text":  # a folder path (PretrainedTextClassifier)
+        return FieldDesc("text", placeholder="folder", **common)
     if kind == "ints" and choices:  # numbers or a word (padding: same, valid)
         hint = ", ".join(choices) + " or 3 or 3, 5"
         return FieldDesc("words_or_numbers", placeholder=NONE_TEXT if optional else hint,

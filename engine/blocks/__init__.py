@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.blocks import containers, elementwise, layers, resampling, sequence
+from engine.blocks import containers, elementwise, layers, resampling, sequence, text
 from engine.blocks.base import (
     BLOCK_OPTIONS,
     OPTION_NAMES,
@@ -35,6 +35,7 @@ CATEGORIES: list[str] = ["Linear", "Convolution", "Pooling", "Normalization", "A
 
 CATALOGUE: dict[str, BlockType] = {
     bt.type: bt for bt in sorted([*layers.BLOCKS, *elementwise.BLOCKS, *resampling.BLOCKS, *sequence.BLOCKS,
+                                  *text.BLOCKS,
                                   *containers.BLOCKS],
                                  key=lambda b: CATEGORIES.index(b.category))
 }

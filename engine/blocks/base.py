@@ -16,7 +16,7 @@ from engine.fixes import Fix
 
 Shape = tuple[int, ...]  # per-sample shape, no batch dimension
 
-PARAM_KINDS = ("int", "float", "bool", "choice", "ints", "int_list")
+PARAM_KINDS = ("int", "float", "bool", "choice", "ints", "int_list", "text")  # text: a folder path
 
 
 class ShapeError(ValueError):
@@ -201,6 +201,8 @@ def check_value(p: Param, value: Any) -> str | None:
         return None if p.optional else "must not be empty"
     if p.kind == "bool":
         return None if isinstance(value, bool) else "must be true or false"
+    if p.kind == "text":
+        return None if isinstance(value, str) else "must be text, e.g. a folder path"
     if p.kind == "choice":
         if value in p.choices:
             return None

@@ -102,3 +102,9 @@ class Permute(nn.Module):
 
     def extra_repr(self) -> str:
         return f"dims={self.dims}"
+
+
+# The text blocks' modules live beside their block types; built and exported from here like the rest.
+from engine.blocks.text_modules import PositionalEmbedding as PositionalEmbedding  # noqa: E402
+from engine.blocks.text_modules import PretrainedTextClassifier as PretrainedTextClassifier  # noqa: E402
+from engine.blocks.text_modules import SequencePool as SequencePool  # noqa: E402

@@ -91,6 +91,8 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     normalizer: Optional[Normalizer] = None
+    # Text sets: the tokenizer fitted on the training split, as JSON (engine/data/text.py), saved with the run.
+    tokenizer: Optional[str] = None
 
     def preview(self, n: int = 16) -> list[tuple[np.ndarray, int | np.ndarray]]:
         """A few training samples in their original units, classes taken in turn
@@ -135,5 +137,5 @@ class Dataset:
             self.x_train.copy(), self.y_train.copy(),
             self.x_val.copy(), self.y_val.copy(),
             self.x_test.copy(), self.y_test.copy(),
-            self.normalizer,
+            self.normalizer, self.tokenizer,
         )

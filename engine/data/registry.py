@@ -9,7 +9,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
-from engine.data import bundled, cache, files, synthetic
+from engine.data import bundled, cache, files, synthetic, text
 from engine.data.dataset import DataError, Dataset, DatasetEntry, DatasetInfo
 from engine.data.splits import RawData, build_dataset
 from engine.spec import DataSpec
@@ -34,6 +34,8 @@ class _Registered:
     options: dict[str, Option]
     # Bundled and synthetic loaders take the options; file loaders also need the spec.
     load: Callable[[DataSpec, dict[str, Any]], RawData]
+    # Text sets split first and fit their tokenizer on the training split (engine/data/text.py).
+    build: Optional[Callable[..., Dataset]] = None
 
 
 def _n(default: int) -> Option:
@@ -53,13 +55,14 @@ _REGISTRY: dict[str, _Registered] = {}
 
 def _add(name: str, title: str, task: str, kind: str, source: str, description: str,
          load: Callable[..., RawData], options: Optional[dict[str, Option]] = None,
-         needs: tuple[str, ...] = (), takes_spec: bool = False) -> None:
+         needs: tuple[str, ...] = (), takes_spec: bool = False,
+         build: Optional[Callable[..., Dataset]] = None) -> None:
     opts = options or {}
     entry = DatasetEntry(name, title, task, kind, source, description,  # type: ignore[arg-type]
                          {k: o.default for k, o in opts.items()}, needs,
                          {k: o.help for k, o in opts.items()})
     loader = load if takes_spec else (lambda spec, o, _f=load: _f(o))
-    _REGISTRY[name] = _Registered(entry, opts, loader)
+    _REGISTRY[name] = _Registered(entry, opts, loader, build)
 
 
 _add("digits", "Digits (8x8)", "classification", "image", "bundled",
@@ -155,6 +158,34 @@ _add("image_folder", "Image folder", "classification", "image", "file",
                       choices=("auto", "grayscale", "rgb"))},
      needs=("path",), takes_spec=True)
 
+_TEXT_OPTIONS = {
+    "vocab_size": Option(8000, "Most token ids the tokenizer may use (fitted on the training split); "
+                         "set Embedding's num_embeddings to this.", 8, 1_000_000),
+    "max_length": Option(64, "Tokens per text: longer texts are cut, shorter ones padded with id 0.", 2, 100_000),
+    "tokenizer": Option("wordpiece", "Subword model fitted on the training texts: wordpiece (as BERT) or bpe.",
+                        choices=("wordpiece", "bpe")),
+    "pretrained": Option("", "A Hugging Face model folder whose own tokenizer to use instead of fitting one "
+                         "(for a PretrainedTextClassifier block; filled in from that block when empty)."),
+}
+_add("text_csv", "Text CSV", "classification", "tokens", "file",
+     "A CSV with a text column (options.text) and a label column (data.target). A WordPiece or BPE "
+     "tokenizer is fitted on the training split only and saved with the run; each text becomes "
+     "max_length token ids for an Embedding block or a pretrained model.",
+     text.load_text_csv,
+     {"text": Option("text", "The column that holds the texts."), **_TEXT_OPTIONS},
+     needs=("path", "target"), takes_spec=True, build=text.build_text_dataset)
+_add("messages", "Support messages (generated)", "classification", "tokens", "synthetic",
+     "Generated here, not collected: short customer-support messages in 4 classes (billing, shipping, "
+     "technical, account). Each is 2-4 words typical of its class (refund, parcel, crash, password, ...) "
+     "mixed with 4-13 common words, sometimes one word of another class (options.distractor), in random "
+     "order, from a seeded generator. Tokenized like a text CSV.",
+     text.load_messages,
+     {"n_samples": _n(2000),
+      "distractor": Option(0.3, "Share of messages that also hold one word of another class.", 0.0, 1.0),
+      "noise": Option(0.0, "Share of labels changed to another class at random.", 0.0, 0.9),
+      "data_seed": _DATA_SEED, **_TEXT_OPTIONS},
+     build=text.build_text_dataset)
+
 
 def list_datasets() -> list[DatasetEntry]:
     return [r.entry for r in _REGISTRY.values()]
@@ -193,6 +224,8 @@ def _load(data: DataSpec, seed: int, copy: bool) -> Dataset:
         except OSError as e:  # permissions, a file vanishing mid-read: the user's to fix, not a traceback
             raise DataError(f"{data.name}: cannot read {e.filename or data.path} ({e.strerror or e}); "
                             f"check that the file exists and is readable") from None
+        if reg.build is not None:
+            return reg.build(raw, data, seed, data.name, reg.entry.title, options)
         return build_dataset(raw, data, seed, data.name, reg.entry.title)
 
     return cache.cached(key, load, copy)

@@ -27,6 +27,7 @@ from engine.training.hooks import Checkpointing, EarlyStopping, NonFiniteCheck
 from engine.training.losses import l1_penalty
 from engine.training.metrics import EvalMeter, TrainMeter
 from engine.training.optim import current_lr
+from engine.data.text import save_tokenizer
 from engine.training.setup import Prepared, prepare
 from engine.training.teacher import TeacherRef
 
@@ -71,6 +72,8 @@ def train(spec: RunSpec, *, callbacks: Sequence[Callback] = (), control: Control
             raise
         if warning:
             prepared.warnings.append(warning)
+        if group is None or group.is_main:
+            save_tokenizer(prepared.tokenizer, checkpoint_dir)  # text data: read new texts as training did
         return _Trainer(prepared, list(callbacks), control or Control(), Path(checkpoint_dir)).fit()
     finally:
         distributed.leave(group)

@@ -105,6 +105,9 @@ def _main(argv: list[str] | None = None) -> int:
     args.add_argument("--device", default=None)
     ns = args.parse_args(argv)
     out = os.fdopen(claim_stdout(), "w", encoding="utf-8", buffering=1)
+    from engine.worker.threads import apply_cpu_share
+
+    apply_cpu_share()  # its share of the cores, as a worker takes (more threads than cores collapse throughput)
 
     def send(kind: str, **fields: Any) -> None:
         out.write(json.dumps({"kind": kind, **fields}) + "\n")

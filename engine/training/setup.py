@@ -61,13 +61,15 @@ class Prepared:
     group: Optional[Group] = None  # the process group of a data-parallel run
     distiller: Optional[Distiller] = None  # the objective of a distilled run (training.distill)
     augment: Optional[Augmenter] = None  # data.augment, applied to training batches only
+    tokenizer: Optional[str] = None  # text datasets: the fitted tokenizer (JSON), saved with the run
 
 
 def _load_data(spec: RunSpec) -> Dataset:
     """engine.data.load_dataset, with its errors as TrainingError (a seam tests can replace)."""
     from engine.data import DataError, load_dataset
+    from engine.data.text import data_for_model
     try:
-        return load_dataset(spec.data, spec.seed)
+        return load_dataset(data_for_model(spec.data, spec.model.blocks), spec.seed)
     except DataError as e:
         raise TrainingError(str(e)) from e
 
@@ -194,6 +196,7 @@ def prepare(spec: RunSpec, device_name: str, resume_from: str | Path | None,
         steps_per_epoch=steps_per_epoch, num_targets=int(info.num_targets),
         l1_weights=penalized_weights(model) if spec.regularization.l1 > 0 else [],
         epoch_keys=keys, warnings=warnings, group=group, distiller=distiller, augment=augment)
+    prepared.tokenizer = data.tokenizer
     if resume_from is not None:
         prepared.resume = _restore(prepared, resume_from)
     return prepared

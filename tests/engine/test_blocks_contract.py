@@ -25,6 +25,7 @@ from engine.blocks import (
 from engine.fixes import text_of
 from engine.model import summarize
 from engine.spec import parse_spec
+from tests.engine.tiny_bert import shared_tiny_bert
 
 # torch warns that 'same' with an even kernel needs a padded copy of the input; the result is right.
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
@@ -145,9 +146,17 @@ CASES["TransformerEncoderLayer"].append(({"nhead": 2, "dim_feedforward": 8, "cau
 CASE_IDS = [(t, i, j) for t, cases in CASES.items() for i, (_, shapes) in enumerate(cases) for j in range(len(shapes))]
 
 
+# Text blocks (engine/blocks/text.py); the pretrained one loads a tiny BERT saved to a temporary folder.
+CASES["PositionalEmbedding"] = [({}, [(5, 8), (1, 3)]), ({"max_length": 12}, [(7, 4)])]
+CASES["SequencePool"] = [({}, [(5, 8)]), ({"mode": "max"}, [(3, 4)]), ({"mode": "first"}, [(1, 6)])]
+CASES["PretrainedTextClassifier"] = [({"path": shared_tiny_bert(), "num_labels": 3}, [(12,), (64,)])]
+
+
 def sample(type_: str, params: dict, shape: tuple[int, ...], batch: int = 3) -> torch.Tensor:
     if type_ == "Embedding":
         return torch.randint(0, params["num_embeddings"], (batch, *shape))
+    if type_ == "PretrainedTextClassifier":
+        return torch.randint(0, 20, (batch, *shape))  # ids the tiny BERT's vocabulary has
     return torch.randn(batch, *shape)
 
 

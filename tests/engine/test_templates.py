@@ -22,6 +22,7 @@ DATASETS = {
     "sequence": ((20, 1), 2, "classification"), "tokens": ((20,), 2, "classification"),
     # Generated at a chosen width: these are the defaults; expected_shape reads the options.
     "regression": ((1000,), 1, "regression"), "classification": ((1000,), 10, "classification"),
+    "messages": ((64,), 4, "classification"),  # max_length token ids per text
 }
 # The classic recipes keep the names their articles give them (the gallery shows the dataset).
 RECIPES = {"mlp-1000-regression", "bigmodel-regression", "bigmodel-110m", "bigmodel-110m-bf16",
@@ -34,6 +35,8 @@ def expected_shape(spec: RunSpec) -> tuple[tuple[int, ...], int, str]:
     if spec.data.name in ("regression", "classification"):
         shape = (int(o.get("n_features", shape[0])),)
         outputs = int(o.get("n_classes", outputs))
+    if spec.data.name == "messages":
+        shape = (int(o.get("max_length", shape[0])),)
     return shape, outputs, task
 
 
