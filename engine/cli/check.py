@@ -86,6 +86,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"params {summary.total_params:,} (trainable {summary.trainable_params:,}) · "
           f"MACs {compact(summary.total_macs, sep=' ')} per sample · "
           f"training memory at batch {batch} ≈ {nbytes(summary.memory_bytes)}")
+    from engine.data.csv_report import data_warnings
+
+    for warning in data_warnings(spec.data):
+        print(f"warning: {warning}")
     if not summary.valid:
         sys.stdout.flush()
         for msg in summary.errors:

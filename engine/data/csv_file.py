@@ -8,16 +8,21 @@ import csv
 import difflib
 import io
 import math
+import re
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
 from engine.data.dataset import DataError, Task
+from engine.data.missing import ColumnFill
 from engine.data.splits import RawData
 from engine.spec import DataSpec
 
 MISSING = {"", "na", "n/a", "nan", "null", "none", "?", "-"}
+BOOLEAN_WORDS = {"true": 1.0, "yes": 1.0, "false": 0.0, "no": 0.0}
+DATE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?Z?"
+                  r"|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}( \d{1,2}:\d{2}(:\d{2})?)?")
 MAX_CLASSES_FROM_INTEGERS = 20  # more distinct integers than this reads as a quantity (regression)
 MAX_CATEGORIES = 100
 
@@ -29,41 +34,54 @@ def load_csv(data: DataSpec, options: dict[str, Any], path: Path) -> RawData:
     drop = _drop_columns(options["drop"], header, target, where)
 
     columns = {name: [r[i].strip() for r in rows] for i, name in enumerate(header)}
+    used = [name for name in header if name != target and name not in drop]
+    columns, lines = _handle_missing(columns, lines, used, target, options.get("missing", "error"), where)
     task, y, class_names = _encode_target(columns[target], target, options["task"], lines, where)
 
     parts: list[np.ndarray] = []
     feature_names: list[str] = []
-    for name in header:
-        if name == target or name in drop:
-            continue
+    fills: list[ColumnFill] = []
+    for name in used:
         values = columns[name]
-        _check_missing(values, name, lines, where)
-        numbers = _parse_numbers(values)
-        n_numeric = sum(v is not None for v in numbers)
-        if n_numeric == len(values):
-            _check_finite(numbers, values, name, lines, where)
-            parts.append(np.asarray(numbers, dtype=np.float64)[:, None])
+        holes = [is_missing(v) for v in values]
+        present = [v for v, hole in zip(values, holes) if not hole]
+        start = len(feature_names)
+        if is_boolean(present):
+            flags = [np.nan if h else BOOLEAN_WORDS[v.lower()] for v, h in zip(values, holes)]
+            parts.append(np.asarray(flags)[:, None])
             feature_names.append(name)
-        elif n_numeric > len(values) - n_numeric:
-            i = next(i for i, v in enumerate(numbers) if v is None)
-            raise DataError(
-                f"{where}: non-numeric value {values[i]!r} in column {name!r} at row {i + 1} "
-                f"(line {lines[i]}); the rest of the column is numbers, so it cannot be encoded. "
-                f"Fix the value, or remove the column with options.drop = {name!r}"
-            )
+            rule = "median"
         else:
-            cats = sorted(set(values))
-            if len(cats) > MAX_CATEGORIES or (len(cats) > 20 and len(cats) > len(values) / 2):
+            numbers = _parse_numbers(values)
+            n_numeric = sum(v is not None for v, h in zip(numbers, holes) if not h)
+            if n_numeric == len(present):
+                _check_finite(numbers, values, name, lines, where, holes)
+                kept = [np.nan if h else v for v, h in zip(numbers, holes)]
+                parts.append(np.asarray(kept, dtype=np.float64)[:, None])
+                feature_names.append(name)
+                rule = "median"
+            elif n_numeric > len(present) - n_numeric:
+                i = next(i for i, v in enumerate(numbers) if v is None and not holes[i])
                 raise DataError(
-                    f"{where}: text column {name!r} has {len(cats)} different values in {len(values)} rows "
-                    f"(an identifier or free text?) and cannot be one-hot encoded; "
-                    f"remove it with options.drop = {name!r}"
+                    f"{where}: non-numeric value {values[i]!r} in column {name!r} at row {i + 1} "
+                    f"(line {lines[i]}); the rest of the column is numbers, so it cannot be encoded. "
+                    f"Fix the value, or remove the column with options.drop = {name!r}"
                 )
-            index = {c: k for k, c in enumerate(cats)}
-            onehot = np.zeros((len(values), len(cats)))
-            onehot[np.arange(len(values)), [index[v] for v in values]] = 1.0
-            parts.append(onehot)
-            feature_names.extend(f"{name}={c}" for c in cats)
+            else:
+                cats = _categories(present, name, where)
+                index = {c: k for k, c in enumerate(cats)}
+                onehot = np.zeros((len(values), len(cats)))
+                onehot[[i for i, h in enumerate(holes) if h]] = np.nan
+                rows_present = [i for i, h in enumerate(holes) if not h]
+                onehot[rows_present, [index[values[i]] for i in rows_present]] = 1.0
+                parts.append(onehot)
+                feature_names.extend(f"{name}={c}" for c in cats)
+                rule = "most_frequent"
+                if any(holes):
+                    fills.append(ColumnFill(name, start, len(feature_names), "most_frequent", tuple(cats)))
+                continue
+        if any(holes):
+            fills.append(ColumnFill(name, start, len(feature_names), rule))  # type: ignore[arg-type]
     if not parts:
         raise DataError(f"{where}: no feature columns left besides the target {target!r}; "
                         f"the table needs at least one input column")
@@ -71,7 +89,67 @@ def load_csv(data: DataSpec, options: dict[str, Any], path: Path) -> RawData:
     if task == "classification":
         _check_single_sample_classes(y, class_names, target, lines, where)
     return RawData(np.concatenate(parts, axis=1), y, task, "tabular", class_names, feature_names,
-                   title=path.name)
+                   title=path.name, fills=fills)
+
+
+def is_missing(value: str) -> bool:
+    return value.lower() in MISSING
+
+
+def is_boolean(present: list[str]) -> bool:
+    """True/False or yes/no (any case) and nothing else: read as 1/0."""
+    return bool(present) and all(v.lower() in BOOLEAN_WORDS for v in present)
+
+
+def looks_like_dates(present: list[str]) -> bool:
+    """Most values are dates or times (2024-01-31, 31/01/2024, 2024-01-31T08:00)."""
+    sample = present[:200]
+    return bool(sample) and sum(bool(DATE.fullmatch(v)) for v in sample) >= 0.8 * len(sample)
+
+
+def _categories(present: list[str], name: str, where: str) -> list[str]:
+    """The text values of a one-hot column; dates, free text and identifiers are refused."""
+    if looks_like_dates(present):
+        raise DataError(f"{where}: column {name!r} holds dates (such as {present[0]!r}), which cannot be used "
+                        f"as they are; remove it with options.drop = {name!r} (or add numeric columns "
+                        f"derived from it to the file, such as the day of the year)")
+    cats = sorted(set(present))
+    if len(cats) > MAX_CATEGORIES or (len(cats) > 20 and len(cats) > len(present) / 2):
+        words = sum(len(v.split()) for v in present) / len(present)
+        what = "free text" if words >= 3 else "an identifier or free text?"
+        raise DataError(
+            f"{where}: text column {name!r} has {len(cats)} different values in {len(present)} rows "
+            f"({what}) and cannot be one-hot encoded; remove it with options.drop = {name!r}"
+        )
+    return cats
+
+
+def _handle_missing(columns: dict[str, list[str]], lines: list[int], used: list[str], target: str, mode: str,
+                    where: str) -> tuple[dict[str, list[str]], list[int]]:
+    """Apply data.options.missing: refuse with the count per column, drop those
+    rows, or (fill) keep them for the training-split fill and drop only rows
+    without a target, which nothing can fill."""
+    holes = {name: [i for i, v in enumerate(columns[name]) if is_missing(v)] for name in [*used, target]}
+    holes = {name: rows for name, rows in holes.items() if rows}
+    if not holes:
+        return columns, lines
+    if mode == "error":
+        parts = [f"column {name!r} {len(rows)} row{'s' if len(rows) > 1 else ''} "
+                 f"({'first: ' if len(rows) > 1 else ''}row {rows[0] + 1}, line {lines[rows[0]]})"
+                 for name, rows in holes.items()]
+        raise DataError(f"{where}: missing values in {', '.join(parts)}; set data.options.missing to "
+                        f"\"drop_rows\" (drop those rows) or \"fill\" (median for numbers, most frequent value "
+                        f"for text, fitted on the training split), or fill in the cells")
+    gone = set(holes.get(target, []))
+    if mode == "drop_rows":
+        gone = {i for rows in holes.values() for i in rows}
+    if not gone:
+        return columns, lines
+    keep = [i for i in range(len(lines)) if i not in gone]
+    if not keep:
+        raise DataError(f"{where}: every row has a missing value, so options.missing = {mode!r} leaves no data; "
+                        f"use \"fill\" or remove the emptiest columns with options.drop")
+    return {name: [v[i] for i in keep] for name, v in columns.items()}, [lines[i] for i in keep]
 
 
 def _read_rows(path: Path, delimiter: str, where: str) -> tuple[list[str], list[list[str]], list[int]]:
@@ -139,7 +217,6 @@ def _drop_columns(drop: str, header: list[str], target: str, where: str) -> set[
 
 def _encode_target(values: list[str], name: str, task: str, lines: list[int],
                    where: str) -> tuple[Task, np.ndarray, list[str]]:
-    _check_missing(values, name, lines, where)
     numbers = _parse_numbers(values)
     numeric = all(v is not None for v in numbers)
     if task == "regression" or (task == "auto" and numeric and not _few_integers(numbers)):
@@ -176,18 +253,11 @@ def _parse_numbers(values: list[str]) -> list[Optional[float]]:
     return out
 
 
-def _check_missing(values: list[str], name: str, lines: list[int], where: str) -> None:
-    holes = [i for i, v in enumerate(values) if v.lower() in MISSING]
-    if holes:
-        i = holes[0]
-        more = f" and {len(holes) - 1} more row(s)" if len(holes) > 1 else ""
-        raise DataError(f"{where}: missing value in column {name!r} at row {i + 1} (line {lines[i]}){more}; "
-                        f"fill in the value or remove the row")
-
-
 def _check_finite(numbers: list[Optional[float]], values: list[str], name: str,
-                  lines: list[int], where: str) -> None:
+                  lines: list[int], where: str, holes: Optional[list[bool]] = None) -> None:
     for i, v in enumerate(numbers):
+        if holes is not None and holes[i]:
+            continue
         if v is None or not math.isfinite(v):
             raise DataError(f"{where}: value {values[i]!r} in column {name!r} at row {i + 1} (line {lines[i]}) "
                             f"is not a finite number; replace it")

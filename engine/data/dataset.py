@@ -93,6 +93,8 @@ class Dataset:
     normalizer: Optional[Normalizer] = None
     # Text sets: the tokenizer fitted on the training split, as JSON (engine/data/text.py), saved with the run.
     tokenizer: Optional[str] = None
+    # Tables: column -> the cell text that filled its missing cells, fitted on the training split.
+    fills: dict[str, str] = field(default_factory=dict)
 
     def preview(self, n: int = 16) -> list[tuple[np.ndarray, int | np.ndarray]]:
         """A few training samples in their original units, classes taken in turn
@@ -137,5 +139,5 @@ class Dataset:
             self.x_train.copy(), self.y_train.copy(),
             self.x_val.copy(), self.y_val.copy(),
             self.x_test.copy(), self.y_test.copy(),
-            self.normalizer, self.tokenizer,
+            self.normalizer, self.tokenizer, fills=dict(self.fills),
         )

@@ -120,7 +120,7 @@ def fit_preprocessing(data: DataSpec, dataset: Dataset) -> Preprocessing:
                    shift=tuple(float(v) for v in norm.shift.ravel()),
                    scale=tuple(float(v) for v in norm.scale.ravel()))
     if data.name == "csv":
-        pre.update(_csv_plan(data, list(info.feature_names or ())))
+        pre.update(_csv_plan(data, list(info.feature_names or ()), dataset.fills))
     elif info.kind == "tabular" and info.feature_names and len(info.input_shape) == 1:
         # A bundled table (iris, diabetes) takes a CSV with its feature names as columns.
         pre.update(target="target", columns=tuple(CsvColumn(n, "number") for n in info.feature_names))
@@ -132,7 +132,7 @@ def fit_preprocessing(data: DataSpec, dataset: Dataset) -> Preprocessing:
     return Preprocessing(**pre)
 
 
-def _csv_plan(data: DataSpec, feature_names: list[str]) -> dict[str, Any]:
+def _csv_plan(data: DataSpec, feature_names: list[str], fills: dict[str, str]) -> dict[str, Any]:
     """Columns in file order, read from the header and the features the
     loader made: a column is either one feature of its own name (a number)
     or a run of `name=category` features (one-hot text)."""
@@ -144,7 +144,7 @@ def _csv_plan(data: DataSpec, feature_names: list[str]) -> dict[str, Any]:
         if name == data.target or name in drop:
             continue
         if i < len(feature_names) and feature_names[i] == name:
-            columns.append(CsvColumn(name, "number"))
+            columns.append(CsvColumn(name, "number", fill=fills.get(name)))
             i += 1
             continue
         cats: list[str] = []
@@ -152,7 +152,7 @@ def _csv_plan(data: DataSpec, feature_names: list[str]) -> dict[str, Any]:
             cats.append(feature_names[i][len(name) + 1:])
             i += 1
         if cats:
-            columns.append(CsvColumn(name, "onehot", tuple(cats)))
+            columns.append(CsvColumn(name, "onehot", tuple(cats), fill=fills.get(name)))
         else:
             drop.add(name)  # the loader left it out (a later option may drop columns itself)
     return {"target": data.target, "columns": tuple(columns), "dropped": tuple(sorted(drop)),

@@ -143,7 +143,10 @@ _add("csv", "CSV file", "classification", "tabular", "file",
      "integers: classification; other numbers: regression).", files.load_csv,
      {"task": _TASK,
       "delimiter": Option("auto", "Field separator (auto detects , ; tab |).", choices=("auto", ",", ";", "\t", "|")),
-      "drop": Option("", "Comma-separated columns to ignore (identifiers, free text).")},
+      "drop": Option("", "Comma-separated columns to ignore (identifiers, free text)."),
+      "missing": Option("error", "Empty cells: error (refuse, with the count per column), drop_rows, or fill "
+                        "(median for numbers, most frequent value for text, fitted on the training split).",
+                        choices=("error", "drop_rows", "fill"))},
      needs=("path", "target"), takes_spec=True)
 _add("npz", "NPZ arrays", "classification", "tabular", "file",
      "A numpy .npz file with arrays x (N, ...) and y (N,) or (N, targets). Integer or text y: "

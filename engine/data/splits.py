@@ -3,12 +3,13 @@ normalization fitted on the training split only, so no statistic of the
 validation or test data leaks into training."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
 
 from engine.data.dataset import DataError, Dataset, DatasetInfo, Kind, Normalizer, Task
+from engine.data.missing import ColumnFill, apply_fills, fit_fills
 from engine.spec import DataSpec
 
 
@@ -30,6 +31,8 @@ class RawData:
     x_test: Optional[np.ndarray] = None
     y_test: Optional[np.ndarray] = None
     title: Optional[str] = None  # file datasets are titled after their file
+    # Columns with missing cells (NaN in x) to fill from the training split (engine/data/missing.py).
+    fills: list[ColumnFill] = field(default_factory=list)
 
 
 def build_dataset(raw: RawData, data: DataSpec, seed: int, name: str, title: str) -> Dataset:
@@ -60,6 +63,9 @@ def build_dataset(raw: RawData, data: DataSpec, seed: int, name: str, title: str
     x_train, y_train = pool_x[train_idx], pool_y[train_idx]
     x_val, y_val = pool_x[val_idx], pool_y[val_idx]
 
+    fills = fit_fills(raw.fills, x_train) if raw.fills else {}
+    if fills:
+        x_train, x_val, x_test = (apply_fills(raw.fills, fills, a) for a in (x_train, x_val, x_test))
     norm = fit_normalizer(x_train, data.normalize, raw.kind)
     info = DatasetInfo(
         name=name,
@@ -75,7 +81,7 @@ def build_dataset(raw: RawData, data: DataSpec, seed: int, name: str, title: str
         has_own_test_split=own_test,
     )
     return Dataset(info, norm.apply(x_train), y_train, norm.apply(x_val), y_val,
-                   norm.apply(x_test), y_test, norm)
+                   norm.apply(x_test), y_test, norm, fills=fills)
 
 
 def fit_normalizer(x_train: np.ndarray, method: str, kind: Kind) -> Normalizer:

@@ -92,9 +92,9 @@ def test_csv_non_numeric_value_in_a_numeric_column(tmp_path):
 
 def test_csv_missing_value_names_column_and_row(tmp_path):
     msg = csv_error(tmp_path, GOOD_CSV.replace("1.1,12", "1.1,").replace("3.2,31", "3.2,NA"))
-    assert "missing value in column 'weight' at row 3 (line 4) and 1 more row(s)" in msg
-    assert "fill in the value or remove the row" in msg
-    assert "missing value in column 'species' at row 4 (line 5);" in csv_error(
+    assert "missing values in column 'weight' 2 rows (first: row 3, line 4);" in msg
+    assert 'set data.options.missing to "drop_rows"' in msg and '"fill"' in msg
+    assert "missing values in column 'species' 1 row (row 4, line 5);" in csv_error(
         tmp_path, GOOD_CSV.replace("3.0,30,blue,dog", "3.0,30,blue,"))
 
 
