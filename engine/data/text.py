@@ -49,7 +49,7 @@ def load_text_csv(data: DataSpec, options: dict[str, Any]) -> RawData:
     try:
         dialect = csv.Sniffer().sniff(raw[:8192], delimiters=",;\t|")
     except csv.Error:
-        dialect = csv.excel  # type: ignore[assignment]
+        dialect = csv.excel
     rows = list(csv.DictReader(io.StringIO(raw), dialect=dialect))
     header = list(rows[0].keys()) if rows else []
     for what, name in (("data.options.text", column), ("data.target", data.target)):

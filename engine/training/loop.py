@@ -17,6 +17,7 @@ from typing import Any, Optional, Sequence
 
 import torch
 
+from engine.data.text import save_tokenizer
 from engine.spec import RunSpec
 from engine.training import device as dev
 from engine.training import distributed
@@ -27,7 +28,6 @@ from engine.training.hooks import Checkpointing, EarlyStopping, NonFiniteCheck
 from engine.training.losses import l1_penalty
 from engine.training.metrics import EvalMeter, TrainMeter
 from engine.training.optim import current_lr
-from engine.data.text import save_tokenizer
 from engine.training.setup import Prepared, prepare
 from engine.training.teacher import TeacherRef
 

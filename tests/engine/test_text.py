@@ -88,7 +88,8 @@ def test_a_folder_that_is_not_a_model_is_refused_by_name(tmp_path):
     assert summary.errors[0] == (f"block 1 (PretrainedTextClassifier) got (64,): {folder} is not a Hugging Face "
                                  "model folder: it has no config.json, no weights (model.safetensors or "
                                  "pytorch_model.bin) and no tokenizer (tokenizer.json or vocab.txt) — choose a "
-                                 "folder saved with model.save_pretrained(folder) and tokenizer.save_pretrained(folder)")
+                                 "folder saved with model.save_pretrained(folder) and "
+                                 "tokenizer.save_pretrained(folder)")
     bad = DataSpec(name="messages", normalize="none", options={"pretrained": str(folder)})
     with pytest.raises(DataError, match="data.options.pretrained: .*not-a-model is not a Hugging Face model folder"):
         load_dataset(bad, 0)
