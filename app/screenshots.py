@@ -1,6 +1,7 @@
 """`layerdeck --screenshots DIR`: render every page offscreen into DIR/<page>.png
 from a demo store (the README's pictures), plus the Build page's extra views:
-build.png (a template loaded), build_invalid.png (a block that does not fit).
+build.png (a template loaded), build_invalid.png (a block that does not fit),
+build_branch.png (a branching model, app/build_screenshot.py).
 
 It runs against a throw-away store and throw-away settings, never the user's.
 """
@@ -133,6 +134,9 @@ def render_screenshots(out_dir: str) -> int:
     from app.sweep_screenshot import render_sweep_screenshot
 
     written.append(render_sweep_screenshot(out_dir))  # a store of its own: the pictures above stay as they were
+    from app.build_screenshot import render_build_branch
+
+    written.append(render_build_branch(out_dir))  # a branching model, in a wider window of its own
     for path in written:
         print(path)
     return 0

@@ -163,3 +163,11 @@ def test_params_and_macs_per_branch_through_nesting(qtbot, db_url):
     assert len(page.diagram.items("merge")) == 2
     boxes = {i.path for i in page.diagram.items("box")}
     assert {p for p, b in ops.walk(blocks(state)) if b.get("blocks") is None} == boxes  # every leaf drawn
+
+
+def test_the_list_s_context_menu_offers_the_branch_edits(qtbot, db_url):
+    state, page = make_page(qtbot, db_url, [conv(8, padding=1), *HEAD])
+    page.select([(0,)])
+    names = [a.text().replace("&", "") for a in page.context_menu().actions() if not a.isSeparator()]
+    assert {"Wrap in Branch", "Add Branch", "Move to Branch Left", "Move to Branch Right", "Unwrap"} <= set(names)
+    assert "Undo" not in names

@@ -11,7 +11,7 @@ from typing import Any
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
-from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMenu, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from app.pages.build import format as fmt
 from app.pages.build import tree_ops as ops
@@ -90,6 +90,8 @@ class BuildPage(QWidget):
         self.model.insert_requested.connect(self._on_drop_insert, Qt.QueuedConnection)
         self.model.move_requested.connect(self._on_drop_move, Qt.QueuedConnection)
         self.view.selectionModel().selectionChanged.connect(self._on_selection)
+        self.view.setContextMenuPolicy(Qt.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.collapsed.connect(lambda i: self._collapsed.add(self.model.path_of(i)))
         self.view.expanded.connect(lambda i: self._collapsed.discard(self.model.path_of(i)))
         self.inspector.param_edited.connect(self.set_param)
@@ -302,6 +304,18 @@ class BuildPage(QWidget):
             self.inspector.show_block(path, ops.get(self._blocks, path), number,
                                       weights=bool(getattr(row, "params", 0)))
         self._update_actions()
+
+    def context_menu(self) -> QMenu:
+        """The block list's right-click menu: the Edit menu's block actions."""
+        menu = QMenu(self)
+        menu.setObjectName("block_menu")
+        for a in self.edit_actions()[3:]:  # not undo/redo
+            menu.addSeparator() if a is None else menu.addAction(a)
+        return menu
+
+    def _context_menu(self, pos) -> None:
+        self._update_actions()
+        self.context_menu().exec(self.view.viewport().mapToGlobal(pos))
 
     def _fit_diagram(self, need: int) -> None:
         """Widen the diagram's pane for side-by-side branches (up to half the room), never narrow it."""
