@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import Literal
 
 import psutil
@@ -28,18 +28,15 @@ class SweepBusyError(ValueError):
 
 
 def supervisor_alive(sweep: Sweep) -> bool:
-    """A supervisor holds the sweep: its pid lives on this host, or (another
-    host) its heartbeat is recent."""
+    """A supervisor holds the sweep: its heartbeat (every couple of seconds,
+    in `layerdeck sweep` or in the app) is recent and, on this host, its pid
+    still lives. A killed supervisor on this host is seen gone at once; one on
+    another host after STALE_S without a heartbeat."""
     if sweep.pid is None or sweep.heartbeat_at is None:
         return False
-    if sweep.host == socket.gethostname():
-        if not psutil.pid_exists(sweep.pid):
-            return False
-        try:
-            return "sweep" in " ".join(psutil.Process(sweep.pid).cmdline()) or sweep.pid == os.getpid()
-        except psutil.Error:
-            return False
-    return utcnow() - sweep.heartbeat_at.replace(tzinfo=None) < timedelta(seconds=STALE_S)
+    if utcnow() - sweep.heartbeat_at.astimezone(timezone.utc).replace(tzinfo=None) >= timedelta(seconds=STALE_S):
+        return False
+    return sweep.host != socket.gethostname() or psutil.pid_exists(sweep.pid)
 
 
 def check_no_live_supervisor(store: RunStore, sweep_id: int) -> None:

@@ -73,21 +73,21 @@ def valid_paths(spec: dict[str, Any], section_types: Optional[dict[str, list[str
 
 
 def closest_path(path: str, known: list[str]) -> Optional[str]:
-    """The valid path nearest to `path`: by its last key within the same section
-    first ("optimizer.learning_rate" -> "optimizer.lr" is too far for plain
-    string distance), else over whole paths."""
+    """The valid path nearest to `path`: a familiar name for a spec field
+    ("optimizer.learning_rate" -> "optimizer.lr"), then the nearest key in the
+    same section, then the nearest whole path ("trainng.batch_size")."""
     head, _, leaf = path.rpartition(".")
-    alias = f"{head}.{ALIASES[leaf]}" if leaf in ALIASES and head else ALIASES.get(leaf)
-    if alias in known:
-        return alias
-    whole = difflib.get_close_matches(path, known, n=1, cutoff=0.6)
-    if whole:
-        return whole[0]
-    same_head = [k for k in known if k.rpartition(".")[0] == head]
-    leaves = difflib.get_close_matches(leaf, [k.rpartition(".")[2] for k in same_head], n=1, cutoff=0.5)
+    alias = difflib.get_close_matches(leaf, list(ALIASES), n=1, cutoff=0.8)
+    if alias:
+        guess = f"{head}.{ALIASES[alias[0]]}" if head else ALIASES[alias[0]]
+        if guess in known:
+            return guess
+    same_head = [k.rpartition(".")[2] for k in known if k.rpartition(".")[0] == head]
+    leaves = difflib.get_close_matches(leaf, same_head, n=1, cutoff=0.6)
     if leaves:
         return f"{head}.{leaves[0]}" if head else leaves[0]
-    return None
+    whole = difflib.get_close_matches(path, known, n=1, cutoff=0.6)
+    return whole[0] if whole else None
 
 
 def section_type_for(path: str, spec: dict[str, Any], types: dict[str, list[str]]) -> Optional[str]:

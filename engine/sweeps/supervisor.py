@@ -320,7 +320,7 @@ class SweepSupervisor:
         self._settle_leftovers()
         trials = list_trials(self.store, self.sweep_id, self.doc)
         retried = {t.retry_of for t in trials if t.retry_of is not None}
-        finished = failures = 0
+        finished = failures = cut = 0
         next_number = 1
         for t in trials:
             while next_number < t.number:  # a number asked for but never run (a refused spec)
@@ -337,6 +337,7 @@ class SweepSupervisor:
             add_finished(self.study, self.doc, kind, t.params, t.value, intermediate, t.run_id)
             next_number = t.number + 1
             if cut_short:
+                cut += 1
                 if t.run_id not in retried:
                     self._retries.append((t.params, t.run_id))
                 continue
@@ -353,7 +354,7 @@ class SweepSupervisor:
         self._save()
         if trials:
             self.on_note(f"resumed: {finished} of {self.planned} trials finished"
-                         + (f", {len(self._retries)} cut short to train again" if self._retries else ""))
+                         + (f"; {cut} cut short (kept as they are; their parameters train again)" if cut else ""))
 
     def _settle_leftovers(self) -> None:
         """Trials a dead supervisor left active: queued ones never start (the
