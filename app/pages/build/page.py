@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtGui import QAction, QUndoStack
 from PySide6.QtWidgets import QLabel, QMenu, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
+from app.pages.build import actions
 from app.pages.build import format as fmt
 from app.pages.build import tree_ops as ops
 from app.pages.build.block_model import BlockListModel
@@ -31,6 +32,20 @@ from engine.spec import SpecError, parse_spec
 class BuildPage(QWidget):
     summary_shown = Signal()
     """The list, messages and totals now show the summary of the current spec."""
+
+    # The edit actions (made and enabled in actions.py; the Edit menu, shortcuts, right-click menu).
+    undo_action: QAction
+    redo_action: QAction
+    delete_action: QAction
+    duplicate_action: QAction
+    wrap_action: QAction
+    unwrap_action: QAction
+    wrap_branch_action: QAction
+    add_branch_action: QAction
+    branch_left_action: QAction
+    branch_right_action: QAction
+    up_action: QAction
+    down_action: QAction
 
     def __init__(self, state: AppState, parent: QWidget | None = None):
         super().__init__(parent)
@@ -109,9 +124,12 @@ class BuildPage(QWidget):
     # --- public API ------------------------------------------------------------
     def edit_actions(self) -> list[QAction | None]:
         """The Edit menu's actions, in order (None: a separator)."""
-        return [self.undo_action, self.redo_action, None, self.delete_action, self.duplicate_action,
-                None, self.wrap_action, self.wrap_branch_action, self.add_branch_action, self.unwrap_action,
-                None, self.up_action, self.down_action, self.branch_left_action, self.branch_right_action]
+        return actions.edit_menu(self)
+
+    @property
+    def blocks(self) -> list[dict]:
+        """The block list shown (the spec's model.blocks as dicts); read-only: edits go through commands."""
+        return self._blocks
 
     def selected_paths(self) -> list[ops.Path]:
         rows = self.view.selectionModel().selectedRows(0)
@@ -307,11 +325,7 @@ class BuildPage(QWidget):
 
     def context_menu(self) -> QMenu:
         """The block list's right-click menu: the Edit menu's block actions."""
-        menu = QMenu(self)
-        menu.setObjectName("block_menu")
-        for a in self.edit_actions()[3:]:  # not undo/redo
-            menu.addSeparator() if a is None else menu.addAction(a)
-        return menu
+        return actions.context_menu(self)
 
     def _context_menu(self, pos) -> None:
         self._update_actions()
@@ -372,56 +386,10 @@ class BuildPage(QWidget):
 
     # --- actions --------------------------------------------------------------------
     def _make_actions(self) -> None:
-        self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
-        self.undo_action.setShortcut(QKeySequence.Undo)
-        self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
-        redo_keys = [QKeySequence("Ctrl+Shift+Z")] + QKeySequence.keyBindings(QKeySequence.Redo)
-        self.redo_action.setShortcuts(list({k.toString(): k for k in redo_keys}.values()))
-        self.addActions([self.undo_action, self.redo_action])  # live without the shell's menu too
-
-        def make(text: str, keys: str | QKeySequence.StandardKey, slot, tip: str) -> QAction:
-            a = QAction(text, self)
-            a.setShortcut(QKeySequence(keys))
-            a.setToolTip(tip)
-            a.setStatusTip(tip)
-            a.triggered.connect(slot)
-            self.addAction(a)
-            return a
-
-        self.delete_action = make("&Delete", QKeySequence.Delete, self.delete_selected, "Remove the selected blocks")
-        self.duplicate_action = make("D&uplicate", "Ctrl+D", self.duplicate_selected, "Copy the selected blocks")
-        self.wrap_action = make("&Wrap in Residual", "Ctrl+R", self.wrap_selected,
-                                "Put the selected blocks in a Residual (adds its input to their output)")
-        self.unwrap_action = make("U&nwrap", "Ctrl+Shift+R", self.unwrap_selected,
-                                  "Replace the selected container by the blocks inside it")
-        self.wrap_branch_action = make("Wrap in &Branch", "Ctrl+B", self.wrap_selected_in_branch,
-                                       "Make the selected blocks the first branch of a Branch "
-                                       "(branches share the input; their outputs are merged)")
-        self.add_branch_action = make("Add Bra&nch", "Ctrl+Shift+B", self.add_branch,
-                                      "Add an empty branch (the input passed through) to the selected Branch")
-        self.branch_left_action = make("Move to Branch &Left", "Alt+Left", lambda: self.move_selected_to_branch(-1),
-                                       "Move the selected blocks to the end of the branch on the left")
-        self.branch_right_action = make("Move to Branch &Right", "Alt+Right",
-                                        lambda: self.move_selected_to_branch(1),
-                                        "Move the selected blocks to the end of the branch on the right")
-        self.up_action = make("Move &Up", "Alt+Up", lambda: self.move_selected(-1), "Move the block up")
-        self.down_action = make("Move Do&wn", "Alt+Down", lambda: self.move_selected(1), "Move the block down")
+        actions.make(self)
 
     def _update_actions(self) -> None:
-        sel = self.selected_paths() if self.view.selectionModel() else []
-        here = self.isVisible()
-        one = len(sel) == 1
-        for a in (self.delete_action, self.duplicate_action):
-            a.setEnabled(here and bool(sel))
-        siblings = bool(sel) and len({p[:-1] for p in sel}) == 1
-        self.wrap_action.setEnabled(here and siblings)
-        self.wrap_branch_action.setEnabled(here and siblings)
-        self.add_branch_action.setEnabled(here and one and ops.add_branch(self._blocks, sel[0]) is not None)
-        for a, delta in ((self.branch_left_action, -1), (self.branch_right_action, 1)):
-            a.setEnabled(here and siblings and ops.move_to_branch(self._blocks, sel, delta) is not None)
-        self.unwrap_action.setEnabled(here and one and ops.get(self._blocks, sel[0]).get("blocks") is not None)
-        self.up_action.setEnabled(here and one and sel[0][-1] > 0)
-        self.down_action.setEnabled(here and one and ops.shift(self._blocks, sel[0], 1) is not None)
+        actions.update(self)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
