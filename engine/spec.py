@@ -93,8 +93,23 @@ class BlockSpec(BaseModel):
         return out
 
 
+class InitFromSpec(_Strict):
+    """Start from an earlier run's weights (engine/init_from.py)."""
+
+    run: int = Field(ge=1, description="The finished run whose checkpoint gives the starting weights.")
+    checkpoint: Literal["best", "last"] = Field(default="best", description="Which of its checkpoints.")
+
+
 class ModelSpec(_Strict):
     blocks: list[BlockSpec] = Field(default_factory=list)
+    init_from: Optional[InitFromSpec] = Field(
+        default=None, description="Copy every weight whose block path and shape match from a finished run.")
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"blocks": [b.to_dict() for b in self.blocks]}
+        if self.init_from is not None:
+            out["init_from"] = self.init_from.model_dump(mode="json")
+        return out
 
 
 # --- optimizers ----------------------------------------------------------------
@@ -320,7 +335,7 @@ class RunSpec(_Strict):
 
     def to_dict(self) -> dict[str, Any]:
         out = self.model_dump(mode="json", exclude={"model"})
-        out["model"] = {"blocks": [b.to_dict() for b in self.model.blocks]}
+        out["model"] = self.model.to_dict()
         order = ["name", "seed", "data", "model", "optimizer", "scheduler", "regularization", "training"]
         return {k: out[k] for k in order}
 
@@ -333,7 +348,7 @@ class RunSpec(_Strict):
         d.update({k: (v.model_dump(mode="json") if isinstance(v, BaseModel) and k != "model" else v)
                   for k, v in changes.items()})
         if isinstance(changes.get("model"), ModelSpec):
-            d["model"] = {"blocks": [b.to_dict() for b in changes["model"].blocks]}
+            d["model"] = changes["model"].to_dict()
         return parse_spec(d)
 
 

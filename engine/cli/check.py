@@ -97,11 +97,31 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if spec.training.distill is not None and not _teacher_fits(spec, args):
         return 1
+    if spec.model.init_from is not None and not _init_from_fits(spec, args):
+        return 1
     if args.sanity:
         from engine.cli.sanity import run_sanity
 
         return run_sanity(spec, args.spec, args.device)
     return 0
+
+
+def _init_from_fits(spec: RunSpec, args: argparse.Namespace) -> bool:
+    """model.init_from looked up in the store (--db): which weights would be copied and why not the rest."""
+    from engine.init_from import check_init_from
+    from engine.store import RunStore, resolve_db_url
+
+    try:
+        with RunStore(resolve_db_url(getattr(args, "db", None))) as store:
+            report = check_init_from(store, spec)
+    except SpecError as e:
+        sys.stdout.flush()
+        for msg in e.errors:
+            print(f"{args.spec}: {msg}", file=sys.stderr)
+        return False
+    for line in report.lines() if report is not None else []:
+        print(line)
+    return True
 
 
 def _teacher_fits(spec: RunSpec, args: argparse.Namespace) -> bool:

@@ -17,6 +17,7 @@ import time
 import traceback
 from typing import Any, Callable, Optional, Union
 
+from engine.init_from import find_init_source
 from engine.protocol import Event, Finished, Owned, Status
 from engine.runner.control import Action, Delivery, refusal, route
 from engine.runner.executor import EventCallback, Executor
@@ -102,6 +103,7 @@ class Runner:
         if not isinstance(spec, RunSpec):
             spec = parse_spec(spec)
         teacher = check_teacher(self.store, spec)  # training.distill: a teacher that cannot teach is refused here
+        find_init_source(self.store, spec)  # model.init_from: an unfinished or missing run is refused here
         with self._lock:
             if on is not None and on not in self._extra:
                 raise ValueError(f"no place to run called {on!r} (add it with add_executor)")

@@ -13,7 +13,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import torch
 
@@ -30,6 +30,9 @@ from engine.training.metrics import EvalMeter, TrainMeter
 from engine.training.optim import current_lr
 from engine.training.setup import Prepared, prepare
 from engine.training.teacher import TeacherRef
+
+if TYPE_CHECKING:
+    from engine.init_from import InitSource
 
 
 @dataclass
@@ -49,7 +52,8 @@ class TrainResult:
 
 def train(spec: RunSpec, *, callbacks: Sequence[Callback] = (), control: Control | None = None,
           checkpoint_dir: str | Path, resume_from: str | Path | None = None,
-          device: str | None = None, teacher: TeacherRef | None = None) -> TrainResult:
+          device: str | None = None, teacher: TeacherRef | None = None,
+          init_source: InitSource | None = None) -> TrainResult:
     """Train one run. Raises TrainingError (before on_train_start) for a run
     that cannot start as configured; once started, NaN loss, GPU out of
     memory and unexpected errors end it as status 'failed' with a message.
@@ -61,7 +65,7 @@ def train(spec: RunSpec, *, callbacks: Sequence[Callback] = (), control: Control
     group, warning = distributed.join(spec)
     try:
         try:
-            prepared = prepare(spec, device or spec.training.device, resume_from, group, teacher)
+            prepared = prepare(spec, device or spec.training.device, resume_from, group, teacher, init_source)
         except torch.cuda.OutOfMemoryError as e:
             raise TrainingError("out of GPU memory while loading the model and data — use a smaller model "
                                 "or another device") from e

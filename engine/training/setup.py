@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import torch
 
+from engine.model_init import prepare_weights, trainable_parameters
 from engine.spec import RunSpec
 from engine.training import device as dev
 from engine.training.checkpoint import load_checkpoint
@@ -31,6 +32,7 @@ from engine.training.optim import LRSchedule, build_optimizer, resume_state
 if TYPE_CHECKING:
     from engine.data import Dataset
     from engine.data.augment import Augmenter
+    from engine.init_from import InitSource
     from engine.training.distill import Distiller
     from engine.training.distributed import Group
     from engine.training.teacher import TeacherRef
@@ -102,7 +104,8 @@ def check_monitor(monitor: str, keys: list[str], setting: str, has_val: bool) ->
 
 
 def prepare(spec: RunSpec, device_name: str, resume_from: str | Path | None,
-            group: Optional[Group] = None, teacher: Optional[TeacherRef] = None) -> Prepared:
+            group: Optional[Group] = None, teacher: Optional[TeacherRef] = None,
+            init_source: Optional[InitSource] = None) -> Prepared:
     device = dev.resolve_device(device_name)
     if group is not None:
         device = group.place(device)
@@ -132,6 +135,10 @@ def prepare(spec: RunSpec, device_name: str, resume_from: str | Path | None,
     # randomness loading the data used.
     dev.seed_everything(spec.seed)
     model = _build_model(spec, tuple(info.input_shape)).to(device)
+    try:  # per-block init and trainable, model.init_from (engine/model_init.py)
+        warnings += prepare_weights(model, spec, init_source)
+    except ValueError as e:
+        raise TrainingError(str(e)) from None
     # Images only (C, H, W per sample); MPS left out: its channels-last kernels are partial.
     channels_last = tr.channels_last and device.type in ("cuda", "cpu") and len(info.input_shape) == 3
     if channels_last:
@@ -169,7 +176,7 @@ def prepare(spec: RunSpec, device_name: str, resume_from: str | Path | None,
     if steps_per_epoch == 0:
         raise TrainingError(f"{info.name} has {len(train_feed)} training samples, too few for {processes} "
                             "processes (each needs two per batch) — use fewer processes")
-    optimizer = build_optimizer(spec.optimizer, model.parameters())
+    optimizer = build_optimizer(spec.optimizer, trainable_parameters(model))
     schedule = LRSchedule(optimizer, spec.scheduler, epochs=tr.epochs, steps_per_epoch=steps_per_epoch)
     scaler = dev.make_scaler(device, tr.precision)
     generator = train_feed.make_generator(spec.seed)

@@ -20,6 +20,7 @@ import traceback
 from typing import Optional
 
 from engine.evaluation.recording import record_evaluation, record_preprocessing
+from engine.init_from import find_init_source
 from engine.protocol import Finished, Log, Status
 from engine.runner.paths import checkpoint_dir
 from engine.store import RunStore
@@ -81,7 +82,8 @@ def train_rank(args: argparse.Namespace, rank: int) -> int:
     system.start()
     try:
         result = train(spec, checkpoint_dir=checkpoint_dir(args.db, args.run_id),
-                       resume_from=args.resume_from, device=args.device, teacher=check_teacher(store, spec))
+                       resume_from=args.resume_from, device=args.device, teacher=check_teacher(store, spec),
+                       init_source=find_init_source(store, spec))
     finally:
         system.stop()
         writer.close()
@@ -102,6 +104,7 @@ def train_run(args: argparse.Namespace, store: RunStore, sender: EventSender) ->
         return "failed", problem
     try:
         teacher = check_teacher(store, spec)  # training.distill: checked at launch, again now
+        init_source = find_init_source(store, spec)  # model.init_from: the run may be gone since
     except SpecError as e:
         problem = "; ".join(e.errors)
         store.set_status(run_id, "failed", error=problem)
@@ -133,7 +136,8 @@ def train_run(args: argparse.Namespace, store: RunStore, sender: EventSender) ->
         record_preprocessing(store, run_id, spec)  # what `layerdeck predict` needs, kept with the run
         result = train(spec, callbacks=[WorkerCallback(run_id, store, writer, sender, system, state)],
                        control=control, checkpoint_dir=checkpoint_dir(args.db, run_id),
-                       resume_from=args.resume_from, device=args.device, teacher=teacher)
+                       resume_from=args.resume_from, device=args.device, teacher=teacher,
+                       init_source=init_source)
         status, error, device = result.status, result.error, result.device
     except TrainingError as e:  # a setting that cannot work here: the message says which and why
         error = str(e)

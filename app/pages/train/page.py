@@ -40,6 +40,7 @@ from app.pages.train.live_view import LiveView, latest_text
 from app.pages.train.log_pane import LogPane
 from app.pages.train.memory import MemoryCheck, describe_fit, process_count
 from app.pages.train.model_check import ModelCheck
+from app.pages.train.probes import ProbeButtons
 from app.pages.train.run_list import RunList, RunRow, first_line
 from app.pages.train.run_on import RunOnChooser, launch_kwargs
 from app.pages.train.settings_form import SettingsForm
@@ -168,6 +169,8 @@ class TrainPage(QWidget):
         left.addWidget(self.memory_label)
         left.addWidget(self.problem_label)
         left.addWidget(self.run_on)
+        self.probes = ProbeButtons(self)  # "LR finder…" and "Check before training…", each in its own process
+        left.addLayout(self.probes.row)
         left.addLayout(launch_row)
 
     def _build_right(self, sampler: Any) -> None:
@@ -259,6 +262,7 @@ class TrainPage(QWidget):
         problem = self.problem()
         checking = problem is None and self._summary is None
         self.launch_button.setEnabled(problem is None and not checking)
+        self.probes.set_enabled(problem is None)
         if problem:
             self.problem_label.setText(f"<span style='color:{ERROR_COLOUR}'>{problem}</span>")
         elif checking:

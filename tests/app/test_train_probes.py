@@ -1,0 +1,67 @@
+"""The Train page's LR finder and check before training: the real range test
+in its own process draws its curve, marks both suggestions and "Use this LR"
+writes the rate into the spec; the checklist shows each check's outcome and
+advice."""
+from __future__ import annotations
+
+import math
+
+import pytest
+from PySide6.QtCore import Qt
+
+from app.pages.train.probes import ProbeButtons
+from engine.training.sanity import CheckItem, SanityReport
+from tests.app.test_train_page import digits_mlp, make_page  # noqa: F401 - the fixture
+
+
+@pytest.mark.slow
+def test_lr_finder_runs_in_its_own_process_and_use_writes_the_lr(qtbot, make_page):  # noqa: F811
+    page, state, _ = make_page()
+    before = state.spec
+    qtbot.mouseClick(page.probes.lr_button, Qt.MouseButton.LeftButton)
+    dialog = page.probes.lr_dialog
+    assert dialog is not None and dialog.isVisible()
+    qtbot.waitUntil(lambda: dialog.result is not None or "could not run" in dialog.status.text(), timeout=240_000)
+    r = dialog.result
+    assert r is not None, dialog.status.text()
+    xs, ys = dialog.curve.getData()
+    assert len(xs) == len(r.lrs) >= 20 and ys[0] == pytest.approx(r.smoothed[0])
+    assert dialog.markers["valley"].isVisible() and dialog.markers["valley"].value() == pytest.approx(
+        math.log10(r.valley))
+    assert dialog.choice.currentText().startswith("valley: ")
+    assert state.spec.to_dict() == before.to_dict()  # the range test changed nothing
+    qtbot.mouseClick(dialog.use_button, Qt.MouseButton.LeftButton)
+    assert state.spec.optimizer.lr == pytest.approx(r.valley, rel=1e-2)
+    assert 1e-4 <= state.spec.optimizer.lr <= 1
+    others = {k: v for k, v in state.spec.to_dict().items() if k != "optimizer"}
+    assert others == {k: v for k, v in before.to_dict().items() if k != "optimizer"}
+    dialog.close()
+
+
+def test_checklist_shows_each_outcome_with_its_advice(qtbot, make_page):  # noqa: F811
+    report = SanityReport([
+        CheckItem("Initial loss", "pass", "2.327 on 512 training samples; ln(10) = 2.303"),
+        CheckItem("Overfit one batch (32 samples, 200 steps)", "fail", "loss 2.33 → 2.17 (93.2% of its start)",
+                  "the loss hardly moved: optimizer.lr 10 is too high"),
+        CheckItem("Loss with inputs zeroed", "skip", "not measured", "fix the overfit check first"),
+    ], "digits", [2.33, 2.2, 2.17])
+    asked = []
+
+    def run(task, spec, on_progress=None, cancel=None):  # stands in for the probe process
+        asked.append((task, spec.optimizer.lr))
+        on_progress({"step": 20, "loss": 2.2})
+        return report.to_dict()
+
+    page, state, _ = make_page()
+    page.probes = ProbeButtons(page, run=run)
+    dialog = page.probes.open_sanity()
+    qtbot.waitUntil(lambda: dialog.report is not None, timeout=10_000)
+    assert asked == [("sanity", state.spec.optimizer.lr)]
+    assert dialog.items_text()[1].startswith("✗ Overfit one batch")
+    assert "1 check failed" in dialog.status.text()
+    rows = dialog.checklist.findChildren(type(dialog.checklist))
+    names = sorted(w.objectName() for w in rows if w.objectName().startswith("sanity_item_"))
+    assert names == ["sanity_item_fail", "sanity_item_pass", "sanity_item_skip"]
+    assert "optimizer.lr 10 is too high" in " ".join(
+        lbl.text() for lbl in dialog.checklist.findChildren(type(dialog.status)))
+    dialog.close()
