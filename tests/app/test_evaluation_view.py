@@ -167,3 +167,20 @@ def test_a_finished_run_without_a_checkpoint_says_so_and_offers_no_evaluate(qtbo
     view = view_for(qtbot, runs.url, run_id)
     assert "no checkpoint to evaluate" in view.empty.text()
     assert not view.evaluate_button.isEnabled()
+
+
+def test_open_in_window_shows_the_same_evaluation_with_room(qtbot, runs):
+    from app.pages.runs.evaluation_view import NARROW
+
+    view = view_for(qtbot, runs.url, runs.iris)
+    view.resize(NARROW - 300, 600)  # beside the runs table: matrix and samples stack
+    view.show()
+    qtbot.waitUntil(lambda: view.classify.orientation() == Qt.Vertical, timeout=3000)
+    assert view.window_button.isVisible()
+    qtbot.mouseClick(view.window_button, Qt.LeftButton)
+    window = view._windows[-1]
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.doc is not None, timeout=20_000)
+    assert window.isWindow() and "iris-mlp" in window.windowTitle()
+    assert window.classify.orientation() == Qt.Horizontal and not window.window_button.isVisible()
+    assert window.matrix.item(1, 1).text() == view.matrix.item(1, 1).text()

@@ -34,7 +34,7 @@ class ConfusionView(QTableWidget):
         self.setToolTip("Rows: true class · columns: predicted class · click a cell to list its samples")
         for header in (self.horizontalHeader(), self.verticalHeader()):
             header.setSectionResizeMode(QHeaderView.Stretch)
-            header.setMinimumSectionSize(28)
+            header.setMinimumSectionSize(22)
         self.cellClicked.connect(self.cell_chosen.emit)
 
     def show_matrix(self, matrix: Sequence[Sequence[int]], names: Sequence[str]) -> None:

@@ -33,6 +33,7 @@ from app.pages.runs.eval_samples import SampleList
 from engine.status import TERMINAL
 
 IMAGE_KINDS = ("image",)
+NARROW = 760  # px: below this width the matrix and the samples stack
 
 
 class EvaluationView(QWidget):
@@ -43,9 +44,11 @@ class EvaluationView(QWidget):
     samples_ready = Signal(int)
     """The evaluated split's inputs arrived for the sample list (payload: run id)."""
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, *, in_window: bool = False):
+        """in_window: this view is already the window of its own (no "Open in window")."""
         super().__init__(parent)
         self.setObjectName("evaluation_view")
+        self.in_window = in_window
         self._store: Optional[Callable[[], Any]] = None
         self._bg = Background(self, name="layerdeck-evaluation")
         self.run: Optional[Any] = None
@@ -72,7 +75,7 @@ class EvaluationView(QWidget):
         left.addWidget(self.matrix)
         left.addWidget(self.per_class)
         left.setSizes([300, 250])
-        classify = QSplitter(Qt.Horizontal)
+        self.classify = classify = QSplitter(Qt.Horizontal)
         classify.addWidget(left)
         classify.addWidget(self.samples)
         classify.setSizes([420, 380])
@@ -93,18 +96,32 @@ class EvaluationView(QWidget):
         self.body.addWidget(regress)
         self._pages = {"empty": self.empty, "classification": classify, "regression": regress}
 
-        head = QHBoxLayout()
-        head.addWidget(self.summary, 1)
-        head.addWidget(self.evaluate_button)
-        head.addWidget(self.predict_button)
+        self.window_button = QPushButton("Open in window", objectName="eval_window_button")
+        self.window_button.setToolTip("This evaluation in a window of its own, with room for the matrix and samples")
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.evaluate_button)
+        buttons.addWidget(self.predict_button)
+        buttons.addWidget(self.window_button)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
-        lay.addLayout(head)
+        lay.addWidget(self.summary)
+        lay.addLayout(buttons)
         lay.addWidget(self.body, 1)
+        self._windows: list[EvaluationView] = []
 
         self.evaluate_button.clicked.connect(self.evaluate)
         self.predict_button.clicked.connect(self.open_predict)
+        self.window_button.clicked.connect(self.open_window)
         self.matrix.cell_chosen.connect(self.show_cell)
+
+    def resizeEvent(self, event: Any) -> None:
+        # Beside the runs table the panel is narrow: matrix and samples stack instead of sharing a row.
+        orientation = Qt.Vertical if self.width() < NARROW else Qt.Horizontal
+        if orientation != self.classify.orientation():
+            self.classify.setOrientation(orientation)
+            self.classify.setSizes([600, 400] if orientation == Qt.Vertical else [420, 380])
+        super().resizeEvent(event)
 
     def set_store(self, store_getter: Callable[[], Any]) -> None:
         """The page's RunStore getter (called on worker threads only)."""
@@ -155,8 +172,9 @@ class EvaluationView(QWidget):
         self.summary.setText("")
         self.empty.setText(text)
         self.body.setCurrentWidget(self.empty)
-        self.evaluate_button.setVisible(self.run is not None)
-        self.predict_button.setVisible(self.run is not None)
+        for button in (self.evaluate_button, self.predict_button, self.window_button):
+            button.setVisible(self.run is not None)
+        self.window_button.setVisible(self.run is not None and not self.in_window)
 
     def _header(self, doc: dict[str, Any], scores: str) -> None:
         ck = doc.get("checkpoint") or {}
@@ -253,6 +271,21 @@ class EvaluationView(QWidget):
         self.evaluate_button.setEnabled(self.run is not None and self.run.status in TERMINAL)
         self._show_empty(f"Could not evaluate: {message}")
 
+    def open_window(self) -> None:
+        """The shown run's evaluation in a window of its own (the side panel is narrow)."""
+        if self.run is None or self._store is None:
+            return
+        from engine.labels import run_label
+
+        window = EvaluationView(in_window=True)
+        window.setAttribute(Qt.WA_DeleteOnClose)
+        window.setWindowTitle(f"Evaluation of {run_label(self.run.id, self.run.name)}")
+        window.set_store(self._store)
+        window.resize(1150, 720)
+        window.show_run(self.run)
+        window.show()
+        self._windows = [w for w in self._windows if _alive(w)] + [window]
+
     def open_predict(self) -> None:
         if self.run is None or self._store is None:
             return
@@ -261,6 +294,12 @@ class EvaluationView(QWidget):
         dialog = PredictDialog(self._store, self.run, self)
         dialog.setAttribute(Qt.WA_DeleteOnClose)
         dialog.open()
+
+
+def _alive(widget: QWidget) -> bool:
+    from shiboken6 import isValid
+
+    return isValid(widget) and widget.isVisible()
 
 
 def _read(store: Any, run_id: int) -> tuple[Optional[dict[str, Any]], bool]:
