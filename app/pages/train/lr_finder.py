@@ -56,13 +56,16 @@ class LRFinderDialog(QDialog):
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("bottom", "learning rate (log scale)")
         self.plot.setLabel("left", "training loss")
-        self.plot.addLegend(offset=(-10, 10))
+        self.plot.addLegend(offset=(70, 10))  # top left: the flat start of the curve leaves it free
         self.raw_curve = self.plot.plot([], [], pen=pg.mkPen(QColor(RAW), width=1), name="batch loss")
         self.curve = self.plot.plot([], [], pen=pg.mkPen(QColor(SMOOTHED), width=2), name="smoothed")
         self.markers: dict[str, pg.InfiniteLine] = {}
-        for key, colour, title in (("steepest", STEEPEST, "steepest"), ("valley", VALLEY, "valley")):
+        # Labels at two heights: the two suggestions are often close together.
+        for key, colour, title, height in (("steepest", STEEPEST, "steepest", 0.95),
+                                           ("valley", VALLEY, "valley", 0.85)):
             line = pg.InfiniteLine(angle=90, pen=pg.mkPen(QColor(colour), width=2, style=Qt.PenStyle.DashLine),
-                                   label=title, labelOpts={"position": 0.92, "color": colour, "movable": False})
+                                   label=title, labelOpts={"position": height, "color": colour, "movable": False,
+                                                           "anchors": [(0, 0.5), (0, 0.5)]})
             line.setVisible(False)
             self.plot.addItem(line)
             self.markers[key] = line
@@ -145,9 +148,11 @@ class LRFinderDialog(QDialog):
         if r.steepest is not None:
             self.choice.addItem(f"steepest descent: {r.steepest:.3g}", r.steepest)
         self.use_button.setEnabled(self.choice.count() > 0)
-        head = f"{r.stop_reason}. "
-        self.status.setText(head + (f"Suggested lr: {r.suggested:.3g}." if r.suggested is not None
-                                    else " ".join(r.notes)))
+        found = [f"valley {r.valley:.3g}" if r.valley is not None else "",
+                 f"steepest descent {r.steepest:.3g}" if r.steepest is not None else ""]
+        self.status.setText(f"{r.stop_reason[0].upper()}{r.stop_reason[1:]}. " + (
+            f"<b>Suggested lr: {r.suggested:.3g}</b> ({', '.join(f for f in found if f)})."
+            if r.suggested is not None else " ".join(r.notes)))
 
     def _on_failed(self, message: str, log: str) -> None:
         self.rerun_button.setEnabled(True)
