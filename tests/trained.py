@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def trained_run(db_url: str, tmp_path: Path, spec: dict, evaluate: bool = False) -> int:
+def trained_run(db_url: str, tmp_path: Path, spec: dict, evaluate: bool = False,
+                test_metrics: dict | None = None) -> int:
+    """The run's id; `test_metrics` (when given) receives the loop's own test/* values."""
     from engine.evaluation.recording import record_preprocessing
     from engine.evaluation.run_eval import evaluate_run
     from engine.spec import parse_spec
@@ -19,6 +21,8 @@ def trained_run(db_url: str, tmp_path: Path, spec: dict, evaluate: bool = False)
     record_preprocessing(store, run_id, parsed)
     result = train(parsed, checkpoint_dir=tmp_path / f"ck{run_id}", device="cpu")
     assert result.status == "completed", result.error
+    if test_metrics is not None:
+        test_metrics.update(result.test_metrics)
     for kind, path in result.checkpoints.items():
         store.add_checkpoint(run_id, kind, path, result.step, result.epochs_done, None)
     store.set_status(run_id, "completed")

@@ -29,6 +29,7 @@ class LoadedRun:
     checkpoint: CheckpointRecord
     preprocessing: Preprocessing
     device: torch.device
+    loss: str  # how the outputs read: engine.evaluation.metrics.to_probabilities
 
 
 def load_run(store: RunStore, run_id: int, device: str = "cpu") -> LoadedRun:
@@ -64,7 +65,8 @@ def load_run(store: RunStore, run_id: int, device: str = "cpu") -> LoadedRun:
         raise EvaluationError(f"run {run_id}'s checkpoint does not fit its model: {str(e).splitlines()[0]}") from None
     dev = torch.device(device)
     model.to(dev).eval()
-    return LoadedRun(run, spec, model, ck, pre, dev)
+    loss = spec.training.loss or ("cross_entropy" if pre.task == "classification" else "mse")
+    return LoadedRun(run, spec, model, ck, pre, dev, loss)
 
 
 def preprocessing_of(store: RunStore, run_id: int, spec: RunSpec) -> Preprocessing:
@@ -92,7 +94,7 @@ def predict_outputs(loaded: LoadedRun, x: np.ndarray, batch_size: int = 512) -> 
     """Class probabilities (N, K) for classification, predicted values (N, T) for regression."""
     import torch
 
-    from engine.evaluation.metrics import softmax
+    from engine.evaluation.metrics import to_probabilities
 
     outs = []
     with torch.inference_mode():
@@ -100,4 +102,4 @@ def predict_outputs(loaded: LoadedRun, x: np.ndarray, batch_size: int = 512) -> 
             xb = torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size])).to(loaded.device)
             outs.append(loaded.model(xb).float().cpu().numpy())
     out = np.concatenate(outs) if outs else np.zeros((0, 1), np.float32)
-    return softmax(out.astype(np.float64)) if loaded.preprocessing.task == "classification" else out
+    return to_probabilities(out, loaded.loss) if loaded.preprocessing.task == "classification" else out

@@ -121,6 +121,25 @@ def auc_score(scores: np.ndarray, positive: np.ndarray) -> Optional[float]:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
+def to_probabilities(outputs: np.ndarray, loss: str) -> np.ndarray:
+    """Class probabilities (N, K) from a classifier's outputs, read as its loss
+    trained them: one logit per sample (bce_with_logits on two classes) is
+    P(class 1); bce_with_logits on K outputs gives K independent sigmoids,
+    rescaled to sum to 1; cross-entropy logits go through softmax."""
+    z = np.asarray(outputs, dtype=np.float64)
+    if z.shape[1] == 1:
+        p1 = _sigmoid(z[:, 0])
+        return np.stack([1.0 - p1, p1], axis=1)
+    if loss == "bce_with_logits":
+        p = _sigmoid(z)
+        return p / np.maximum(p.sum(axis=1, keepdims=True), 1e-300)
+    return softmax(z)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # no overflow warning for large |z|
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(z)

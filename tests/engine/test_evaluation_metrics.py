@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from engine.evaluation.metrics import auc_score, classification_report, regression_report, softmax
+from engine.evaluation.metrics import (
+    auc_score,
+    classification_report,
+    regression_report,
+    softmax,
+    to_probabilities,
+)
 
 
 def random_probs(rng, n: int, k: int, y: np.ndarray, skill: float = 1.5) -> np.ndarray:
@@ -85,3 +91,16 @@ def test_regression_report_matches_sklearn(targets):
         assert row["r2"] == pytest.approx(skm.r2_score(t[:, j], p[:, j]))
     assert np.asarray(doc["residuals"]["residual"]) == pytest.approx(t - p, abs=1e-5)
     assert np.asarray(doc["residuals"]["predicted"]) == pytest.approx(p, abs=1e-5)
+
+
+def test_outputs_become_probabilities_as_their_loss_trained_them():
+    one_logit = np.array([[0.0], [2.0], [-50.0]])
+    p = to_probabilities(one_logit, "bce_with_logits")
+    assert p[:, 1] == pytest.approx([0.5, 1 / (1 + np.exp(-2.0)), 0.0], abs=1e-12)
+    assert p.sum(axis=1) == pytest.approx(1.0)
+    logits = np.array([[1.0, 2.0, 3.0], [800.0, 0.0, -800.0]])
+    assert to_probabilities(logits, "cross_entropy") == pytest.approx(softmax(logits))
+    ovr = to_probabilities(logits, "bce_with_logits")
+    sig = 1 / (1 + np.exp(-logits[0]))
+    assert ovr[0] == pytest.approx(sig / sig.sum()) and ovr.sum(axis=1) == pytest.approx(1.0)
+    assert (ovr.argmax(1) == logits.argmax(1)).all()

@@ -69,6 +69,23 @@ def test_runs_eval_regression_json_and_missing_split(db_url, tmp_path, capsys):
     assert code == 1 and "no test split" in err and "--split val" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("outputs", [1, 2])
+def test_a_binary_bce_run_reads_its_outputs_as_trained(db_url, tmp_path, capsys, outputs):
+    """bce_with_logits with one logit (sigmoid) or two (independent sigmoids): the evaluation's
+    accuracy is the training loop's own test/accuracy, from the same weights."""
+    spec = iris_spec()
+    spec.update(name="cancer", data={"name": "breast_cancer", "val_fraction": 0.2, "test_fraction": 0.2})
+    spec["model"]["blocks"][-1]["out_features"] = outputs
+    spec["training"]["loss"] = "bce_with_logits"
+    loop: dict = {}
+    run_id = trained_run(db_url, tmp_path, spec, test_metrics=loop)
+    code, out, err = cli(capsys, "runs", "eval", str(run_id), "--json", "--db", db_url)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["accuracy"] == pytest.approx(loop["test/accuracy"], abs=1e-9) and doc["accuracy"] > 0.8
+    assert doc["roc_auc"]["kind"] == "binary" and doc["roc_auc"]["average"] > 0.9
+
+
 def test_a_run_without_a_checkpoint_is_refused_in_words(db_url, capsys):
     run_id = RunStore(db_url).create_run(iris_spec())
     code, _, err = cli(capsys, "runs", "eval", str(run_id), "--db", db_url)
