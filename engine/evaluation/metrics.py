@@ -56,7 +56,7 @@ def classification_report(y_true: np.ndarray, probs: np.ndarray, class_names: Se
                      "f1": float(f1 @ weights)},
         "macro_f1": float(f1.mean()),
         "top_k": {str(t): top_k_accuracy(y, p, t) for t in TOP_K if t < k},
-        "roc_auc": {"average": auc["average"], "kind": "binary" if k == 2 else "one-vs-rest (macro)"},
+        "roc_auc": {"average": auc["average"], "kind": "binary" if k == 2 else "one-vs-rest macro"},
         "misclassified": [{"index": int(i), "true": int(y[i]), "predicted": int(pred[i]),
                            "confidence": float(conf[i])} for i in wrong],
         "samples": {"true": y[:MAX_SAMPLES].tolist(), "predicted": pred[:MAX_SAMPLES].tolist(),
