@@ -140,3 +140,15 @@ def test_memory_estimate_follows_the_precision(qtbot, db_url):
     assert fp32 - bf16 == 2 * batch * (64 + 512 + 512 + 10)  # the input and each block's output, 2 bytes less
     assert "bf16" in page.totals.text() and fmt.nbytes(bf16) in page.totals.text()
 
+
+
+def test_inspector_options_write_only_what_differs_from_the_default(qtbot, db_url):
+    state, page = make_page(qtbot, db_url, [CONV, {"type": "Flatten"}, {"type": "Linear", "out_features": 10}])
+    page.select([(0,)])
+    assert page.inspector.findChild(QWidget, "param_package") is None  # custom blocks' option: not here
+    page.set_param((0,), "init", "orthogonal")
+    page.set_param((0,), "trainable", False)
+    assert blocks(state)[0] == {**CONV, "init": "orthogonal", "trainable": False}
+    page.set_param((0,), "trainable", True)
+    page.set_param((0,), "init", "default")
+    assert blocks(state)[0] == CONV

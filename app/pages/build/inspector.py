@@ -11,6 +11,7 @@ from app.pages.build.tree_ops import Path
 from app.widgets.param_form import ParamForm
 from app.widgets.sweep_action import attach_sweep_actions
 
+WEIGHT_OPTIONS = ("trainable", "init")  # the per-block options (engine.blocks.BLOCK_OPTIONS) about weights
 EMPTY_TEXT = ("Select a block in the model to edit its parameters.\n\n"
               "Add blocks from the palette: double-click one, select it and press Enter, or drag it into the model.")
 
@@ -84,7 +85,8 @@ class Inspector(QWidget):
             self.form.set_values(values)  # same block: keep the fields (and the focus) in place
             return
         self._path, self._type = tuple(path), kind
-        self.form = ParamForm(bt.params + (BLOCK_OPTIONS if weights else ()), values)
+        options = tuple(o for o in BLOCK_OPTIONS if o.name in WEIGHT_OPTIONS) if weights else ()
+        self.form = ParamForm(bt.params + options, values)
         self.form.value_changed.connect(lambda name, value: self.param_edited.emit(self._path, name, value))
         attach_sweep_actions(self.form.described_fields(), spec_path(self._path),
                              lambda p, domain: self.sweep_requested.emit(p, domain))

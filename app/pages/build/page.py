@@ -19,14 +19,17 @@ from app.pages.build import tree_ops as ops
 from app.pages.build.block_model import BlockListModel
 from app.pages.build.commands import BlocksCommand, EditParamCommand
 from app.pages.build.diagram import ModelDiagram
-from app.pages.build.inspector import Inspector
+from app.pages.build.inspector import WEIGHT_OPTIONS, Inspector
 from app.pages.build.palette import Palette
 from app.pages.build.problems import ProblemPanel
 from app.pages.build.summary import SummaryResult, SummaryService
 from app.pages.build.view import BlockListView
 from app.state import AppState
 from app.sweep_draft import add_to_sweep
+from engine.blocks import BLOCK_OPTIONS
 from engine.spec import SpecError, parse_spec
+
+OPTION_DEFAULTS = {o.name: o.default for o in BLOCK_OPTIONS}
 
 
 class BuildPage(QWidget):
@@ -165,6 +168,8 @@ class BuildPage(QWidget):
     def set_param(self, path: ops.Path, name: str, value: Any) -> None:
         if not ops.exists(self._blocks, path):
             return
+        if name in WEIGHT_OPTIONS and value == OPTION_DEFAULTS[name]:
+            value = None  # trainable: true, init: default are what no key means; keep the spec short
         after = ops.set_param(self._blocks, path, name, value)
         if after != self._blocks:
             self._push(EditParamCommand(path, name, value, self._blocks, after, self._apply))
