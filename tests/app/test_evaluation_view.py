@@ -184,3 +184,24 @@ def test_open_in_window_shows_the_same_evaluation_with_room(qtbot, runs):
     assert window.isWindow() and "iris-mlp" in window.windowTitle()
     assert window.classify.orientation() == Qt.Horizontal and not window.window_button.isVisible()
     assert window.matrix.item(1, 1).text() == view.matrix.item(1, 1).text()
+
+
+def test_signals_and_sequences_show_as_line_plots_and_tables_as_rows(qtbot):
+    import numpy as np
+
+    from app.pages.runs.eval_samples import SampleList
+
+    samples = SampleList()
+    qtbot.addWidget(samples)
+    wrong = [{"index": 1, "true": 0, "predicted": 1, "confidence": 0.8}]
+    signals = np.sin(np.linspace(0, 6, 40))[None, None].repeat(3, axis=0)  # (N, channels, length)
+    samples.show_samples("mistakes", wrong, ["a", "b"], signals, [], "signal")
+    assert samples.stack.currentWidget() is samples.gallery and samples.count == 1
+    icon = samples.gallery.item(0).icon().pixmap(72, 72).toImage()
+    colours = {icon.pixelColor(x, y).name() for x in range(0, 72, 3) for y in range(0, 72, 3)}
+    assert len(colours) > 2  # a drawn line, not a blank square
+    assert samples.gallery.item(0).text() == "a → b\n80%"
+    samples.show_samples("mistakes", wrong, ["a", "b"], np.ones((3, 5)), ["f1", "f2"], "tabular")
+    assert samples.stack.currentWidget() is samples.table
+    assert [samples.table.horizontalHeaderItem(i).text() for i in range(6)] == [
+        "sample", "true", "predicted", "confidence", "f1", "f2"]

@@ -1,13 +1,14 @@
-"""The samples behind an evaluation: a gallery of images (true class,
-predicted class, confidence under each) or a table of rows for tabular and
-sequence data, with the feature values in their original units."""
+"""The samples behind an evaluation: a gallery of thumbnails (true class,
+predicted class, confidence under each), pictures for images and line
+plots for signals and sequences, or a table of rows for tabular data, with
+the feature values in their original units."""
 from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
+from PySide6.QtCore import QPointF, QSize, Qt
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 THUMB = 72
 MAX_SHOWN = 300
 MAX_FEATURES = 12
+GALLERY_KINDS = ("image", "signal", "sequence")  # shown as thumbnails; tables and token ids as rows
 
 
 def to_pixmap(x: np.ndarray, size: int = THUMB) -> QPixmap:
@@ -42,6 +44,35 @@ def to_pixmap(x: np.ndarray, size: int = THUMB) -> QPixmap:
     return QPixmap.fromImage(img.copy()).scaled(size, size, Qt.KeepAspectRatio, Qt.FastTransformation)
 
 
+LINE_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728")
+
+
+def curve_pixmap(x: np.ndarray, time_last: bool, size: int = THUMB) -> QPixmap:
+    """A 1-D sample as a small line plot, one line per channel (at most four):
+    (channels, length) for a signal, (steps, features) for a sequence."""
+    a = np.asarray(x, dtype=np.float64)
+    a = a.reshape(1, -1) if a.ndim == 1 else (a if time_last else a.T)
+    a = a[:len(LINE_COLORS)]
+    pix = QPixmap(size, size)
+    pix.fill(QColor("white"))
+    lo, hi = float(a.min()), float(a.max())
+    span = hi - lo if hi > lo else 1.0
+    painter = QPainter(pix)
+    painter.setRenderHint(QPainter.Antialiasing)
+    n = a.shape[1]
+    for row, color in zip(a, LINE_COLORS):
+        painter.setPen(QPen(QColor(color), 1.2))
+        xs = np.linspace(2, size - 2, n)
+        ys = size - 2 - (row - lo) / span * (size - 4)
+        painter.drawPolyline(QPolygonF([QPointF(float(u), float(v)) for u, v in zip(xs, ys)]))
+    painter.end()
+    return pix
+
+
+def thumbnail(x: np.ndarray, kind: str) -> QPixmap:
+    return to_pixmap(x) if kind == "image" else curve_pixmap(x, time_last=kind == "signal")
+
+
 class SampleList(QWidget):
     """objectName eval_samples; the gallery is sample_gallery, the table sample_table."""
 
@@ -53,7 +84,7 @@ class SampleList(QWidget):
         self.gallery = QListWidget(objectName="sample_gallery")
         self.gallery.setViewMode(QListView.IconMode)
         self.gallery.setIconSize(QSize(THUMB, THUMB))
-        self.gallery.setGridSize(QSize(THUMB + 44, THUMB + 46))
+        self.gallery.setGridSize(QSize(THUMB + 56, THUMB + 62))  # room for three lines of labels
         self.gallery.setResizeMode(QListView.Adjust)
         self.gallery.setMovement(QListView.Static)
         self.gallery.setWordWrap(True)
@@ -75,18 +106,18 @@ class SampleList(QWidget):
         return self.gallery.count() if self.stack.currentWidget() is self.gallery else self.table.rowCount()
 
     def show_samples(self, title: str, samples: Sequence[dict[str, Any]], names: Sequence[str],
-                     inputs: Optional[np.ndarray], feature_names: Sequence[str], images: bool) -> None:
+                     inputs: Optional[np.ndarray], feature_names: Sequence[str], kind: str) -> None:
         """samples: [{index, true, predicted, confidence}]; inputs: the split in original units (or None
         while it loads)."""
         shown = list(samples)[:MAX_SHOWN]
         more = f" (the first {MAX_SHOWN} shown)" if len(samples) > MAX_SHOWN else ""
         self.title.setText(f"{title}{more}")
-        if images and inputs is not None:
+        if kind in GALLERY_KINDS and inputs is not None:
             self.stack.setCurrentWidget(self.gallery)
             self.gallery.clear()
             for s in shown:
                 ok = s["true"] == s["predicted"]
-                item = QListWidgetItem(QIcon(to_pixmap(inputs[s["index"]])),
+                item = QListWidgetItem(QIcon(thumbnail(inputs[s["index"]], kind)),
                                        f"{names[s['true']]} → {names[s['predicted']]}\n{s['confidence']:.0%}")
                 item.setToolTip(f"sample {s['index']}: true {names[s['true']]}, predicted {names[s['predicted']]} "
                                 f"with confidence {s['confidence']:.3f}")

@@ -1,7 +1,7 @@
 """The Evaluation tab of run details: a view over the run's stored
 evaluation (engine.evaluation). Classification: the confusion matrix as a
 heatmap (a click on a cell lists its samples), the per-class table and the
-misclassified samples (a gallery for images, rows for tables). Regression:
+misclassified samples (a gallery of images or signal plots, rows for tables). Regression:
 residuals against predictions and the per-target table. A finished run
 without an evaluation gets an Evaluate button; evaluating, like every store
 read here, runs off the UI thread. "Predict on file…" opens the predict dialog.
@@ -32,7 +32,6 @@ from app.pages.runs.confusion_view import ConfusionView
 from app.pages.runs.eval_samples import SampleList
 from engine.status import TERMINAL
 
-IMAGE_KINDS = ("image",)
 NARROW = 760  # px: below this width the matrix and the samples stack
 
 
@@ -232,8 +231,8 @@ class EvaluationView(QWidget):
 
     def _list(self, title: str, samples: list[dict[str, Any]]) -> None:
         assert self.doc is not None
-        images = self.doc.get("kind") in IMAGE_KINDS
-        self.samples.show_samples(title, samples, self.doc["class_names"], self.inputs, self.feature_names, images)
+        self.samples.show_samples(title, samples, self.doc["class_names"], self.inputs, self.feature_names,
+                                  str(self.doc.get("kind", "")))
 
     def _show_regression(self, doc: dict[str, Any]) -> None:
         self._header(doc, f"MAE <b>{doc['mae']:.4g}</b> · RMSE {doc['rmse']:.4g} · R² <b>{doc['r2']:.4f}</b>")
