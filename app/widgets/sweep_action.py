@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Optional
 
-from PySide6.QtCore import QEvent, QObject
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QContextMenuEvent
 from PySide6.QtWidgets import QLineEdit, QMenu, QWidget
 
@@ -35,13 +35,18 @@ class _ContextMenu(QObject):
         if event.type() != QEvent.Type.ContextMenu or not isinstance(event, QContextMenuEvent):
             return False
         edit = self._field if isinstance(self._field, QLineEdit) else self._field.findChild(QLineEdit)
-        menu = edit.createStandardContextMenu() if edit is not None else QMenu(self._field)
+        menu = edit.createStandardContextMenu() if edit is not None else QMenu()
+        menu.setObjectName("sweep_context_menu")
         if not menu.isEmpty():
             menu.addSeparator()
         menu.addAction(self._action)
-        menu.exec(event.globalPos())
-        menu.deleteLater()
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.show_menu(menu, event.globalPos())
         return True
+
+    @staticmethod
+    def show_menu(menu: QMenu, at: Any) -> None:
+        menu.popup(at)  # not exec(): no nested event loop
 
 
 def sweep_action(widget: QWidget) -> Optional[QAction]:

@@ -144,3 +144,27 @@ def test_a_pruned_trial_reads_pruned_in_the_train_pages_run_list(qtbot, page):
     label = next(w for w in page.runs.findChildren(QLabel, "run_status") if "pruned" in w.text())
     assert STATUS_COLOURS["pruned"] in label.text() and STATUS_COLOURS["pruned"] != STATUS_COLOURS["failed"]
     assert 7 not in page.runs.active_ids()  # ended: no Pause or Stop offered
+
+
+def test_right_click_on_a_field_offers_sweep_this_after_its_own_actions(qtbot, page, monkeypatch):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QContextMenuEvent
+    from PySide6.QtWidgets import QApplication, QLineEdit
+
+    from app.widgets import sweep_action as module
+
+    shown: list[list[str]] = []  # the menu as it would pop up (offscreen Qt cannot show popups quietly)
+    monkeypatch.setattr(module._ContextMenu, "show_menu",
+                        staticmethod(lambda menu, at: shown.append([a.text() for a in menu.actions()
+                                                                    if not a.isSeparator()])))
+
+    def right_click(widget) -> list[str]:
+        at = QPoint(5, 5)
+        QApplication.sendEvent(widget, QContextMenuEvent(QContextMenuEvent.Reason.Mouse, at, widget.mapToGlobal(at)))
+        return shown[-1]
+
+    lr = page.settings.optimizer.form.field("lr")
+    texts = right_click(lr.findChild(QLineEdit))  # a spin box: the right-click lands on its line edit
+    assert texts[-1] == "Sweep this… (optimizer.lr)"
+    assert any("Copy" in t for t in texts)  # the field's own editing actions stay
+    assert right_click(page.settings.optimizer.combo) == ["Sweep this… (optimizer.type)"]
