@@ -42,6 +42,9 @@ ADDRESS_ENV = "LAYERDECK_RAY_ADDRESS"
 UNFINISHED = ("queued", *(s.value for s in LIVE))
 TAIL_LINES = 20
 NOT_STARTED = "stopped before it started"
+# A stop asked through the store is applied within about a second; a worker
+# that has not ended this long after is stopped through Ray (its task killed).
+STOP_GRACE_S = 60.0
 
 
 class RemoteStoreError(ValueError):
@@ -57,18 +60,29 @@ def check_shared_store(db_url: str) -> None:
             "with --db or LAYERDECK_DB")
 
 
-def resources_for(device: str, cluster_gpus: float = 0.0) -> tuple[dict[str, float], Optional[str]]:
+def resources_for(device: str, cluster_gpus: float = 0.0, nproc: int = 1) -> tuple[dict[str, float], Optional[str]]:
     """(Ray resources to request, --device for the worker) for the spec's device.
-    A CUDA run asks for one GPU (Ray sets CUDA_VISIBLE_DEVICES, so it is cuda:0
-    on its node); "auto" means a GPU when the cluster has one."""
-    if device.startswith("cuda") or (device == "auto" and cluster_gpus >= 1):
-        return {"num_cpus": 1, "num_gpus": 1}, "cuda"
+    A CUDA run asks for one GPU per process (Ray sets CUDA_VISIBLE_DEVICES, so
+    they are cuda:0.. on its node); "auto" means GPUs when the cluster has
+    enough. A data-parallel run (training.distributed) asks for one CPU per
+    process as well: its processes share one node."""
+    nproc = max(1, int(nproc))
+    if device.startswith("cuda") or (device == "auto" and cluster_gpus >= nproc):
+        return {"num_cpus": nproc, "num_gpus": nproc}, "cuda"
     if device == "auto":
-        return {"num_cpus": 1}, "cpu"
-    return {"num_cpus": 1}, device
+        return {"num_cpus": nproc}, "cpu"
+    return {"num_cpus": nproc}, device
 
 
-def run_worker(run_id: int, db_url: str, device: Optional[str], resume_from: Optional[str]) -> dict[str, Any]:
+def process_count(spec: dict) -> int:
+    """training.distributed.nproc of a stored spec (1 for a plain run)."""
+    training = spec.get("training") if isinstance(spec, dict) else None
+    wanted = training.get("distributed") if isinstance(training, dict) else None
+    return int(wanted.get("nproc", 2)) if isinstance(wanted, dict) else 1
+
+
+def run_worker(run_id: int, db_url: str, device: Optional[str], resume_from: Optional[str],
+               nproc: int = 1) -> dict[str, Any]:
     """The Ray task's body, on its node: run the worker to its end; its exit and log tail.
 
     The worker gets SIGKILL if this process dies (a cancelled or lost task),
@@ -82,7 +96,10 @@ def run_worker(run_id: int, db_url: str, device: Optional[str], resume_from: Opt
     from engine.store.paths import PASSWORD_ENV_VAR, split_password
 
     public_url, password = split_password(db_url)  # the password never on a command line
-    argv = [sys.executable, "-m", "engine.worker", "--run-id", str(run_id), "--db", public_url, "--no-stdin"]
+    # A data-parallel run: torchrun starts its processes on this node (engine.runner.local.launch_command).
+    launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
+                if nproc > 1 else [sys.executable])
+    argv = [*launcher, "-m", "engine.worker", "--run-id", str(run_id), "--db", public_url, "--no-stdin"]
     env = dict(os.environ) if password is None else {**os.environ, PASSWORD_ENV_VAR: password}
     if device:
         argv += ["--device", device]
@@ -123,9 +140,26 @@ def connect(address: Optional[str]) -> Any:
                 raise RuntimeError(f"this process is connected to the Ray cluster at {_connected[0]}; Ray "
                                    f"joins one cluster per process, so {address} needs a restart of the app")
             return ray
+        if address:
+            check_reachable(address)
         ray.init(address=address, log_to_driver=False, include_dashboard=False)
         _connected[:] = [address]
     return ray
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds, in words, when nothing listens at a head's host:port
+    (ray.init itself waits a minute or more for an address that never answers)."""
+    import socket
+
+    if "://" in address or address in ("auto", "local") or ":" not in address:
+        return  # ray:// clients and Ray's own keywords: Ray resolves those
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except (OSError, ValueError) as e:
+        raise ConnectionError(f"nothing answers at {address} ({e}); is the Ray head running there "
+                              "(`ray start --head`) and is the port open?") from e
 
 
 def free_resources(address: Optional[str]) -> dict[str, float]:
@@ -137,17 +171,18 @@ def free_resources(address: Optional[str]) -> dict[str, float]:
 @dataclass
 class _Job:
     run_id: int
-    ref: Any  # the Ray ObjectRef of its task
+    ref: Any = None  # the Ray ObjectRef of its task, once it was sent
     task_done: bool = False
     row_final: Optional[Finished] = None  # the follower's Finished, held until the task is done
     cancelled: bool = False
     last_status: str = "queued"  # the Runner announced queued already
 
 
-def ray_executor(address: Optional[str] = None) -> Callable[[str, RunStore, EventCallback], RayExecutor]:
+def ray_executor(address: Optional[str] = None, *,
+                 stop_grace_s: float = STOP_GRACE_S) -> Callable[[str, RunStore, EventCallback], RayExecutor]:
     """The Runner's executor factory for a cluster: `Runner(url, executor=ray_executor(addr))`."""
     def make(db_url: str, store: RunStore, on_event: EventCallback) -> RayExecutor:
-        return RayExecutor(db_url, store, on_event, address=address)
+        return RayExecutor(db_url, store, on_event, address=address, stop_grace_s=stop_grace_s)
     return make
 
 
@@ -155,8 +190,10 @@ class RayExecutor:
     """Runs each submitted run as a Ray task on the cluster at `address`."""
 
     def __init__(self, db_url: str, store: RunStore, on_event: EventCallback, *,
-                 address: Optional[str] = None, follow_interval_s: float = POLL_S):
+                 address: Optional[str] = None, follow_interval_s: float = POLL_S,
+                 stop_grace_s: float = STOP_GRACE_S):
         check_shared_store(db_url)
+        self.stop_grace_s = stop_grace_s
         self.db_url, self.store, self.on_event = db_url, store, on_event
         self.address = address or os.environ.get(ADDRESS_ENV) or None
         self._lock = threading.RLock()
@@ -169,19 +206,38 @@ class RayExecutor:
 
     # --- the Executor interface -------------------------------------------------------
     def submit(self, run_id: int, *, device: str, resume_from: Optional[str] = None) -> None:
+        """Returns at once: joining the cluster and sending the task (seconds
+        the first time) happen on the run's own thread, so an app's UI thread
+        never waits on Ray. A cluster that cannot be reached fails the run,
+        saying so."""
         with self._lock:
             if not self._accepting:
                 raise RuntimeError("the runner is shutting down; it takes no new runs")
-            ray = self._connect()
-            gpus = float(ray.cluster_resources().get("GPU", 0)) if device == "auto" else 0.0
-            resources, worker_device = resources_for(device, gpus)
-            ref = self._task.options(**resources).remote(run_id, self.db_url, worker_device, resume_from)
-            self._jobs[run_id] = _Job(run_id, ref)
+            self._jobs[run_id] = job = _Job(run_id)
             if not self._follower_started:
                 self._follower_started = True
                 self._follower.start()
         self._follower.follow(run_id)
-        threading.Thread(target=self._watch, args=(run_id, ref), name=f"ray-run-{run_id}", daemon=True).start()
+        threading.Thread(target=self._launch, args=(job, device, resume_from), name=f"ray-run-{run_id}",
+                         daemon=True).start()
+
+    def _launch(self, job: _Job, device: str, resume_from: Optional[str]) -> None:
+        run_id = job.run_id
+        try:
+            nproc = process_count(self.store.get_run(run_id).spec)
+            ray = self._connect()
+            gpus = float(ray.cluster_resources().get("GPU", 0)) if device == "auto" else 0.0
+            resources, worker_device = resources_for(device, gpus, nproc)
+            with self._lock:
+                if not job.cancelled:  # a stop or cancel while connecting: nothing to send
+                    job.ref = self._task.options(**resources).remote(
+                        run_id, self.db_url, worker_device, resume_from, nproc)
+        except Exception as e:  # the cluster unreachable, Ray missing, the row deleted
+            where = f"the Ray cluster at {self.address}" if self.address else "a Ray cluster"
+            self.store.set_status(run_id, "failed", only_from=("queued",), error=(
+                f"could not start the run on {where}: {type(e).__name__}: {str(e).strip() or 'no detail'}; "
+                "check the address (Train page ▸ Run on, or --ray-address) and that the head node is up"))
+        self._watch(run_id, job.ref)
 
     def pause(self, run_id: int) -> bool:
         return self._request(run_id, "pause")
@@ -192,7 +248,20 @@ class RayExecutor:
     def stop(self, run_id: int) -> bool:
         if self._status(run_id) == "queued":  # waiting for resources: its task never needs to start
             return self._kill(run_id, NOT_STARTED, only_from=("queued",)) or self._request(run_id, "stop")
-        return self._request(run_id, "stop")
+        if not self._request(run_id, "stop"):
+            return False
+        timer = threading.Timer(self.stop_grace_s, self._stop_hard, args=(run_id,))
+        timer.daemon = True
+        timer.start()
+        return True
+
+    def _stop_hard(self, run_id: int) -> None:
+        """The grace period is over and the run has not ended: stop it through Ray."""
+        with self._lock:
+            if run_id not in self._jobs:
+                return
+        self._kill(run_id, f"did not stop within {self.stop_grace_s:g} s of being asked; "
+                           "stopped through Ray (no checkpoint of its last steps)", only_from=UNFINISHED)
 
     def cancel(self, run_id: int) -> bool:
         return self._kill(run_id, CANCELLED, only_from=UNFINISHED)
@@ -235,15 +304,18 @@ class RayExecutor:
 
     def _watch(self, run_id: int, ref: Any) -> None:
         """Wait for the task, settle the row it left unfinished, then let Finished through."""
-        import ray
-
         outcome: Optional[dict[str, Any]] = None
         finished: Optional[Finished] = None
         problem = ""
-        try:
-            outcome = ray.get(ref)
-        except Exception as e:  # cancelled, the node lost, the task's process killed
-            problem = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+        if ref is None:  # never sent: stopped while connecting, or the cluster was unreachable
+            problem = "the task was never sent"
+        else:
+            import ray
+
+            try:
+                outcome = ray.get(ref)
+            except Exception as e:  # cancelled, the node lost, the task's process killed
+                problem = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
         with self._lock:
             job = self._jobs.get(run_id)
             cancelled = job is not None and job.cancelled
@@ -324,6 +396,8 @@ class RayExecutor:
             return False
         with self._lock:
             job.cancelled = True
-        ray.cancel(job.ref, force=True)
+            ref = job.ref
+        if ref is not None:  # else its launch thread sees `cancelled` and sends nothing
+            ray.cancel(ref, force=True)
         self._follower.follow(run_id)
         return True

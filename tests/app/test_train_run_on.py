@@ -38,11 +38,14 @@ def test_clusters_from_the_environment_and_the_users_list_show_their_free_resour
     chooser = RunOnChooser(cluster_info=fake_info, settings=settings)
     qtbot.addWidget(chooser)
     assert chooser.cluster() is None and chooser.clusters() == ["head:6379"]
-    qtbot.waitUntil(lambda: "2 GPUs, 14 CPUs free" in chooser.combo.itemText(1), timeout=10_000)
+    def line(address):
+        return chooser.combo.itemText(chooser.combo.findData(f"ray|{address}"))
+
+    qtbot.waitUntil(lambda: "2 GPUs, 14 CPUs free" in line("head:6379"), timeout=10_000)
 
     chooser.add_cluster("down:6379")
     assert chooser.cluster() == "down:6379"
-    qtbot.waitUntil(lambda: "unreachable: no Ray cluster answers" in chooser.combo.itemText(2), timeout=10_000)
+    qtbot.waitUntil(lambda: "unreachable: no Ray cluster answers" in line("down:6379"), timeout=10_000)
     assert configured_clusters(settings) == ["head:6379", "down:6379"]  # remembered, the variable's not stored twice
     chooser.add_cluster("down:6379")
     assert chooser.clusters() == ["head:6379", "down:6379"]
@@ -95,3 +98,25 @@ def test_a_cluster_run_on_a_sqlite_store_is_refused_before_any_row(db_url):
         assert runner.store.list_runs() == []
     finally:
         bridge.shutdown()
+
+
+def test_run_on_lists_this_machines_devices_and_follows_the_specs_device(qtbot, tmp_path, settings):
+    state = AppState(f"sqlite:///{tmp_path / 'runs.db'}", digits_mlp())
+    sampler = SystemSampler(nvml=FakeNvml())  # two GPUs: an H100 and an RTX 4090
+    page = TrainPage(state, bridge=RunBridge(state.store_url, runner=FakeRunner()), sampler=sampler)
+    qtbot.addWidget(page)
+    run_on = page.run_on
+    qtbot.waitUntil(lambda: "cuda:1" in run_on.devices(), timeout=10_000)  # read from (fake) NVML
+    assert run_on.devices()[:2] == ["auto", "cpu"] and run_on.cluster() is None
+    labels = [run_on.combo.itemText(i) for i in range(run_on.combo.count())]
+    assert any(t.startswith("This machine · cuda:0 — ") for t in labels)
+    # Picking a device here is the spec's device; picking it in the settings moves "Run on".
+    run_on.combo.setCurrentIndex(run_on.combo.findData("local|cuda:1"))
+    assert state.spec.training.device == "cuda:1"
+    page.settings.select_device("cpu")
+    qtbot.waitUntil(lambda: run_on.device() == "cpu")
+    assert state.spec.training.device == "cpu"
+    # A cluster keeps its place when the device changes: the device then sets what the run asks of it.
+    run_on.add_cluster("head:6379")
+    page.settings.select_device("auto")
+    assert run_on.cluster() == "head:6379" and state.spec.training.device == "auto"

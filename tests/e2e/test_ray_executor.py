@@ -46,6 +46,8 @@ def test_resources_follow_the_specs_device():
     assert resources_for("cpu") == ({"num_cpus": 1}, "cpu")
     assert resources_for("auto", cluster_gpus=0) == ({"num_cpus": 1}, "cpu")
     assert resources_for("auto", cluster_gpus=2)[0]["num_gpus"] == 1
+    assert resources_for("cpu", nproc=2) == ({"num_cpus": 2}, "cpu")  # a data-parallel run: a CPU per process
+    assert resources_for("auto", cluster_gpus=1, nproc=2) == ({"num_cpus": 2}, "cpu")  # not enough GPUs
 
 
 # --- a real cluster and store ---------------------------------------------------------------
@@ -162,3 +164,60 @@ def test_a_runner_runs_on_the_cluster_beside_this_machine(pg_url, cluster):
             runner.submit(iris(epochs=1), on="elsewhere")
     finally:
         runner.shutdown(stop_runs=True, timeout=60)
+
+
+@pytest.mark.slow
+def test_a_run_that_does_not_stop_in_its_grace_period_is_stopped_through_ray(pg_url, cluster):
+    """A worker that cannot read its stop (here frozen with SIGSTOP) never stays `running`."""
+    runner = Runner(pg_url, executor=ray_executor(stop_grace_s=3), follow_interval_s=0.2)
+    try:
+        events = EventRecorder()
+        runner.subscribe(events)
+        run_id = runner.submit(iris(epochs=500, batch_size=1))
+        pid = events.wait_for(lambda e: isinstance(e, Started) and e.run_id == run_id).pid
+        os.kill(pid, signal.SIGSTOP)
+        assert runner.stop(run_id)
+        assert runner.wait(run_id, timeout=120) == "stopped"
+        assert "did not stop within 3 s" in runner.store.get_run(run_id).error
+    finally:
+        runner.shutdown(stop_runs=True, timeout=60)
+
+
+@pytest.mark.slow
+def test_an_unreachable_cluster_fails_the_run_without_blocking_submit(pg_url):
+    """Joining a cluster happens off the caller's thread: submit returns with the row queued.
+    In its own process: Ray joins one cluster per process, and this one has joined the test cluster."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import json, time
+        from engine.runner import Runner
+        from engine.runner.ray_executor import ray_executor
+        from tests.e2e.test_train_e2e import iris
+        runner = Runner({pg_url!r}, executor=ray_executor("127.0.0.1:1"), follow_interval_s=0.2)
+        t0 = time.monotonic()
+        run_id = runner.submit(iris(epochs=1))
+        took = time.monotonic() - t0
+        queued = runner.store.get_run(run_id).status
+        status = runner.wait(run_id, timeout=120)
+        print(json.dumps({{"took": took, "queued": queued, "status": status,
+                          "error": runner.store.get_run(run_id).error}}))
+        runner.shutdown(stop_runs=True, timeout=30)
+        """)
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["queued"] in ("queued", "failed") and result["status"] == "failed"
+    assert "could not start the run on the Ray cluster at 127.0.0.1:1" in result["error"]
+    assert "nothing answers at 127.0.0.1:1" in result["error"] and "Run on" in result["error"]
+
+
+@pytest.mark.slow
+def test_a_data_parallel_run_trains_on_the_cluster_under_torchrun(runner, events):
+    spec = digits(epochs=1)
+    spec["training"]["distributed"] = {"nproc": 2, "backend": "gloo"}
+    run_id = runner.submit(spec)
+    assert runner.wait(run_id, timeout=300) == "completed", runner.store.get_run(run_id).error
+    system = {c.key for c in runner.store.get_system_curves([run_id]) if len(c)}
+    assert any(k.startswith("rank1/") for k in system)  # the second process ran and kept its samples

@@ -153,6 +153,8 @@ class TrainPage(QWidget):
         hint = QLabel("Ctrl+Enter")
         hint.setEnabled(False)
         self.run_on = RunOnChooser()
+        self.run_on.set_devices(self.settings.device_entries(), self.state.spec.training.device)
+        self.run_on.device_chosen.connect(self.settings.select_device)
         launch_row = QHBoxLayout()
         launch_row.addWidget(self.launch_button, 1)
         launch_row.addWidget(hint)
@@ -228,6 +230,7 @@ class TrainPage(QWidget):
     def _on_spec_changed(self, spec: Any) -> None:
         self._form_error = None
         self.settings.set_spec(spec)
+        self.run_on.show_device(spec.training.device)
         self.json_view.setPlainText(spec.to_json())
         self._summary, self._model_error = None, None
         self._model_check.request(spec)
@@ -247,6 +250,7 @@ class TrainPage(QWidget):
         gpus, samples = result
         if [g.index for g in gpus] != sorted(self.settings.gpu_names()) or not self.memory.known:
             self.settings.set_devices(gpus)
+            self.run_on.set_devices(self.settings.device_entries(), self.state.spec.training.device)
         self.memory.update(gpus, samples)
         self._update_launch()
 

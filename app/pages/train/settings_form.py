@@ -203,6 +203,15 @@ class SettingsForm(QWidget):
             i = self.device.count() - 1
         self.device.setCurrentIndex(i)
 
+    def device_entries(self) -> list[tuple[str, str]]:
+        """The device list as (label, device) pairs, for the Train page's "Run on"."""
+        return [(self.device.itemText(i), self.device.itemData(i)) for i in range(self.device.count())]
+
+    def select_device(self, device: str) -> None:
+        """Choose `device` (the spec follows, as when the user picks it here)."""
+        if self.device.currentData() != device:
+            self._select_device(device)
+
     def gpu_names(self) -> dict[int, str]:
         return {g.index: g.name for g in self._gpus}
 
