@@ -33,7 +33,9 @@ def _trained(url: str, folder: Path) -> int:
     run_id = store.create_run(SPEC)
     spec = parse_spec(SPEC)
     record_preprocessing(store, run_id, spec)
+    store.set_status(run_id, "running")
     result = train(spec, checkpoint_dir=folder / "ck", device="cpu")
+    store.update_summary(run_id, {"params": result.num_params})
     for kind, path in result.checkpoints.items():
         store.add_checkpoint(run_id, kind, path, result.step, result.epochs_done, None)
     store.set_status(run_id, "completed")
