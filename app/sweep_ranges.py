@@ -153,6 +153,8 @@ def grid_values(domain: dict[str, list[Any]], points: int = GRID_POINTS) -> dict
     if kind == "log_uniform":
         vals = [_nice(10 ** (math.log10(low) + i * (math.log10(high) - math.log10(low)) / (points - 1)))
                 for i in range(points)]
+    elif kind == "int" and low > 0 and high / low >= 4:  # sizes span factors: 32, 64, 128
+        vals = sorted({int(round(low * (high / low) ** (i / (points - 1)))) for i in range(points)})
     elif kind == "int":
         vals = sorted({int(round(low + i * (high - low) / (points - 1))) for i in range(points)})
     else:

@@ -130,7 +130,8 @@ def test_suggested_domains():
     assert suggest_domain("optimizer.type", "Adam", kind="choice", choices=("SGD", "Adam")) == \
         {"values": ["SGD", "Adam"]}
     assert grid_values({"log_uniform": [0.0001, 0.01]}) == {"values": [0.0001, 0.001, 0.01]}
-    assert grid_values({"int": [16, 256]}) == {"values": [16, 136, 256]}
+    assert grid_values({"int": [16, 256]}) == {"values": [16, 64, 256]}  # a size range: geometric
+    assert grid_values({"int": [2, 6]}) == {"values": [2, 4, 6]}
     assert parse_domain("x", "values", "Adam, SGD, 3, true")[0] == {"values": ["Adam", "SGD", 3, True]}
     assert parse_domain("x", "int", "16 .. 25.5")[1] == "x: an int range takes whole numbers (e.g. 16 .. 256)"
 

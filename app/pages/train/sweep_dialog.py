@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -191,10 +192,9 @@ class SweepDialog(QDialog):
         self._rows = {}
         for row, (path, domain) in enumerate(params.items()):
             kind = next(iter(domain))
-            label = QLabel(path)
-            label.setObjectName(f"sweep_param_{path}")
-            label.setContentsMargins(6, 0, 6, 0)
-            self.table.setCellWidget(row, 0, label)
+            name = QTableWidgetItem(path)  # an item, not a widget: the column sizes to it
+            name.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            self.table.setItem(row, 0, name)
             kinds = self._combo(f"sweep_kind_{path}", KINDS, KIND_TIPS)
             kinds.setCurrentIndex(kinds.findData(kind))
             kinds.currentIndexChanged.connect(lambda _i, p=path: self._on_kind(p))
