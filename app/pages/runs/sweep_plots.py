@@ -54,8 +54,13 @@ class _Points:
         self.item.sigClicked.connect(lambda _s, pts, _ev=None: pts and on_click(int(pts[0].data())))
         plot.addItem(self.item)
 
-    def set(self, xs: list[float], ys: list[float], trials: list[Trial]) -> None:
-        brushes = [pg.mkBrush(PRUNED if t.status == RunStatus.PRUNED else POINT) for t in trials]
+    def set(self, xs: list[float], ys: list[float], trials: list[Trial], by_number: bool = False) -> None:
+        """by_number: completed trials coloured from early (dark) to late (light), as Optuna's slice plot."""
+        last = max((t.number for t in trials), default=1)
+        cmap = pg.colormap.get("viridis") if by_number else None
+        brushes = [pg.mkBrush(PRUNED if t.status == RunStatus.PRUNED
+                              else cmap.map(t.number / max(last, 1), mode="qcolor") if cmap is not None else POINT)
+                   for t in trials]
         symbols = ["t" if t.status == RunStatus.PRUNED else "o" for t in trials]
         self.item.setData(x=np.asarray(xs, dtype=float), y=np.asarray(ys, dtype=float),
                           data=[t.run_id for t in trials], brush=brushes, symbol=symbols,
@@ -159,7 +164,8 @@ class ImportancePlot(QWidget):
 
 
 class SlicePlots(QWidget):
-    """objectName sweep_slices: one scatter per parameter, in a scrollable grid."""
+    """objectName sweep_slices: one scatter per parameter, in a scrollable grid; completed
+    trials coloured by trial number (dark early, light late: where the sampler went)."""
 
     trial_clicked = Signal(int)
 
@@ -212,7 +218,7 @@ class SlicePlots(QWidget):
                 else:
                     axis.setTicks(None)
             w.getPlotItem().setLabel("left", report.metric)
-            self._points[p.path].set(xs, [float(t.value) for t in have if t.value is not None], have)
+            self._points[p.path].set(xs, [float(t.value) for t in have if t.value is not None], have, by_number=True)
             w.getPlotItem().enableAutoRange()
 
     def point_counts(self) -> dict[str, int]:

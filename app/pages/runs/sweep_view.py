@@ -72,6 +72,8 @@ class SweepView(QWidget):
         self.sweep_id: Optional[int] = None
         self.report: Optional[SweepReport] = None
         self._importance_key: Any = None
+        self._drawn: Any = None  # what the plots show (trials and their values)
+        self._picked: list[int] = []  # trials clicked in the plots, Ctrl adds to them
 
         self.title = QLabel(objectName="sweep_title")
         self.title.setTextFormat(Qt.TextFormat.RichText)
@@ -197,10 +199,14 @@ class SweepView(QWidget):
         """Draw `report` (also what the bench and tests call with a report in hand)."""
         self.report = report
         self._header(report)
-        self.history.set_report(report)
-        self.parallel.set_report(report)
-        self.slices.set_report(report)
-        self._fill_table(report)
+        # A running sweep is re-read every few seconds: redraw only when a trial changed.
+        drawn = (report.sweep_id, tuple((t.run_id, t.status, t.value) for t in report.trials))
+        if drawn != self._drawn:
+            self._drawn = drawn
+            self.history.set_report(report)
+            self.parallel.set_report(report)
+            self.slices.set_report(report)
+            self._fill_table(report)
         self._update_buttons()
         self._request_importance()
         active = report.status in ACTIVE_SWEEP
@@ -284,7 +290,14 @@ class SweepView(QWidget):
 
     # --- selection -----------------------------------------------------------------------------
     def _pick(self, run_id: int) -> None:
-        self.trials_selected.emit([run_id])
+        """A click selects the trial's run; Ctrl+click adds it (or takes it out) for compare."""
+        from PySide6.QtWidgets import QApplication
+
+        if QApplication.keyboardModifiers() & Qt.KeyboardModifier.ControlModifier:
+            self._picked = [r for r in self._picked if r != run_id] + ([] if run_id in self._picked else [run_id])
+        else:
+            self._picked = [run_id]
+        self.trials_selected.emit(list(self._picked))
 
     def selected_trial_ids(self) -> list[int]:
         rows = sorted({i.row() for i in self.trials.selectionModel().selectedRows()})
