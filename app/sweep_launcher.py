@@ -13,6 +13,7 @@ terminal. One launcher per AppState (`get_launcher(state)`).
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Optional
 
 from PySide6.QtCore import QObject, Signal
@@ -89,9 +90,11 @@ class SweepLauncher(QObject):
         with self._lock:
             return list(self._threads)
 
-    def shutdown(self, timeout: float = 30.0) -> None:
-        """Before the app quits: stop every sweep run here (its live trials save a
-        checkpoint) and wait for the supervisors; `layerdeck sweep --resume ID` goes on later."""
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Before the app quits: stop every sweep run here and give the supervisors
+        `timeout` seconds in all to stop their trials. A trial whose supervisor is
+        gone first stops by itself with a checkpoint (its stdin closes, engine.worker);
+        the sweep's row already says stopped. `layerdeck sweep --resume ID` goes on later."""
         live = self.live()
         if not live:
             self._closed = True
@@ -111,8 +114,9 @@ class SweepLauncher(QObject):
         self._closed = True
         with self._lock:
             threads = list(self._threads.values())
+        deadline = time.monotonic() + timeout
         for t in threads:
-            t.join(timeout)
+            t.join(max(0.0, deadline - time.monotonic()))
 
 
 def get_launcher(state: Any) -> SweepLauncher:
