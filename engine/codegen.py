@@ -33,20 +33,32 @@ def render(call: Call, indent: str = "") -> str:
     inner = indent + INDENT
     args = [render(a, inner) if isinstance(a, Call) else _value(a) for a in call.args]
     args += [f"{k}={_value(v)}" for k, v in call.kwargs.items()]
-    one_line = f"{call.func}({', '.join(args)})"
+    func = call.func
+    if func.startswith("custom:"):  # a user's block: its class, imported at the top of the file
+        from engine.blocks.custom import class_name
+
+        func = class_name(func)
+    one_line = f"{func}({', '.join(args)})"
     if "\n" not in one_line and len(indent) + len(one_line) + 2 <= 100:
         return one_line
-    return f"{call.func}(\n" + "".join(f"{inner}{a},\n" for a in args) + f"{indent})"
+    return f"{func}(\n" + "".join(f"{inner}{a},\n" for a in args) + f"{indent})"
 
 
 def _used_helpers(call: Call, found: set[str]) -> set[str]:
-    if call.func in HELPERS:
+    if call.func in HELPERS or call.func.startswith("custom:"):
         found.add(call.func)
         found.update(NEEDS.get(call.func, ()))
     for a in call.args:
         if isinstance(a, Call):
             _used_helpers(a, found)
     return found
+
+
+def _custom_imports(used: set[str]) -> list[str]:
+    """`from my_package.modules import ScaledTanh` for each custom block the model uses."""
+    from engine.blocks.custom import import_line
+
+    return sorted({import_line(f) for f in used if f.startswith("custom:")})
 
 
 def _class_name(name: str) -> str:
@@ -77,6 +89,7 @@ def python_source(blocks: list, summary: ModelSummary, class_name: str = "Net") 
         '"""',
         "import torch",
         "from torch import nn",
+        *_custom_imports(helpers),
         "",
     ]
     for name in HELPERS:

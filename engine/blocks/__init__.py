@@ -33,12 +33,34 @@ __all__ = ["Shape", "ShapeError", "Param", "BlockType", "Call", "CATALOGUE", "CA
 CATEGORIES: list[str] = ["Linear", "Convolution", "Pooling", "Normalization", "Activation", "Recurrent",
                          "Attention", "Shape", "Regularization", "Embedding", "Containers"]
 
-CATALOGUE: dict[str, BlockType] = {
+class _Catalogue(dict):
+    """The block types by name; a name it does not know loads the custom blocks
+    (engine.blocks.custom) once, so plugins cost nothing until a spec uses one."""
+
+    def _custom(self, name: object) -> bool:
+        from engine.blocks.custom import ensure_custom_blocks
+
+        ensure_custom_blocks()
+        return dict.__contains__(self, name)
+
+    def __missing__(self, name: str) -> BlockType:
+        if self._custom(name):
+            return dict.__getitem__(self, name)
+        raise KeyError(name)
+
+    def __contains__(self, name: object) -> bool:
+        return dict.__contains__(self, name) or self._custom(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self[name] if name in self else default
+
+
+CATALOGUE: dict[str, BlockType] = _Catalogue({
     bt.type: bt for bt in sorted([*layers.BLOCKS, *elementwise.BLOCKS, *resampling.BLOCKS, *sequence.BLOCKS,
                                   *text.BLOCKS,
                                   *containers.BLOCKS],
                                  key=lambda b: CATEGORIES.index(b.category))
-}
+})
 
 # Sizes torch wants but a spec never holds: they come from the previous block.
 INFERRED_ARGS = ("in_features", "in_channels", "num_features", "num_channels", "input_size", "embed_dim",
@@ -65,6 +87,8 @@ def default_params(type: str) -> dict[str, Any]:
     out: dict[str, Any] = {p.name: p.default for p in bt.params if p.required}
     if bt.container:
         out["blocks"] = []
+    if bt.provider and not bt.provider.startswith("blocks folder"):
+        out["package"] = bt.provider  # a spec that travels says where its custom block comes from
     return out
 
 
@@ -78,6 +102,11 @@ def check_block(raw: Any, path: str) -> list[str]:
     if not isinstance(name, str):
         return [f"{path}.type: must be a block name such as \"Linear\""]
     if name not in CATALOGUE:
+        from engine.blocks.custom import missing_hint
+
+        missing = missing_hint(name, raw.get("package"))
+        if missing:
+            return [f"{path}.type: {missing}"]
         hits = suggest(name)
         hint = f"did you mean {' or '.join(hits)}?" if hits else "see the block palette for known types"
         return [f"{path}.type: unknown block type {name!r}; {hint}"]

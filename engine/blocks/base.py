@@ -67,6 +67,10 @@ class Call:
 
         if self.func.startswith("nn."):
             cls = getattr(nn, self.func[3:])
+        elif self.func.startswith("custom:"):  # a user's block (engine.blocks.custom)
+            from engine.blocks.custom import custom_class
+
+            cls = custom_class(self.func[len("custom:"):])
         else:
             cls = getattr(modules, self.func)
         args = [a.instantiate() if isinstance(a, Call) else a for a in self.args]
@@ -87,6 +91,8 @@ BLOCK_OPTIONS = (
     Param("init", "choice", "default", "Weight initialization (seeded by the run's seed); default is torch's own.",
           choices=("default", "kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform",
                    "orthogonal", "zeros")),
+    Param("package", "text", None, "The Python package that provides this custom block (named when it is missing).",
+          optional=True),
 )
 OPTION_NAMES = tuple(p.name for p in BLOCK_OPTIONS)
 

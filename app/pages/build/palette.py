@@ -42,6 +42,7 @@ class Palette(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         from engine.blocks import CATALOGUE, CATEGORIES
+        from engine.blocks.custom import ensure_custom_blocks
 
         self.search = QLineEdit()
         self.search.setObjectName("palette_search")
@@ -60,6 +61,7 @@ class Palette(QWidget):
         layout.addWidget(self.search)
         layout.addWidget(self.tree)
 
+        ensure_custom_blocks()  # a user's own blocks (plugins, the blocks folder) under "Custom"
         by_cat: dict[str, list] = {}
         for bt in CATALOGUE.values():
             by_cat.setdefault(bt.category, []).append(bt)
