@@ -145,6 +145,12 @@ def test_a_pruned_trial_reads_pruned_in_the_train_pages_run_list(qtbot, page):
     label = next(w for w in page.runs.findChildren(QLabel, "run_status") if "pruned" in w.text())
     assert STATUS_COLOURS["pruned"] in label.text() and STATUS_COLOURS["pruned"] != STATUS_COLOURS["failed"]
     assert 7 not in page.runs.active_ids()  # ended: no Pause or Stop offered
+    # The worker ends a pruned trial "stopped"; the supervisor's word (pruned) wins in the list.
+    from engine.sweeps.supervisor import TrialResult
+
+    page.runs.upsert(RunRow(8, "digits-mlp-sweep #4", "stopped", epoch=3, total_epochs=20))
+    page.sweeps.launcher.trial_finished.emit(1, TrialResult(4, 8, {"optimizer.lr": 0.1}, 0.4, "pruned"))
+    assert page.runs.row(8).status == "pruned"
 
 
 def test_right_click_on_a_field_offers_sweep_this_after_its_own_actions(qtbot, page, monkeypatch):

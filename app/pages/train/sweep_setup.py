@@ -102,6 +102,11 @@ class SweepSetup(QObject):
             self.dialog.launch_button.setEnabled(True)
 
     def _on_trial(self, sweep_id: int, result: Any) -> None:
+        # A pruned trial's worker ends it "stopped" and the supervisor then marks it pruned:
+        # the run list heard the worker's word first.
+        row = self.page.runs.row(result.run_id) if result.run_id else None
+        if row is not None and result.status == "pruned" and row.status != "pruned":
+            self.page.runs.change(result.run_id, status="pruned")
         value = "" if result.value is None else f", {fmt_metric(result.value)}"
         self.page.state.status_message.emit(f"Sweep {sweep_id}: trial {result.number} {result.status}{value}")
         self.page.state.runs_changed.emit()
