@@ -46,6 +46,10 @@ def read_new_data(pre: Preprocessing, path: str | Path) -> NewData:
         data = _image_folder(pre, p)
     elif p.suffix.lower() == ".npz":
         data = _npz(pre, p)
+    elif p.suffix.lower() in (".csv", ".tsv", ".txt") and pre.extras.get("tokenizer"):
+        from engine.data.text import read_new_texts  # a text run: its tokenizer reads the text column
+
+        data = read_new_texts(pre, p)
     elif p.suffix.lower() in (".csv", ".tsv", ".txt"):
         if not pre.takes_table:
             raise DataError(f"{p.name} is a CSV table, but this run's {pre.dataset} inputs have shape "
@@ -66,6 +70,8 @@ def accepted(pre: Preprocessing) -> str:
         kinds.insert(0, "a CSV with the columns " + ", ".join(repr(c.name) for c in pre.columns))
     if pre.image_size is not None:
         kinds.insert(0, "a folder of images (optionally one subfolder per class)")
+    if pre.extras.get("tokenizer"):
+        kinds.insert(0, f"a CSV with a {pre.extras.get('text_column', 'text')!r} column of texts")
     return "give " + " or ".join(kinds)
 
 

@@ -128,7 +128,8 @@ def fit_preprocessing(data: DataSpec, dataset: Dataset) -> Preprocessing:
         pre.update(image_size=int(info.input_shape[-1]), image_mode="L" if info.input_shape[0] == 1 else "RGB")
     tokenizer = getattr(dataset, "tokenizer", None)  # text sets: the fitted tokenizer as JSON (engine/data/text.py)
     if tokenizer is not None:
-        pre["extras"] = {"tokenizer": tokenizer}
+        pre["extras"] = {"tokenizer": tokenizer, "text_column": str(data.options.get("text", "text")),
+                         "label_column": data.target}
     return Preprocessing(**pre)
 
 

@@ -253,3 +253,27 @@ def data_for_model(data: DataSpec, blocks: list[Any]) -> DataSpec:
                         "a model reads ids from its own tokenizer: make them the same folder (or leave "
                         "data.options.pretrained empty)")
     return data
+
+
+def read_new_texts(pre: Any, path: Path) -> Any:
+    """A CSV of new texts for a text run (`layerdeck predict`): its text column read by the
+    run's own tokenizer (Preprocessing.extras), with the answers when the label column is there."""
+    from engine.data.new_data import NewData, _set_truth
+
+    column, target = pre.extras.get("text_column", "text"), pre.extras.get("label_column") or "label"
+    raw = path.read_text(encoding="utf-8-sig")
+    try:
+        dialect = csv.Sniffer().sniff(raw[:8192], delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    rows = list(csv.DictReader(io.StringIO(raw), dialect=dialect))
+    header = list(rows[0].keys()) if rows else []
+    if column not in header:
+        raise DataError(f"{path.name} has no column {column!r}, which holds the texts this run was trained on; "
+                        f"its columns: {', '.join(header) or 'none'}")
+    texts = [row.get(column) or "" for row in rows]
+    x = encode_texts(pre.extras["tokenizer"], texts, int(pre.input_shape[0]))
+    data = NewData(x, [f"row {i + 1} (line {i + 2})" for i in range(len(rows))])
+    if target in header:
+        _set_truth(pre, data, [(row.get(target) or "").strip() for row in rows])
+    return data

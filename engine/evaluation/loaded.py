@@ -83,9 +83,10 @@ def preprocessing_of(store: RunStore, run_id: int, spec: RunSpec) -> Preprocessi
 def load_data(spec: RunSpec, run_id: int) -> Any:
     """The run's dataset, split as in training; a DataError becomes words about the run."""
     from engine.data import DataError, load_dataset
+    from engine.data.text import data_for_model
 
     try:
-        return load_dataset(spec.data, spec.seed)
+        return load_dataset(data_for_model(spec.data, spec.model.blocks), spec.seed)
     except DataError as e:
         raise EvaluationError(f"run {run_id}'s data cannot be loaded: {e}") from None
 

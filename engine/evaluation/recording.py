@@ -20,9 +20,11 @@ def record_preprocessing(store: RunStore, run_id: int, spec: RunSpec) -> None:
     dataset lands in the process's cache, so training loads it for free; a
     dataset that cannot load is left for training to report."""
     from engine.data import DataError, load_dataset
+    from engine.data.text import data_for_model
 
     try:
-        data = load_dataset(spec.data, spec.seed)
+        # As training loads it: a pretrained text block's own tokenizer reads the texts.
+        data = load_dataset(data_for_model(spec.data, spec.model.blocks), spec.seed)
     except DataError:
         return
     try:

@@ -143,3 +143,15 @@ def test_a_tiny_bert_folder_fine_tunes_in_a_worker_and_its_run_completes(tmp_pat
     assert len(curve) == 1  # one epoch, recorded
     saved = read_run_tokenizer(checkpoint_dir(db_url, run.id))
     assert saved is not None and "[CLS]" in saved  # the folder's own tokenizer, kept with the run
+    # `layerdeck predict` reads new texts with the tokenizer the run kept.
+    new = write_csv(tmp_path / "new.csv", [("my parcel never arrived, tracking says lost", "shipping"),
+                                           ("i was charged twice, please refund the payment", "billing")])
+    out = tmp_path / "predictions.csv"
+    capsys.readouterr()
+    assert main(["predict", str(run.id), str(new), "--out", str(out), "--db", db_url]) == 0, capsys.readouterr().err
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["true"] for r in rows] == ["shipping", "billing"]
+    assert all(r["predicted"] in ("billing", "shipping", "technical", "account") for r in rows)
+    assert all(abs(sum(float(r[f"p({c})"]) for c in ("billing", "shipping", "technical", "account")) - 1) < 1e-4
+               for r in rows)
