@@ -1,4 +1,4 @@
-"""File handling behind the File menu: new, templates, open, save, recent
+"""File handling behind the File menu: new, the template gallery, open, save, recent
 files, export as Python, and the unsaved-changes prompt.
 
 Every operation has a path-taking method (`open_path`, `save_to`,
@@ -12,10 +12,11 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Optional
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
+from PySide6.QtWidgets import QDialog, QFileDialog, QMenu, QMessageBox, QWidget
 
 from app.settings import Settings
 from app.state import AppState
@@ -53,6 +54,7 @@ class FileController(QObject):
     def __init__(self, state: AppState, settings: Settings, window: QWidget):
         super().__init__(window)
         self.state, self.settings, self.window = state, settings, window
+        self.gallery: Optional[QDialog] = None
 
     # --- documents ----------------------------------------------------------------
     def new_spec(self) -> bool:
@@ -167,15 +169,17 @@ class FileController(QObject):
         return answer == QMessageBox.Discard
 
     # --- menus ----------------------------------------------------------------------
-    def fill_templates_menu(self, menu: QMenu) -> None:
-        menu.clear()
-        found = templates()
-        for title, path in found:
-            action = menu.addAction(title)
-            action.setToolTip(str(path))
-            action.triggered.connect(lambda _=False, p=path: self.new_from_template(p))
-        if not found:
-            menu.addAction("No templates found in resources/templates").setEnabled(False)
+    def gallery_dialog(self) -> bool:
+        """The template gallery (app/template_gallery.py); True when a template was opened."""
+        from app.template_gallery import TemplateGallery
+
+        self.gallery = TemplateGallery(self.window)  # reachable while open (tests drive it)
+        try:
+            path = self.gallery.chosen_path if self.gallery.exec() else None
+        finally:
+            self.gallery.deleteLater()
+            self.gallery = None
+        return path is not None and self.new_from_template(path)
 
     def fill_recent_menu(self, menu: QMenu) -> None:
         menu.clear()
