@@ -175,3 +175,17 @@ def test_right_click_on_a_field_offers_sweep_this_after_its_own_actions(qtbot, p
     assert texts[-1] == "Sweep this… (optimizer.lr)"
     assert any("Copy" in t for t in texts)  # the field's own editing actions stay
     assert right_click(page.settings.optimizer.combo) == ["Sweep this… (optimizer.type)"]
+
+
+def test_a_trial_pruned_by_a_supervisor_elsewhere_turns_pruned_in_the_run_list(qtbot, page, db_url):
+    from app.pages.train.run_list import RunRow
+    from engine.protocol import Finished
+    from engine.store import RunStore
+
+    with RunStore(db_url) as store:  # as `layerdeck sweep` leaves it: the worker said stopped, then pruned
+        run_id = store.create_run(page.state.spec.to_dict())
+        store.set_status(run_id, "pruned")
+    page.runs.upsert(RunRow(run_id, "digits-mlp #2", "running", epoch=3, total_epochs=20, adopted=True))
+    page.bridge.finished.emit(Finished(run_id, status="stopped"))
+    assert page.runs.row(run_id).status == "stopped"
+    qtbot.waitUntil(lambda: page.runs.row(run_id).status == "pruned", timeout=10_000)

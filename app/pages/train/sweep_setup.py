@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QPushButton, QStyle
 
+from app.background import Background
 from app.pages.train.sweep_dialog import SweepDialog
 from app.sweep_draft import bring_to_front, get_draft
 from app.sweep_launcher import get_launcher
 from app.widgets.form_fields import FieldDesc
 from app.widgets.sweep_action import attach_sweep_action, attach_sweep_actions
 from engine.formatting import metric as fmt_metric
+
+PRUNE_CHECK_MS = 1500  # a supervisor marks a stopped trial pruned right after its worker ends it
 
 
 class SweepSetup(QObject):
@@ -45,6 +48,9 @@ class SweepSetup(QObject):
         self.launcher.trial_finished.connect(self._on_trial)
         self.launcher.note.connect(lambda sid, text: page.state.status_message.emit(f"Sweep {sid}: {text}"))
         self.launcher.finished.connect(self._on_finished)
+        page.bridge.finished.connect(self._on_run_finished)
+        self._reads = Background(self, name="layerdeck-sweep-status")
+        self._store: Any = None
         self.attach()
         self._update_button()
 
@@ -111,6 +117,27 @@ class SweepSetup(QObject):
         self.page.state.status_message.emit(f"Sweep {sweep_id}: trial {result.number} {result.status}{value}")
         self.page.state.runs_changed.emit()
 
+    def _on_run_finished(self, event: Any) -> None:
+        """A sweep run elsewhere (`layerdeck sweep`) prunes a trial after its worker ended it
+        stopped: look again a moment later, and show pruned if the supervisor said so."""
+        if event.status != "stopped":
+            return
+        run_id = event.run_id
+        QTimer.singleShot(PRUNE_CHECK_MS, lambda: self._reads.submit(
+            lambda: self._read_status(run_id), lambda status: self._show_pruned(run_id, status), lambda m, t: None))
+
+    def _read_status(self, run_id: int) -> str:
+        from engine.store import RunStore
+
+        if self._store is None:
+            self._store = RunStore(self.page.state.store_url)
+        return str(self._store.get_run(run_id).status)
+
+    def _show_pruned(self, run_id: int, status: str) -> None:
+        row = self.page.runs.row(run_id)
+        if status == "pruned" and row is not None and row.status != "pruned":
+            self.page.runs.change(run_id, status="pruned")
+
     def _on_finished(self, sweep_id: int, status: str) -> None:
         self.page.state.status_message.emit(f"Sweep {sweep_id} {status}")
         self.page.state.runs_changed.emit()
@@ -120,3 +147,6 @@ class SweepSetup(QObject):
     def shutdown(self) -> None:
         """The page closes: stop the sweeps run from this window (each trial saves a checkpoint)."""
         self.launcher.shutdown()
+        self._reads.wait(2000)
+        if self._store is not None:
+            self._store.close()
