@@ -10,6 +10,7 @@ with `layerdeck sweep --resume ID`.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from typing import Any
@@ -89,6 +90,14 @@ def run(args: argparse.Namespace) -> int:
     except SweepBusyError as e:
         print(f"layerdeck sweep: {e}", file=sys.stderr)
         return EXIT_FAILED
+    except Exception as e:  # the store or an executor failed: one line (the traceback with LAYERDECK_DEBUG=1)
+        if os.environ.get("LAYERDECK_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
+        print(f"layerdeck sweep: sweep {sweep_id} stopped: {type(e).__name__}: {e}; "
+              f"continue it with `layerdeck sweep --resume {sweep_id}`", file=sys.stderr)
+        return EXIT_STOPPED
     with RunStore(db_url) as store:
         sweep = store.get_sweep(sweep_id)
     best = (f"best run {sweep.best_run_id}: {sweep.metric} {format_value(sweep.state.get('best_value'))}"

@@ -16,9 +16,10 @@ and crashed ones are put back into a fresh in-memory study as they ended; a
 run the pruner was stopping becomes `pruned`; a trial whose run ended
 `stopped` (or `crashed`) without being settled was cut short by the
 supervisor's death: it keeps its run, trial number and checkpoint, does not
-count towards the budget, and its parameters are trained again by a new
-trial (a new number, its "sweep/params" document naming the run it
-retries). Trial numbers only grow, so none repeats.
+count towards the budget, and a new trial (the next number; its
+"sweep/params" document names the run it retries, which is also its
+parent) continues it from its last checkpoint, or trains its values from
+the start if it has none. Trial numbers only grow, so none repeats.
 """
 from __future__ import annotations
 
@@ -102,7 +103,10 @@ class SweepSupervisor:
         self._live: dict[int, Any] = {}  # run id -> optuna Trial
         self._numbers: dict[int, int] = {}  # run id -> trial number
         self._params: dict[int, dict[str, Any]] = {}
-        self._retries: list[tuple[dict[str, Any], int]] = []  # (params, run id cut short)
+        self._retries: list[dict[str, Any]] = []  # parameters of cut-short trials, to ask for again
+        # A cut-short trial's point -> (its run, its last checkpoint): the next trial with those values
+        # continues from there instead of starting over.
+        self._continue: dict[str, tuple[int, Optional[str]]] = {}
         self._grid_left: list[dict[str, Any]] = grid_points(self.doc) if self.doc.method == "grid" else []
         self._paused_runs: set[int] = set()
         self._paused = False
@@ -123,6 +127,10 @@ class SweepSupervisor:
             self._stop_trials()
             self._wait_live()
             status = "stopped"
+        except Exception:  # the store or the executor failed under us: leave it resumable
+            self._stop_trials()
+            status = "stopped"
+            raise
         finally:
             unsubscribe()
             self.runner.shutdown(stop_runs=True, timeout=30)
@@ -165,14 +173,12 @@ class SweepSupervisor:
 
     # --- trials ------------------------------------------------------------------------------
     def _launch(self) -> None:
-        retry_of: Optional[int] = None
         if self.doc.method == "grid":
             live = {point_key(p) for p in self._params.values()}
             point = next(p for p in self._grid_left if point_key(p) not in live)
             self.study.enqueue_trial(point)
         elif self._retries:
-            params, retry_of = self._retries.pop(0)
-            self.study.enqueue_trial(params)
+            self.study.enqueue_trial(self._retries.pop(0))
         trial = self.study.ask(self.dists)
         number = trial.number + 1
         params = dict(trial.params)
@@ -184,7 +190,9 @@ class SweepSupervisor:
             self.on_trial(TrialResult(number, 0, params, None, "failed", f"the trial's spec is refused: {e}"))
             self._grid_done(params)
             return
-        run_id = self.runner.submit(spec, sweep_id=self.sweep_id, trial_number=number)
+        retry_of, resume_from = self._continue.pop(point_key(params), (None, None))
+        run_id = self.runner.submit(spec, sweep_id=self.sweep_id, trial_number=number, parent_id=retry_of,
+                                    resume_from=resume_from)
         trial.set_user_attr("run_id", run_id)
         self.store.put_document(run_id, PARAMS_DOC, {"params": params, "retry_of": retry_of})
         self._live[run_id], self._numbers[run_id], self._params[run_id] = trial, number, params
@@ -339,7 +347,8 @@ class SweepSupervisor:
             if cut_short:
                 cut += 1
                 if t.run_id not in retried:
-                    self._retries.append((t.params, t.run_id))
+                    self._retries.append(t.params)
+                    self._continue[point_key(t.params)] = (t.run_id, self._last_checkpoint(t.run_id))
                 continue
             finished += 1
             outcome = settled or ("no-metric" if status == "completed" and t.value is None else status)
@@ -354,7 +363,12 @@ class SweepSupervisor:
         self._save()
         if trials:
             self.on_note(f"resumed: {finished} of {self.planned} trials finished"
-                         + (f"; {cut} cut short (kept as they are; their parameters train again)" if cut else ""))
+                         + (f"; {cut} cut short (each continues from its checkpoint as a new trial)"
+                            if cut else ""))
+
+    def _last_checkpoint(self, run_id: int) -> Optional[str]:
+        last = [c for c in self.store.checkpoints(run_id) if c.kind == "last"]
+        return max(last, key=lambda c: c.step).path if last else None
 
     def _settle_leftovers(self) -> None:
         """Trials a dead supervisor left active: queued ones never start (the
