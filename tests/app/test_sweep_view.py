@@ -4,6 +4,9 @@ counted), clicking a trial selecting its run, brushing, top-k, importance
 off the UI thread, and `pruned` shown as such (table, tree, view, compare)."""
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import Qt
 
@@ -17,9 +20,22 @@ from engine.sweep_report import build_report, top_trials
 TRIALS = 14
 
 
+@pytest.fixture(scope="module")
+def template_store(tmp_path_factory):
+    """One demo sweep written once for the module; each test gets its own copy of the file."""
+    folder = tmp_path_factory.mktemp("sweep-template")
+    sweep_id = create_demo_sweep(f"sqlite:///{folder / 'runs.db'}", trials=TRIALS, epochs=8, seed=1)
+    return folder / "runs.db", sweep_id
+
+
 @pytest.fixture
-def sweep_id(db_url):
-    return create_demo_sweep(db_url, trials=TRIALS, epochs=8, seed=1)
+def sweep_id(db_url, template_store):
+    source, sweep_id = template_store
+    target = Path(db_url.removeprefix("sqlite:///"))
+    for suffix in ("", "-wal", "-shm"):  # the store was closed: its WAL is folded in, but copy what is there
+        if Path(f"{source}{suffix}").exists():
+            shutil.copyfile(f"{source}{suffix}", f"{target}{suffix}")
+    return sweep_id
 
 
 @pytest.fixture
