@@ -171,3 +171,15 @@ def test_the_list_s_context_menu_offers_the_branch_edits(qtbot, db_url):
     names = [a.text().replace("&", "") for a in page.context_menu().actions() if not a.isSeparator()]
     assert {"Wrap in Branch", "Add Branch", "Move to Branch Left", "Move to Branch Right", "Unwrap"} <= set(names)
     assert "Undo" not in names
+
+
+def test_a_residual_draws_its_skip_into_a_plus(qtbot, db_url):
+    residual = {"type": "Residual", "blocks": [conv(8, padding=1), {"type": "ReLU"}]}
+    state, page = make_page(qtbot, db_url, [conv(8, padding=1), residual, *HEAD])
+    [frame] = [i for i in page.diagram.items("frame") if i.path == (1,)]
+    [plus] = [i for i in page.diagram.items("note") if i.path == (1,)]
+    assert plus.text == "+" and frame.rect.contains(plus.rect)
+    inner = [i for i in page.diagram.items("box") if i.path[:1] == (1,)]
+    assert plus.rect.top() >= max(i.rect.bottom() for i in inner)  # added after the blocks inside
+    skip = [i for i in page.diagram.items("line") if i.rect.right() > max(b.rect.right() for b in inner)]
+    assert skip and skip[0].points[-1].y() == plus.rect.center().y()  # the skip runs beside them into the +

@@ -138,6 +138,11 @@ class ModelDiagram(QWidget):
             caption = "Residual  (+ input)" if residual else f"{b['type']}  {default_label(b).split('· ')[-1]}"
             self._items.append(Item("frame", QRectF(x, top, w, y - top), path, caption, error=error, frozen=frozen,
                                     style="residual" if residual else "sequential"))
+            if residual:  # the skip: the input runs down the margin and is added at the bottom
+                side, centre, join = x + w - INDENT / 2, x + w / 2, y - 7
+                self._line(QPointF(centre, top + CAPTION_H), QPointF(side, top + CAPTION_H),
+                           QPointF(side, join), QPointF(centre + 7, join))
+                self._items.append(Item("note", QRectF(centre - 7, join - 7, 14, 14), path, "+"))
             return y
         label = getattr(row, "label", None) or ""
         title = label if label.startswith(b["type"]) else f"{b['type']} {label}".strip() if row else default_label(b)
