@@ -212,6 +212,13 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         add(m, "&Quit", self.close, QKeySequence.Quit)
 
+        from app.export_actions import Exporter, add_export_menu
+
+        self.exporter = Exporter(self, self.state.store_url)
+        self.exporter.message.connect(lambda text: self.statusBar().showMessage(text, 15_000))
+        self.exporter.problem.connect(lambda text: self.statusBar().showMessage(text, 30_000))
+        add_export_menu(bar, lambda fmt: self.exporter.spec_dialog(fmt, self.state))
+
         m = bar.addMenu("&Edit")
         for action in self.build_page.edit_actions():
             m.addSeparator() if action is None else m.addAction(action)

@@ -32,6 +32,12 @@ threads.
 Then, unless --skip-accuracy, `layerdeck train` on the digits CNN template
 (a real CLI process) with its best val/accuracy and the time it took.
 
+--augment measures what data augmentation costs instead: the digits CNN as a
+LayerDeck run with and without AUGMENT (rounds interleaved, order rotating),
+samples/s of each and the cost (goal: < 25 %); then, unless --skip-accuracy,
+`layerdeck train` on the template with AUGMENT added and its val/accuracy
+(goal: >= 97 %).
+
 --worker-env NAME=VALUE sets a variable for the worker alone (the baselines
 keep this process's environment), to try a setting against unchanged
 baselines; e.g. `--worker-env OMP_WAIT_POLICY=PASSIVE` (idle OpenMP threads
@@ -40,7 +46,7 @@ fewer samples/s for the digits MLP and CNN; it pays off only on a loaded
 machine).
 
     python bench/train_throughput.py [--epochs 20] [--rounds 5] [--threads 1] [--skip-accuracy]
-                                     [--worker-env NAME=VALUE ...]
+                                     [--worker-env NAME=VALUE ...] [--augment]
 """
 from __future__ import annotations
 
@@ -292,11 +298,16 @@ def print_table(results: list[tuple[str, Figures, RunSpec, int]], epochs: int, t
               f"({fig.out_of_order} out of order), {fig.metric_rows} metric rows read back from SQLite")
 
 
-def accuracy(tmp: Path) -> None:
-    """`layerdeck train` on the digits CNN template, as a user runs it."""
+def accuracy(tmp: Path, augment: bool = False) -> None:
+    """`layerdeck train` on the digits CNN template (with AUGMENT added), as a user runs it."""
+    from engine.spec import load_spec, save_spec
     from engine.store import RunStore
 
     template = TEMPLATES / "digits_cnn.json"
+    if augment:
+        spec = load_spec(template)
+        template = tmp / "digits_cnn_augmented.json"
+        save_spec(with_augment(spec), template)
     db_url = f"sqlite:///{tmp / 'accuracy.db'}"
     cmd = [sys.executable, "-m", "app.launch", "train", str(template), "--db", db_url]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -305,7 +316,8 @@ def accuracy(tmp: Path) -> None:
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    print(f"\n`layerdeck train {template.relative_to(ROOT)} --db {db_url}`: exit {done.returncode}, "
+    shown = template.relative_to(ROOT) if template.is_relative_to(ROOT) else template.name
+    print(f"\n`layerdeck train {shown} --db {db_url}`: exit {done.returncode}, "
           f"{wall:.1f} s wall, {cpu:.1f} CPU-s (CLI + worker, start-up included)")
     print("  " + (done.stdout.strip().splitlines() or ["(no output)"])[-1])
     if done.returncode != 0:
@@ -328,6 +340,39 @@ def accuracy(tmp: Path) -> None:
     store.close()
 
 
+# An image pipeline as people use one on small digits: shifts, a small rotation, occasional erasing.
+AUGMENT = [{"type": "random_crop", "padding": 1}, {"type": "rotation", "degrees": [-10, 10]},
+           {"type": "erasing", "p": 0.25, "area": [0.02, 0.1]}]
+AUGMENT_COST_GOAL = 0.25
+
+
+def with_augment(spec: RunSpec) -> RunSpec:
+    return spec.copy_with(data={**spec.data.model_dump(mode="json"), "augment": AUGMENT})
+
+
+def augment_cost(epochs: int, rounds: int, tmp: Path) -> None:
+    """The digits CNN run with and without AUGMENT, interleaved: samples/s and the cost."""
+    plain = spec_for(MODELS["CNN"], epochs)
+    augmented = with_augment(plain)
+    n = len(load_dataset(plain.data, plain.seed).x_train)
+    got: dict[str, list[list[float]]] = {"plain": [], "augmented": []}
+    for r in range(rounds):
+        order = [("plain", plain), ("augmented", augmented)]
+        for name, spec in order[r % 2:] + order[:r % 2]:
+            folder = tmp / f"augment-{name}-{r}"
+            folder.mkdir()
+            got[name].append(layerdeck_run(spec, folder, n).throughput)
+    med = {k: statistics.median(v for r in runs for v in r) for k, runs in got.items()}
+    per_round = [1 - statistics.median(a) / statistics.median(p) for p, a in zip(got["plain"], got["augmented"])]
+    cost = 1 - med["augmented"] / med["plain"]
+    print(f"\ndigits CNN, LayerDeck runs, samples/s over epochs 2..{epochs}, medians of {rounds} rounds")
+    print(f"  without augmentation {med['plain']:>10,.0f}")
+    print(f"  with {len(AUGMENT)} transforms    {med['augmented']:>10,.0f}   ({json.dumps(AUGMENT)})")
+    print(f"  cost {100 * cost:.1f} % (goal < {100 * AUGMENT_COST_GOAL:.0f} %: "
+          f"{'ok' if cost < AUGMENT_COST_GOAL else 'MISS'}); per round "
+          f"{', '.join(f'{100 * c:.1f} %' for c in per_round)}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=20)
@@ -340,6 +385,8 @@ def main() -> None:
     ap.add_argument("--worker-env", action="append", default=[], metavar="NAME=VALUE",
                     help="an environment variable for the LayerDeck worker only (repeatable), "
                          "e.g. OMP_WAIT_POLICY=PASSIVE, to try a setting against unchanged baselines")
+    ap.add_argument("--augment", action="store_true",
+                    help="measure the digits CNN with and without data augmentation instead of the baselines")
     ap.add_argument("--baseline", choices=sorted(BASELINES), help=argparse.SUPPRESS)  # child mode
     ap.add_argument("--template", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -356,6 +403,11 @@ def main() -> None:
         threads += f"; the worker alone also has {' '.join(f'{k}={v}' for k, v in WORKER_ENV.items())}"
     load = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="layerdeck-bench-") as tmp:
+        if args.augment:
+            augment_cost(args.epochs, args.rounds, Path(tmp))
+            if not args.skip_accuracy:
+                accuracy(Path(tmp), augment=True)
+            return
         results = []
         for name in args.models.split(","):
             results.append((name, *measure(MODELS[name], args.epochs, args.rounds, Path(tmp))))

@@ -2,7 +2,7 @@
 
 An `Augmenter` takes a training batch and the step number and returns the
 transformed batch and its targets (soft targets after mixup or CutMix).
-Every draw comes from a generator seeded with (run seed, process rank,
+Every draw comes from generators seeded with (run seed, process rank,
 step), so a step's augmentation depends on nothing else: two runs with one
 seed see the same batches, a resumed run continues the same sequence, and
 dropout's use of the global generator does not shift it.
@@ -26,7 +26,7 @@ from engine.spec_augment import KINDS, MIXING, _Transform
 
 GEOMETRIC = ("random_crop", "hflip", "vflip", "rotation", "affine")
 
-Op = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+Op = Callable[[torch.Tensor, "Draws"], torch.Tensor]
 
 
 class AugmentError(ValueError):
@@ -53,6 +53,32 @@ def _plural(kind: str) -> str:
             "signal": "signals", "tokens": "token ids"}.get(kind, kind)
 
 
+class Draws:
+    """The random sources of one step: `host` (numpy) for the few numbers per
+    sample (angles, shifts, boxes, who gets a transform), `device` (torch)
+    for values per element (noise, masks). Small draws on the host cost
+    microseconds where a torch op costs tens of them, and a step's handful
+    reaches the device in one copy per transform."""
+
+    def __init__(self, seed: int, rank: int, step: int, device: torch.device):
+        self.host = np.random.default_rng([seed, rank, step])
+        self.device = torch.Generator(device=device)
+        self.device.manual_seed((seed * 1_000_003 + rank * 7_919 + step) % 2**63)
+        self.to = device
+
+    def chosen(self, p: float, b: int) -> np.ndarray:
+        """(B,) bool: which samples get a transform applied with probability p."""
+        return np.ones(b, bool) if p >= 1 else self.host.random(b) < p
+
+    def uniform(self, bounds: tuple[float, float], b: int) -> np.ndarray:
+        return self.host.uniform(bounds[0], bounds[1], b)
+
+    def tensor(self, values: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+        """Per-sample values as a (B, 1, ...) tensor that broadcasts over a batch like `like`."""
+        t = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
+        return t.to(like.device, non_blocking=True).view(-1, *([1] * (like.ndim - 1)))
+
+
 class Augmenter:
     """Applies `data.augment` to training batches; see the module's docstring."""
 
@@ -68,26 +94,26 @@ class Augmenter:
     def __bool__(self) -> bool:
         return bool(self.ops or self.mixers)
 
-    def generator(self, device: torch.device, step: int) -> torch.Generator:
-        g = torch.Generator(device=device)
-        g.manual_seed((self.seed * 1_000_003 + self.rank * 7_919 + step) % 2**63)
-        return g
+    def draws(self, device: torch.device, step: int) -> Draws:
+        return Draws(self.seed, self.rank, step, device)
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(augmented x, targets): class indices, or probabilities (B, K) after mixing."""
-        g = self.generator(x.device, step)
-        x = self.transform(x, g)
+        d = self.draws(x.device, step)
+        channels_last = x.ndim == 4 and x.is_contiguous(memory_format=torch.channels_last)
+        x = self.transform(x, d)
+        if channels_last:  # as the model expects it (training.channels_last); resampling returns NCHW
+            x = x.contiguous(memory_format=torch.channels_last)
         if self.mixers:
-            host = np.random.default_rng([self.seed, self.rank, step])
-            mixer = self.mixers[int(host.integers(len(self.mixers)))]
-            if host.random() < mixer.p:
-                return _mix(mixer, x, y, host, g, self.num_classes)
+            mixer = self.mixers[int(d.host.integers(len(self.mixers)))]
+            if d.host.random() < mixer.p:
+                return _mix(mixer, x, y, d, self.num_classes)
         return x, y
 
-    def transform(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    def transform(self, x: torch.Tensor, d: Draws) -> torch.Tensor:
         """The per-sample transforms only (what the Data page previews)."""
         for op in self.ops:
-            x = op(x, g)
+            x = op(x, d)
         return x
 
 
@@ -109,153 +135,127 @@ def _compile(transforms: Sequence[_Transform], kind: str) -> list[Op]:
     return ops
 
 
-def _chosen(p: float, b: int, g: torch.Generator, device: torch.device) -> torch.Tensor:
-    """(B,) bool: which samples get a transform applied with probability p."""
-    return torch.rand(b, generator=g, device=device) < p
-
-
-def _uniform(bounds: tuple[float, float], b: int, g: torch.Generator, device: torch.device) -> torch.Tensor:
-    lo, hi = bounds
-    return lo + (hi - lo) * torch.rand(b, generator=g, device=device)
-
-
 def _warp(transforms: list[_Transform]) -> Op:
-    def op(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    def op(x: torch.Tensor, d: Draws) -> torch.Tensor:
         b, _, h, w = x.shape
-        dev = x.device
-        m = torch.eye(3, device=dev).repeat(b, 1, 1)  # forward map in pixel units about the centre
+        # grid_sample maps each output pixel to where it reads the input: the inverse of the
+        # transforms, composed in reverse (M = A_k ... A_1, so M^-1 = A_1^-1 ... A_k^-1).
+        inverse = np.broadcast_to(np.eye(3), (b, 3, 3)).copy()
         for t in transforms:
-            a = _matrix(t, b, h, w, g, dev)
-            keep = ~_chosen(t.p, b, g, dev)
-            a[keep] = torch.eye(3, device=dev)
-            m = a @ m
-        # grid_sample maps output to input coordinates, in [-1, 1] units: invert, then rescale.
-        to_unit = torch.diag(torch.tensor([2.0 / w, 2.0 / h, 1.0], device=dev))
-        from_unit = torch.diag(torch.tensor([w / 2.0, h / 2.0, 1.0], device=dev))
-        theta = (to_unit @ _invert_affine(m) @ from_unit)[:, :2, :]
-        grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+            a = _inverse_matrix(t, b, h, w, d.host)
+            off = ~d.chosen(t.p, b)
+            a[off] = np.eye(3)
+            inverse = inverse @ a
+        # Pixels about the centre -> grid_sample's [-1, 1] units.
+        to_unit, from_unit = np.diag([2.0 / w, 2.0 / h, 1.0]), np.diag([w / 2.0, h / 2.0, 1.0])
+        theta = torch.from_numpy((to_unit @ inverse @ from_unit)[:, :2, :].astype(np.float32))
+        theta = theta.to(x.device, non_blocking=True).to(x.dtype)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
         return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
     return op
 
 
-def _invert_affine(m: torch.Tensor) -> torch.Tensor:
-    """Inverse of (B, 3, 3) affine maps in closed form (torch.linalg.inv of many
-    3x3 matrices costs milliseconds on a CPU, more than the rest of a step)."""
-    a, b, c, d = m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1]
-    det = a * d - b * c
-    inv = torch.zeros_like(m)
-    inv[:, 0, 0], inv[:, 0, 1], inv[:, 1, 0], inv[:, 1, 1] = d / det, -b / det, -c / det, a / det
-    inv[:, :2, 2] = -(inv[:, :2, :2] @ m[:, :2, 2:]).squeeze(-1)
-    inv[:, 2, 2] = 1.0
-    return inv
-
-
-def _matrix(t: Any, b: int, h: int, w: int, g: torch.Generator, dev: torch.device) -> torch.Tensor:
-    """(B, 3, 3) forward maps for one geometric transform, x to the right and y down."""
-    a = torch.eye(3, device=dev).repeat(b, 1, 1)
+def _inverse_matrix(t: Any, b: int, h: int, w: int, host: np.random.Generator) -> np.ndarray:
+    """(B, 3, 3) inverses of one geometric transform's maps, x to the right and y down."""
+    a = np.broadcast_to(np.eye(3), (b, 3, 3)).copy()
     if t.type == "hflip":
         a[:, 0, 0] = -1
     elif t.type == "vflip":
         a[:, 1, 1] = -1
-    elif t.type == "random_crop":
-        pad = t.padding
-        shift = torch.randint(-pad, pad + 1, (b, 2), generator=g, device=dev).to(a.dtype)
-        a[:, 0, 2], a[:, 1, 2] = shift[:, 0], shift[:, 1]
+    elif t.type == "random_crop":  # a shift by whole pixels; the inverse shifts back
+        shift = host.integers(-t.padding, t.padding + 1, (b, 2))
+        a[:, 0, 2], a[:, 1, 2] = -shift[:, 0], -shift[:, 1]
     elif t.type == "rotation":
-        angle = torch.deg2rad(_uniform(t.degrees, b, g, dev))
-        cos, sin = torch.cos(angle), torch.sin(angle)
-        a[:, 0, 0], a[:, 0, 1], a[:, 1, 0], a[:, 1, 1] = cos, -sin, sin, cos
-    elif t.type == "affine":
-        scale = _uniform(t.scale, b, g, dev)
-        shear = torch.tan(torch.deg2rad(_uniform(t.shear, b, g, dev)))
-        lo, hi = t.translate
-        a[:, 0, 0], a[:, 0, 1], a[:, 1, 1] = scale, scale * shear, scale
-        a[:, 0, 2] = _uniform((lo * w, hi * w), b, g, dev)
-        a[:, 1, 2] = _uniform((lo * h, hi * h), b, g, dev)
+        angle = np.deg2rad(host.uniform(t.degrees[0], t.degrees[1], b))
+        cos, sin = np.cos(angle), np.sin(angle)
+        a[:, 0, 0], a[:, 0, 1], a[:, 1, 0], a[:, 1, 1] = cos, sin, -sin, cos
+    elif t.type == "affine":  # forward: x' = s [[1, k], [0, 1]] x + t
+        scale = host.uniform(t.scale[0], t.scale[1], b)
+        k = np.tan(np.deg2rad(host.uniform(t.shear[0], t.shear[1], b)))
+        tx = host.uniform(t.translate[0] * w, t.translate[1] * w, b)
+        ty = host.uniform(t.translate[0] * h, t.translate[1] * h, b)
+        a[:, 0, 0], a[:, 0, 1], a[:, 1, 1] = 1 / scale, -k / scale, 1 / scale
+        a[:, 0, 2] = -(tx - k * ty) / scale
+        a[:, 1, 2] = -ty / scale
     return a
 
 
-def _per_sample(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """(B,) values shaped to broadcast over a batch like x."""
-    return v.reshape(-1, *([1] * (x.ndim - 1))).to(x.dtype)
-
-
-def _color_jitter(t, kind: str) -> Op:
-    def op(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        b, dev = x.shape[0], x.device
-        on = _per_sample(x, _chosen(t.p, b, g, dev))
+def _color_jitter(t: Any, kind: str) -> Op:
+    def op(x: torch.Tensor, d: Draws) -> torch.Tensor:
+        b = x.shape[0]
+        on = d.chosen(t.p, b)
+        contrast = np.where(on, d.uniform(t.contrast, b), 1.0)
+        brightness = np.where(on, d.uniform(t.brightness, b), 0.0)
         flat = x.reshape(b, -1)
-        span = _per_sample(x, flat.amax(1) - flat.amin(1))
-        mean = _per_sample(x, flat.mean(1))
-        contrast = _per_sample(x, _uniform(t.contrast, b, g, dev))
-        offset = _per_sample(x, _uniform(t.brightness, b, g, dev)) * span
-        jittered = (x - mean) * contrast + mean + offset
-        return torch.lerp(x, jittered, on)
+        span = (flat.amax(1) - flat.amin(1)).view(-1, *([1] * (x.ndim - 1)))
+        mean = flat.mean(1).view(-1, *([1] * (x.ndim - 1)))
+        return (x - mean) * d.tensor(contrast, x) + mean + d.tensor(brightness, x) * span
 
     return op
 
 
-def _erasing(t, kind: str) -> Op:
-    def op(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+def _erasing(t: Any, kind: str) -> Op:
+    def op(x: torch.Tensor, d: Draws) -> torch.Tensor:
         b, _, h, w = x.shape
-        dev = x.device
-        area = _uniform(t.area, b, g, dev) * h * w
-        ratio = torch.exp(_uniform((math.log(0.3), math.log(1 / 0.3)), b, g, dev))  # as torchvision's
-        eh = torch.sqrt(area * ratio).round().clamp(1, h)
-        ew = torch.sqrt(area / ratio).round().clamp(1, w)
-        top = (torch.rand(b, generator=g, device=dev) * (h - eh + 1)).floor()
-        left = (torch.rand(b, generator=g, device=dev) * (w - ew + 1)).floor()
-        rows = torch.arange(h, device=dev).view(1, h, 1)
-        cols = torch.arange(w, device=dev).view(1, 1, w)
-        box = ((rows >= top.view(b, 1, 1)) & (rows < (top + eh).view(b, 1, 1))
-               & (cols >= left.view(b, 1, 1)) & (cols < (left + ew).view(b, 1, 1)))
-        box &= _chosen(t.p, b, g, dev).view(b, 1, 1)
-        return x.masked_fill(box.unsqueeze(1), 0.0)
+        area = d.uniform(t.area, b) * h * w
+        ratio = np.exp(d.uniform((math.log(0.3), math.log(1 / 0.3)), b))  # as torchvision's
+        eh = np.clip(np.round(np.sqrt(area * ratio)), 1, h)
+        ew = np.clip(np.round(np.sqrt(area / ratio)), 1, w)
+        top = np.floor(d.host.random(b) * (h - eh + 1))
+        left = np.floor(d.host.random(b) * (w - ew + 1))
+        eh = np.where(d.chosen(t.p, b), eh, 0)  # an empty box leaves the sample alone
+        box = torch.from_numpy(np.stack([top, top + eh, left, left + ew], 1).astype(np.float32))
+        box = box.to(x.device, non_blocking=True).view(b, 4, 1, 1)
+        rows = torch.arange(h, device=x.device, dtype=box.dtype).view(1, h, 1)
+        cols = torch.arange(w, device=x.device, dtype=box.dtype).view(1, 1, w)
+        inside = ((rows >= box[:, 0]) & (rows < box[:, 1]) & (cols >= box[:, 2]) & (cols < box[:, 3]))
+        return x.masked_fill(inside.unsqueeze(1), 0.0)
 
     return op
 
 
-def _gaussian_noise(t, kind: str) -> Op:
-    def op(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        on = _per_sample(x, _chosen(t.p, x.shape[0], g, x.device))
-        return x + t.std * on * torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
+def _gaussian_noise(t: Any, kind: str) -> Op:
+    def op(x: torch.Tensor, d: Draws) -> torch.Tensor:
+        noise = torch.randn(x.shape, generator=d.device, device=x.device, dtype=x.dtype)
+        if t.p >= 1:
+            return x + t.std * noise
+        return x + d.tensor(t.std * d.chosen(t.p, x.shape[0]), x) * noise
 
     return op
 
 
-def _feature_mask(t, kind: str) -> Op:
-    def op(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+def _feature_mask(t: Any, kind: str) -> Op:
+    def op(x: torch.Tensor, d: Draws) -> torch.Tensor:
         # What a "feature" is: a column of a table, a channel of a sequence (all its steps),
         # a time step of a signal (all its channels), a pixel of an image (all its channels).
         shape = [x.shape[0], 1, *x.shape[2:]] if x.ndim > 2 else list(x.shape)
-        drop = torch.rand(shape, generator=g, device=x.device) < t.rate
-        drop &= _chosen(t.p, x.shape[0], g, x.device).view(-1, *([1] * (x.ndim - 1)))
-        return x.masked_fill(drop, 0.0)
+        keep = torch.rand(shape, generator=d.device, device=x.device) >= t.rate
+        if t.p < 1:
+            keep |= d.tensor(~d.chosen(t.p, x.shape[0]), x).bool()
+        return x * keep
 
     return op
 
 
-def _time_shift(t, kind: str) -> Op:
-    def op(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+def _time_shift(t: Any, kind: str) -> Op:
+    def op(x: torch.Tensor, d: Draws) -> torch.Tensor:
         axis = 1 if kind == "sequence" else x.ndim - 1  # (B, T, F) or (B, C, L)
-        b, length, dev = x.shape[0], x.shape[axis], x.device
-        lo, hi = t.steps
-        shift = torch.randint(lo, hi + 1, (b,), generator=g, device=dev)
-        shift = shift * _chosen(t.p, b, g, dev)
-        index = (torch.arange(length, device=dev).view(1, -1) - shift.view(-1, 1)).clamp(0, length - 1)
+        b, length = x.shape[0], x.shape[axis]
+        shift = d.host.integers(t.steps[0], t.steps[1] + 1, b) * d.chosen(t.p, b)
+        index = np.clip(np.arange(length)[None, :] - shift[:, None], 0, length - 1)
         view = [b] + [1] * (x.ndim - 1)
         view[axis] = length
-        return torch.gather(x, axis, index.view(view).expand_as(x))
+        index_t = torch.from_numpy(index).to(x.device, non_blocking=True).view(view)
+        return torch.gather(x, axis, index_t.expand_as(x))
 
     return op
 
 
-def _scaling(t, kind: str) -> Op:
-    def op(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        b, dev = x.shape[0], x.device
-        factor = torch.where(_chosen(t.p, b, g, dev), _uniform(t.factor, b, g, dev), torch.ones(b, device=dev))
-        return x * _per_sample(x, factor)
+def _scaling(t: Any, kind: str) -> Op:
+    def op(x: torch.Tensor, d: Draws) -> torch.Tensor:
+        b = x.shape[0]
+        return x * d.tensor(np.where(d.chosen(t.p, b), d.uniform(t.factor, b), 1.0), x)
 
     return op
 
@@ -268,15 +268,15 @@ _OPS: dict[str, Callable[..., Op]] = {
 
 # --- batch level: mixup and CutMix ----------------------------------------------------------
 
-def _mix(t: Any, x: torch.Tensor, y: torch.Tensor, host: np.random.Generator, g: torch.Generator,
+def _mix(t: Any, x: torch.Tensor, y: torch.Tensor, d: Draws,
          num_classes: Optional[int]) -> tuple[torch.Tensor, torch.Tensor]:
     b = x.shape[0]
-    perm = torch.randperm(b, generator=g, device=x.device)
-    lam = float(host.beta(t.alpha, t.alpha))
+    perm = torch.from_numpy(d.host.permutation(b)).to(x.device, non_blocking=True)
+    lam = float(d.host.beta(t.alpha, t.alpha))
     if t.type == "cutmix":
         h, w = x.shape[-2:]
         cut_h, cut_w = int(round(h * math.sqrt(1 - lam))), int(round(w * math.sqrt(1 - lam)))
-        top, left = int(host.integers(0, h - cut_h + 1)), int(host.integers(0, w - cut_w + 1))
+        top, left = int(d.host.integers(0, h - cut_h + 1)), int(d.host.integers(0, w - cut_w + 1))
         x = x.clone()
         x[..., top:top + cut_h, left:left + cut_w] = x[perm][..., top:top + cut_h, left:left + cut_w]
         lam = 1.0 - cut_h * cut_w / (h * w)  # the share actually kept
@@ -295,3 +295,25 @@ def make_augmenter(transforms: Sequence[_Transform], kind: str, task: str, loss:
         return None
     check_augment(transforms, kind, task, loss)
     return Augmenter(transforms, kind, num_classes if task == "classification" else None, seed, rank)
+
+
+def preview_draws(x: np.ndarray, transforms: Sequence[_Transform], kind: str, seed: int,
+                  times: int) -> np.ndarray:
+    """`times` augmented copies of a few samples (times, N, ...), in their own units.
+
+    The transforms act on normalized data, as in training; here the samples
+    are standardized with their own statistics (per channel for images),
+    augmented per sample (mixing needs a batch and is left out), and scaled back.
+    """
+    per_sample = [t for t in transforms if t.type not in MIXING]
+    xt = torch.as_tensor(np.asarray(x, dtype=np.float32))
+    # One statistic per channel, as fit_normalizer keeps them (images (N, C, H, W), signals (N, C, L),
+    # sequences (N, T, F)), so the shifts and erasing fill with the channel's mean.
+    axes = {4: (0, 2, 3), 3: (0, 1) if kind == "sequence" else (0, 2)}.get(xt.ndim, (0,))
+    mean = xt.mean(dim=axes, keepdim=True)
+    std = xt.std(dim=axes, keepdim=True).clamp_min(1e-6)
+    z = (xt - mean) / std
+    augmenter = Augmenter(per_sample, kind, None, seed)
+    with torch.no_grad():
+        draws = [augmenter.transform(z, augmenter.draws(z.device, i)) * std + mean for i in range(times)]
+    return torch.stack(draws).numpy()

@@ -60,9 +60,9 @@ def test_same_seed_and_step_give_the_same_batch_and_others_differ():
 def test_flips_and_padded_crops_move_pixels_exactly():
     x, _ = images()
     flip = augmenter([{"type": "hflip", "p": 1.0}, {"type": "vflip", "p": 1.0}])
-    torch.testing.assert_close(flip.transform(x, flip.generator(x.device, 0)), x.flip(-1).flip(-2))
+    torch.testing.assert_close(flip.transform(x, flip.draws(x.device, 0)), x.flip(-1).flip(-2))
     crop = augmenter([{"type": "random_crop", "padding": 2}])
-    out = crop.transform(x, crop.generator(x.device, 0))
+    out = crop.transform(x, crop.draws(x.device, 0))
     for i in range(len(x)):  # each sample is the input shifted by whole pixels, 0 (the mean) shifted in
         padded = F.pad(x[i], (2, 2, 2, 2))
         windows = [padded[:, r:r + 8, c:c + 8] for r in range(5) for c in range(5)]
@@ -72,9 +72,9 @@ def test_flips_and_padded_crops_move_pixels_exactly():
 def test_probability_zero_leaves_samples_alone_and_erasing_zeroes_a_rectangle():
     x, _ = images()
     off = augmenter([{"type": "rotation", "p": 0.0}, {"type": "erasing", "p": 0.0}])
-    torch.testing.assert_close(off.transform(x, off.generator(x.device, 0)), x)
+    torch.testing.assert_close(off.transform(x, off.draws(x.device, 0)), x)
     erase = augmenter([{"type": "erasing", "p": 1.0, "area": [0.2, 0.2]}])
-    out = erase.transform(x, erase.generator(x.device, 0))
+    out = erase.transform(x, erase.draws(x.device, 0))
     zeroed = (out == 0) & (x != 0)
     assert zeroed.flatten(1).sum(1).min() >= 6  # about a fifth of 64 pixels per image
     assert torch.equal(out[~zeroed], x[~zeroed])
@@ -112,12 +112,12 @@ def test_soft_target_cross_entropy_matches_torch_and_the_objective_takes_both_ki
 def test_sequence_transforms_shift_scale_and_mask():
     x = torch.arange(10, dtype=torch.float32).view(1, 10, 1).repeat(4, 1, 2)  # (B, T, F)
     shift = augmenter([{"type": "time_shift", "steps": [3, 3]}], kind="sequence", classes=2)
-    out = shift.transform(x, shift.generator(x.device, 0))
+    out = shift.transform(x, shift.draws(x.device, 0))
     assert out[0, :, 0].tolist() == [0, 0, 0, 0, 1, 2, 3, 4, 5, 6]  # edge value fills the gap
     scale = augmenter([{"type": "scaling", "factor": [2, 2]}], kind="sequence", classes=2)
-    torch.testing.assert_close(scale.transform(x, scale.generator(x.device, 0)), 2 * x)
+    torch.testing.assert_close(scale.transform(x, scale.draws(x.device, 0)), 2 * x)
     mask = augmenter([{"type": "feature_mask", "rate": 0.5}], kind="sequence", classes=2)
-    masked = mask.transform(x + 1, mask.generator(x.device, 0))
+    masked = mask.transform(x + 1, mask.draws(x.device, 0))
     per_channel = (masked == 0).all(dim=1)  # a masked feature is masked at every step
     assert ((masked == 0).any(dim=1) == per_channel).all()
 

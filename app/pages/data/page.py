@@ -23,11 +23,14 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from app import theme
+from app.pages.data.augment_tab import AugmentTab
+from app.pages.data.columns_panel import ColumnsPanel
 from app.pages.data.dataset_list import DatasetList
 from app.pages.data.loader import CatalogueScanner, PreviewData, PreviewLoader, stats_text
 from app.pages.data.options import DataOptions, csv_columns
@@ -133,7 +136,13 @@ class DataPage(QWidget):
         rv.addWidget(self.description_label)
         rv.addLayout(busy_row)
         rv.addWidget(self.error_label)
-        rv.addWidget(plots, 1)
+        self.augment = AugmentTab()
+        self.columns = ColumnsPanel()
+        self.tabs = QTabWidget(objectName="data_tabs")
+        self.tabs.addTab(plots, "Samples")
+        self.tabs.addTab(self.augment, "Augmentation")
+        self.tabs.addTab(self.columns, "Columns")
+        rv.addWidget(self.tabs, 1)
 
         splitter = QSplitter(Qt.Horizontal)
         splitter.addWidget(left)
@@ -148,6 +157,7 @@ class DataPage(QWidget):
         self.dataset_list.dataset_chosen.connect(self.select_dataset)
         self.options.changed.connect(self._debounce.start)
         self.loader.ready.connect(self._show_result)
+        self.augment.changed.connect(self._set_augment)
         self.scanner.found.connect(self._on_scanned)
         state.spec_changed.connect(self._on_spec_changed)
         stop = self.scanner.stop_event
@@ -264,6 +274,7 @@ class DataPage(QWidget):
     # --- results ----------------------------------------------------------------------
     def _show_result(self, result: PreviewData) -> None:
         self._set_busy(False)
+        self.columns.show_for(result.data)  # a refused CSV too: its missing cells per column
         if result.error:
             # The page describes the dataset the form names; the run keeps the last one that loaded.
             keep = self.state.spec.data
@@ -285,6 +296,7 @@ class DataPage(QWidget):
         else:
             self.bars.set_histogram(result.targets, target)
         self.info_label.setText(info_text(info))
+        self.augment.show_data(result.samples, info.kind, list(self.state.spec.data.augment), result.seed)
         self.options.set_ids_only(info.kind == "tokens")
         own = bool(info.has_own_test_split)
         self.options.set_own_test_split(own, f"{info.title} has its own test set ({info.sizes.get('test', 0)} "
@@ -301,6 +313,7 @@ class DataPage(QWidget):
 
     def _apply(self, data: DataSpec, seed: int) -> None:
         spec = self.state.spec
+        data = data.model_copy(update={"augment": spec.data.augment})  # the Augmentation tab owns it
         if spec.data == data and spec.seed == seed:
             return
         try:
@@ -313,11 +326,28 @@ class DataPage(QWidget):
         finally:
             self._applying = False
 
+    def _set_augment(self, raw: list[dict]) -> None:
+        """The Augmentation tab changed data.augment."""
+        spec = self.state.spec
+        try:
+            data = DataSpec.model_validate({**spec.data.model_dump(mode="json"), "augment": raw})
+        except ValidationError as e:
+            self._say(_validation_text(e))
+            return
+        new = spec.model_copy(update={"data": data})
+        self._applying = True
+        try:
+            self.state.set_spec(new)
+        finally:
+            self._applying = False
+
     def _on_spec_changed(self, spec: Any) -> None:
         if self._applying:
             return
+        self.augment.set_transforms(list(spec.data.augment))
         shown = self._shown
-        if shown is not None and shown.data == spec.data and shown.seed == spec.seed and self._name == spec.data.name:
+        same = spec.data.model_copy(update={"augment": shown.data.augment}) if shown is not None else None
+        if shown is not None and shown.data == same and shown.seed == spec.seed and self._name == spec.data.name:
             return
         self._show_form(spec.data, spec.seed)
         if self._entries.get(spec.data.name) is not None:

@@ -1,6 +1,6 @@
 """What a person can do with selected runs: rename, tag, star, delete,
 resume from the last checkpoint, clone into the builder, export metrics as
-CSV and the model as Python.
+CSV and the model as ONNX, a PyTorch program or Python (app/export_actions.py).
 
 Slow work (deleting metrics, exporting, loading a dataset for its input
 shape) runs on the page's worker; every failure is said in words on the
@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+from PySide6.QtGui import QAction, QCursor, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox
 
+from app.export_actions import Exporter
 from engine.spec import SpecError, parse_spec
 from engine.status import LIVE, RESUMABLE
 
@@ -45,19 +46,33 @@ class RunActions(QObject):
         self.clone_action = act("Clone into builder", self.clone,
                                 "Open this run's spec in the builder to edit and re-run it")
         self.csv_action = act("Export CSV…", self.export_csv, "Write the run's metrics to a CSV file")
-        self.python_action = act("Export Python…", self.export_python,
-                                 "Write the run's model as a standalone PyTorch module")
+        self.python_action = act("Export Python…", lambda: self.export("python"),
+                                 "Write the run's model as standalone PyTorch code, its best weights beside it "
+                                 "and an inference example")
+        self.onnx_action = act("Export ONNX…", lambda: self.export("onnx"),
+                               "Write the run's best weights as ONNX, checked in onnxruntime against PyTorch")
+        self.pt2_action = act("Export PyTorch program…", lambda: self.export("pt2"),
+                              "Write the run's best weights as a torch.export program (.pt2), reloaded and checked")
+        self.export_menu = QMenu(page)
+        for a in (self.onnx_action, self.pt2_action, self.python_action):
+            self.export_menu.addAction(a)
+        self.export_action = act("Export ▾", lambda: self.export_menu.exec(QCursor.pos()),
+                                 "Export the selected run's model: ONNX, PyTorch program or Python")
+        self.exporter = Exporter(page, page.state.store_url)
+        self.exporter.message.connect(page.show_info)
+        self.exporter.problem.connect(page.show_error)
         self.delete_action = act("Delete…", self.delete, "Delete the selected runs and their checkpoint files (Del)",
                                  "Del")
         self.update_enabled([])
 
     def toolbar_actions(self) -> list[QAction]:
         return [self.rename_action, self.tag_action, self.star_action, self.resume_action, self.clone_action,
-                self.csv_action, self.python_action, self.delete_action]
+                self.csv_action, self.export_action, self.delete_action]
 
     def update_enabled(self, runs: Sequence[Any]) -> None:
         one = len(runs) == 1
-        for a in (self.rename_action, self.clone_action, self.csv_action, self.python_action):
+        for a in (self.rename_action, self.clone_action, self.csv_action, self.export_action, self.python_action,
+                  self.onnx_action, self.pt2_action):
             a.setEnabled(one)
         for a in (self.tag_action, self.star_action, self.delete_action):
             a.setEnabled(bool(runs))
@@ -208,26 +223,11 @@ class RunActions(QObject):
                             lambda n: self.page.show_info(f"Wrote {n:,} metric rows of run #{run.id} to {path}."),
                             "Exporting metrics")
 
-    def export_python(self) -> None:
+    def export(self, fmt: str) -> None:
+        """Export ▸ ONNX / PyTorch program / Python: the run's best weights (app/export_actions.py)."""
         run = self._current()
-        if run is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(self.page, "Export model as Python",
-                                              f"{_slug(run.name).replace('-', '_')}.py", "Python files (*.py)")
-        if not path:
-            return
-        spec_dict = run.spec
-
-        def work() -> str:
-            from engine.data import dataset_info
-            from engine.model import export_python
-
-            spec = parse_spec(spec_dict)
-            shape = dataset_info(spec.data, spec.seed).input_shape
-            Path(path).write_text(export_python(spec.model, shape), encoding="utf-8")
-            return path
-        self._in_background(work, lambda p: self.page.show_info(f"Wrote the model of run #{run.id} to {p}."),
-                            "Exporting the model")
+        if run is not None:
+            self.exporter.run_dialog(fmt, run)
 
 
 def _slug(name: str) -> str:
