@@ -205,3 +205,27 @@ def test_signals_and_sequences_show_as_line_plots_and_tables_as_rows(qtbot):
     assert samples.stack.currentWidget() is samples.table
     assert [samples.table.horizontalHeaderItem(i).text() for i in range(6)] == [
         "sample", "true", "predicted", "confidence", "f1", "f2"]
+
+
+def test_the_tab_waits_for_a_running_run_and_shows_its_evaluation_once_it_ends(qtbot, runs):
+    from app.pages.runs.details import RunDetails
+    from engine.evaluation.run_eval import evaluate_run
+
+    store = RunStore(runs.url)
+    run_id = store.create_run(store.get_run(runs.iris).spec, "iris-live", status="running")
+    for ck in store.checkpoints(runs.iris):  # the worker's rows of a run that is still training
+        store.add_checkpoint(run_id, ck.kind, ck.path, ck.step, ck.epoch, ck.metric_value)
+    details = RunDetails()
+    qtbot.addWidget(details)
+    view = details.evaluation
+    view.set_store(lambda: RunStore(runs.url))
+    with qtbot.waitSignal(view.loaded, timeout=20_000):
+        details.show_run(store.get_run(run_id))
+    assert view.body.currentWidget() is view.empty and "when the run finishes" in view.empty.text()
+    assert not view.evaluate_button.isEnabled()
+
+    evaluate_run(store, run_id)  # what the worker does as the run ends
+    store.set_status(run_id, "completed")
+    with qtbot.waitSignal(view.loaded, timeout=20_000):
+        details.show_run(store.get_run(run_id))  # the page's reload: same run, now completed
+    assert view.matrix.rowCount() == 3 and "accuracy" in view.summary.text()
