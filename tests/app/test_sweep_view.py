@@ -206,7 +206,7 @@ def test_stop_from_the_view_goes_through_the_sweep_row(qtbot, page, db_url, swee
     store = RunStore(db_url)
     store.update_sweep(sweep_id, status="running")  # as a supervisor that died left it
     store.close()
-    page.reload()  # the tree re-reads the sweeps with the page
+    page.sweeps.reload(force=True)
     qtbot.waitUntil(lambda: page.sweeps.reports[0].status == "running", timeout=10_000)
     view = page.sweeps.open_view(sweep_id)
     assert view.report.status == "running"
@@ -217,3 +217,17 @@ def test_stop_from_the_view_goes_through_the_sweep_row(qtbot, page, db_url, swee
     view.stop_button.click()
     qtbot.waitUntil(lambda: view.report.status == "stopped", timeout=10_000)
     assert "stopped" in view.message.text() and not view.stop_button.isEnabled()
+
+
+def test_an_ended_sweeps_report_is_reused_until_its_row_changes(db_url, sweep_id):
+    from app.pages.runs.sweep_tree import read_sweeps
+
+    store = RunStore(db_url)
+    try:
+        first = read_sweeps(store)
+        assert read_sweeps(store, {r.sweep_id: r for r in first})[0] is first[0]  # completed: kept
+        store.update_sweep(sweep_id, status="running")
+        again = read_sweeps(store, {r.sweep_id: r for r in first})[0]
+        assert again is not first[0] and again.status == "running"
+    finally:
+        store.close()

@@ -69,7 +69,7 @@ def _command(page: Any, view: Any, sweep_id: int, action: str) -> None:
         view.say(text[:1].upper() + text[1:])
         page.state.status_message.emit(text)
         view.reload()
-        page.sweeps.reload()
+        page.sweeps.reload(force=True)
 
     page.worker.submit(lambda: sweep_command(page.store(), sweep_id, action), done,
                        lambda message, _trace: view.say(f"Cannot {action} sweep {sweep_id}: {message}", error=True))
@@ -89,4 +89,5 @@ def _rerun(page: Any, view: Any, run_id: int) -> None:
         return
     view.say(f"Re-running the failed trial (run #{run_id}) as run #{new_id}; the Train page shows it training")
     page.state.runs_changed.emit()
+    page.sweeps.reload(force=True)  # an ended sweep gained a trial
     view.reload()

@@ -9,6 +9,8 @@ it always did. Reads go through the page's Worker (off the UI thread).
 """
 from __future__ import annotations
 
+import math
+import time
 from typing import Any, Callable, Optional
 
 from PySide6.QtCore import Qt, Signal
@@ -22,15 +24,27 @@ from app.sweep_draft import bring_to_front
 from engine.formatting import metric as fmt_metric
 from engine.sweep_report import SweepReport, build_report
 
+ENDED = ("completed", "stopped", "failed")
+REREAD_ENDED_S = 30.0  # how stale an ended sweep's trial list may get between forced reads
 SWEEP_ROLE = int(Qt.ItemDataRole.UserRole.value) + 1  # a sweep row: its id
 RUN_ROLE = int(Qt.ItemDataRole.UserRole.value) + 2  # a trial row: its run id
 SWEEP_COLOURS = {"running": "#2f7fd8", "paused": "#d9a400", "completed": "#2e9d57", "stopped": "#e08a1e",
                  "failed": "#d33d3d", "queued": "#8a8f98"}
 
 
-def read_sweeps(store: Any) -> list[SweepReport]:
-    """Every sweep with its trials, newest first (worker thread)."""
-    return [build_report(s, store.list_runs(sweep_id=s.id)) for s in store.list_sweeps()]
+def read_sweeps(store: Any, reuse: Optional[dict[int, SweepReport]] = None) -> list[SweepReport]:
+    """Every sweep with its trials, newest first (worker thread). `reuse`: reports of
+    ended sweeps read lately, kept as they are when the sweep's row has not changed
+    (the page re-reads every few seconds while runs train; ended sweeps rarely change)."""
+    reuse = reuse or {}
+    out = []
+    for s in store.list_sweeps():
+        old = reuse.get(s.id)
+        if old is not None and old.status == s.status and s.status in ENDED:
+            out.append(old)
+        else:
+            out.append(build_report(s, store.list_runs(sweep_id=s.id)))
+    return out
 
 
 class SweepTree(QWidget):
@@ -48,6 +62,7 @@ class SweepTree(QWidget):
         self._store, self._worker = store, worker
         self._gen = 0
         self.reports: list[SweepReport] = []
+        self._full_read_at = -math.inf
         self.views: dict[int, SweepView] = {}
         title = QLabel("<b>Sweeps</b>")
         hint = QLabel("Click a sweep for its view; click trials to select their runs.")
@@ -73,10 +88,15 @@ class SweepTree(QWidget):
         self.hide()
 
     # --- reading -----------------------------------------------------------------------------
-    def reload(self) -> None:
+    def reload(self, force: bool = False) -> None:
+        """Re-read the sweeps; an ended sweep's trials at most every REREAD_ENDED_S (force: now)."""
         self._gen += 1
         gen = self._gen
-        self._worker.submit(lambda: read_sweeps(self._store()), lambda r: self._on_loaded(gen, r),
+        fresh = time.monotonic() - self._full_read_at < REREAD_ENDED_S and not force
+        reuse = {r.sweep_id: r for r in self.reports} if fresh else {}
+        if not fresh:
+            self._full_read_at = time.monotonic()
+        self._worker.submit(lambda: read_sweeps(self._store(), reuse), lambda r: self._on_loaded(gen, r),
                             lambda m, t: None)  # the page reports store errors already
 
     def _on_loaded(self, gen: int, reports: list[SweepReport]) -> None:
