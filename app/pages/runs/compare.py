@@ -26,6 +26,7 @@ from app.pages.runs.class_f1_view import ClassF1View
 from app.pages.runs.diff_view import DiffView, SummaryView
 from app.pages.runs.parallel import ParallelView
 from app.pages.runs.tasks import Worker
+from app.pages.runs.teacher_lines import TeacherLines, teacher_references
 from engine.compare import key_order
 from engine.labels import run_label
 from engine.status import TERMINAL
@@ -155,6 +156,7 @@ class CompareView(QWidget):
         self._epoch_axis: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._t0: dict[int, float] = {}
         self.cache = CurveCache()
+        self.teacher_lines = TeacherLines()  # a distilled run's teacher accuracy, as a dashed line
 
         self.title = QLabel(objectName="compare_title")
         self.legend = QLabel(objectName="compare_legend")
@@ -242,6 +244,9 @@ class CompareView(QWidget):
         self._worker.submit(lambda: load_compare_data(self._store(), runs, self.cache),
                             lambda data: self._on_loaded(gen, data), self._on_failed)
         self.status.setText("loading curves…")
+        self.teacher_lines.refs = []
+        self._worker.submit(lambda: teacher_references(self._store(), runs),
+                            lambda refs: self._on_teachers(gen, refs), self._on_failed)
         self.diff.set_runs(runs, self._colors)
         self.summary.set_runs(runs, self._colors)
         self.parallel.set_runs(runs, self._colors)
@@ -262,9 +267,14 @@ class CompareView(QWidget):
         for key, chart in self.system_grid.charts.items():
             chart.set_curves(data.system[key], self._colors)
         self._redraw_all(reset_view=True)
+        self.teacher_lines.show(self.teacher_lines.refs, self.metrics_grid.charts)
         n = sum(len(v) for v in data.curves.values())
         self.status.setText(f"{len(keys)} charts · {n} curves")
         self.charts_ready.emit()
+
+    def _on_teachers(self, gen: int, refs: list) -> None:
+        if gen == self._gen:
+            self.teacher_lines.show(refs, self.metrics_grid.charts)
 
     def _on_failed(self, message: str, _trace: str) -> None:
         self.status.setText("")

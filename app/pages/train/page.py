@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from app.bridge import RunBridge, get_bridge
 from app.pages.train.closing import Notifier, ask_close
+from app.pages.train.distill_picker import DistillSetup
 from app.pages.train.live_view import LiveView, latest_text
 from app.pages.train.log_pane import LogPane
 from app.pages.train.memory import MemoryCheck, describe_fit, process_count
@@ -173,6 +174,9 @@ class TrainPage(QWidget):
         left.addWidget(self.run_on)
         self.probes = ProbeButtons(self)  # "LR finder…" and "Check before training…", each in its own process
         left.addLayout(self.probes.row)
+        self.distill = DistillSetup(self)  # "Distill from…": training.distill's teacher, T and alpha
+        self.distill.changed.connect(self._set_distill)
+        left.addLayout(self.distill.row)
         left.addLayout(launch_row)
 
     def _build_right(self, sampler: Any) -> None:
@@ -230,11 +234,17 @@ class TrainPage(QWidget):
     def _on_spec_changed(self, spec: Any) -> None:
         self._form_error = None
         self.settings.set_spec(spec)
+        self.distill.show_spec(spec)
         self.run_on.show_device(spec.training.device)
         self.json_view.setPlainText(spec.to_json())
         self._summary, self._model_error = None, None
         self._model_check.request(spec)
         self._update_launch()
+
+    def _set_distill(self, distill: Any) -> None:
+        training = {**self.state.spec.training.model_dump(mode="json"),
+                    "distill": distill.model_dump() if distill is not None else None}
+        self.state.set_spec(self.state.spec.copy_with(training=training))
 
     def _on_summary(self, result: Any) -> None:
         self._summary = result.summary
