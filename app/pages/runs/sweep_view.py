@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -257,7 +258,7 @@ class SweepView(QWidget):
                 item.setData(Qt.ItemDataRole.UserRole, t.run_id)
                 item.setData(Qt.ItemDataRole.UserRole + 1, v if isinstance(v, (int, float)) else str(v))
                 if col == 2:
-                    item.setForeground(_qcolor(STATUS_COLORS.get(t.status, "#333")))
+                    item.setForeground(QColor(STATUS_COLORS.get(t.status, "#333")))
                 self.trials.setItem(row, col, item)
             if t.run_id in keep:
                 self.trials.selectRow(row)
@@ -358,12 +359,6 @@ class _Item(QTableWidgetItem):
         if isinstance(a, (int, float)) and isinstance(b, (int, float)):
             return a < b
         return str(a) < str(b)
-
-
-def _qcolor(name: str) -> Any:
-    from PySide6.QtGui import QColor
-
-    return QColor(name)
 
 
 def _esc(text: str) -> str:
