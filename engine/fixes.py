@@ -107,6 +107,11 @@ def set_param(name: str, value: Any, text: str | None = None) -> Fix:
     return Fix(text or f"set {name} to {_words(value)}", (SetParam(name, value),))
 
 
+def divisor_at_most(n: int, limit: int) -> int:
+    """The largest divisor of n that is at most `limit` (1 at worst): the nearest valid groups or heads."""
+    return next(d for d in range(max(1, min(n, limit)), 0, -1) if n % d == 0)
+
+
 def _words(value: Any) -> str:
     if isinstance(value, str):
         return f'"{value}"'

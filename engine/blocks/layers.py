@@ -2,6 +2,8 @@
 estimates and constructor calls (input sizes filled in from the shape)."""
 from __future__ import annotations
 
+import math
+
 from engine import fixes
 from engine.blocks.base import BlockType, Call, Param, Shape, ShapeError, as_tuple, prod, times
 from engine.fixes import Fix
@@ -107,7 +109,7 @@ def _conv_type(name: str, dims: int, transpose: bool = False) -> BlockType:
         c, g = s[0], p["groups"]
         if c % g or p["out_channels"] % g:
             raise ShapeError(f"groups={g} must divide both the {c} input channels and out_channels={p['out_channels']}",
-                             "set groups to a common divisor")
+                             fixes.set_param("groups", fixes.divisor_at_most(math.gcd(c, p["out_channels"]), g)))
         k, st, d = (as_tuple(p[n], dims) for n in ("kernel_size", "stride", "dilation"))
         if p["padding"] == "same":
             if st != (1,) * dims:
@@ -259,7 +261,7 @@ GROUPNORM_PARAMS = (
 def _groupnorm_infer(s: Shape, p: dict) -> Shape:
     if s[0] % p["num_groups"]:
         raise ShapeError(f"num_groups={p['num_groups']} does not divide the {s[0]} channels",
-                         "set num_groups to a divisor of the channel count")
+                         fixes.set_param("num_groups", fixes.divisor_at_most(s[0], p["num_groups"])))
     return s
 
 

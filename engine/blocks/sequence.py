@@ -76,8 +76,10 @@ def _recurrent_type(name: str) -> BlockType:
 def _heads_check(s: Shape, heads: int, name: str) -> None:
     need_rank(s, (2,), _SEQ, _seq_fix(s))
     if s[1] % heads:
+        d = fixes.divisor_at_most(s[1], heads)
         raise ShapeError(f"the {s[1]} features are not divisible by {name}={heads}",
-                         f"set {name} to a divisor of {s[1]}, or change the layer before")
+                         fixes.set_param(name, d, f"set {name} to {d} (a divisor of {s[1]}), "
+                                         "or change the layer before"))
 
 
 def _attention_macs(t: int, e: int) -> int:

@@ -54,10 +54,10 @@ def test_fix_sets_a_parameter_and_advice_has_no_button(qtbot, db_url):
     assert not fix_buttons(page)
 
     # Advice the engine cannot carry out by itself is said, with no button.
-    page.add_block("Conv2d", (), 0)
-    page.set_param((0,), "groups", 2)
+    page.add_block("MaxPool2d", (), 0)
+    page.set_param((0,), "padding", 2)
     settle(qtbot, page)
-    assert "groups" in page.message_label.text() and not fix_buttons(page)
+    assert "lower padding" in page.message_label.text() and not fix_buttons(page)
 
 
 def test_fix_buttons_wait_for_the_summary_of_the_current_blocks(qtbot, db_url):

@@ -116,7 +116,7 @@ def test_kernel_larger_than_input_and_bad_groups():
 def test_attention_heads_must_divide_features_and_recurrent_needs_a_sequence():
     s = summarize(blocks({"type": "MultiheadAttention", "num_heads": 3}), (5, 8))
     assert s.errors == ["block 1 (MultiheadAttention) got (5, 8): the 8 features are not divisible by num_heads=3 — "
-                        "set num_heads to a divisor of 8, or change the layer before"]
+                        "set num_heads to 2 (a divisor of 8), or change the layer before"]
     s = summarize(blocks({"type": "LSTM", "hidden_size": 8}), (40,))
     assert s.errors == ["block 1 (LSTM) got (40,) but needs (sequence, features) — insert Unflatten with "
                         "unflattened_size [40, 1] before block 1 (one feature per step)"]

@@ -70,10 +70,24 @@ def test_a_fix_inside_a_container_edits_that_container():
 
 
 def test_advice_without_edits_has_no_action():
-    summary = summarize([{"type": "Conv2d", "out_channels": 3, "kernel_size": 3, "groups": 2}], DIGITS)
-    assert summary.errors and "set groups to a common divisor" in summary.errors[0]
+    summary = summarize([{"type": "MaxPool2d", "kernel_size": 2, "padding": 2}], DIGITS)
+    assert summary.errors and summary.errors[0].endswith(" — lower padding")
     assert summary.fixes == {}
-    assert summary.rows[0].fix == "set groups to a common divisor" and summary.rows[0].action is None
+    assert summary.rows[0].fix == "lower padding" and summary.rows[0].action is None
+
+
+@pytest.mark.parametrize("block,input_shape,text", [
+    ({"type": "Conv2d", "out_channels": 6, "kernel_size": 1, "groups": 4}, (8, 4, 4), "set groups to 2"),
+    ({"type": "GroupNorm", "num_groups": 5}, (12, 4, 4), "set num_groups to 4"),
+    ({"type": "MultiheadAttention", "num_heads": 5}, (3, 12), "set num_heads to 4 (a divisor of 12), "
+                                                              "or change the layer before"),
+])
+def test_sizes_that_must_divide_get_the_nearest_that_does(block, input_shape, text):
+    summary = summarize([block], input_shape)
+    [error] = summary.errors
+    fix = summary.fixes[error]
+    assert fix.text == text
+    assert summarize(fix.apply([block]), input_shape).valid
 
 
 def test_an_unbound_fix_refuses_to_apply():
