@@ -86,13 +86,17 @@ class HistoryPlot(QWidget):
         self.points = _Points(self.plot, self.trial_clicked.emit, self._tip)
         for symbol, colour, text in (("o", POINT, "completed"), ("t", PRUNED, "pruned (its last value)")):
             legend.addItem(pg.ScatterPlotItem(symbol=symbol, brush=pg.mkBrush(colour), size=9), text)
+        self.empty = _empty_label("Each trial appears here as it finishes, with the best so far as a line.")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.plot)
+        lay.addWidget(self.plot, 1)
+        lay.addWidget(self.empty)
+        self.empty.hide()
 
     def set_report(self, report: SweepReport) -> None:
         self._report = report
         trials = report.valued()
+        self.empty.setVisible(not trials)
         xs = [float(t.number) for t in trials]
         ys = [float(t.value) for t in trials if t.value is not None]
         self.points.set(xs, ys, trials)
