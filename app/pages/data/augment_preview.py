@@ -13,6 +13,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.background import Background
+from engine.spec_augment import TITLES
 
 ROWS, DRAWS = 4, 6
 CELL = 72  # pixels per tile
@@ -144,7 +145,7 @@ class AugmentPreview(QWidget):
     def _paint(self, x: np.ndarray, draws: np.ndarray) -> None:
         lo, hi = float(min(x.min(), draws.min())), float(max(x.max(), draws.max()))
         if self._transforms:
-            names = ", ".join(t.type for t in self._transforms)
+            names = ", ".join(TITLES[t.type].lower() for t in self._transforms)
             mixing = [t.type for t in self._transforms if t.type in ("mixup", "cutmix")]
             note = f" ({' and '.join(mixing)} mix pairs within each training batch; not shown here)" if mixing else ""
             self.caption.setText(f"{len(x)} training samples, each drawn {DRAWS} times through: {names}{note}")
