@@ -34,12 +34,7 @@ class LoadedRun:
 
 def load_run(store: RunStore, run_id: int, device: str = "cpu") -> LoadedRun:
     """The run's model with its best weights, in eval mode on `device`."""
-    import torch
-
-    from engine.model import ModelError, build_model
     from engine.spec import SpecError, parse_spec
-    from engine.training.checkpoint import load_checkpoint
-    from engine.training.errors import TrainingError
 
     run = store.get_run(run_id)
     try:
@@ -54,6 +49,16 @@ def load_run(store: RunStore, run_id: int, device: str = "cpu") -> LoadedRun:
     if not Path(ck.path).is_file():
         raise EvaluationError(f"run {run_id}'s {ck.kind} checkpoint file is missing ({ck.path}); "
                               "it was deleted or the store was moved without its files")
+    with open(ck.path, "rb") as fh:
+        if fh.read(2) != b"PK":  # torch.save writes a zip archive; anything else is not ours (no torch import)
+            raise EvaluationError(f"run {run_id}'s {ck.kind} checkpoint {ck.path} is not a LayerDeck "
+                                  "checkpoint (damaged or replaced)")
+    import torch
+
+    from engine.model import ModelError, build_model
+    from engine.training.checkpoint import load_checkpoint
+    from engine.training.errors import TrainingError
+
     pre = preprocessing_of(store, run_id, spec)
     try:
         model = build_model(spec.model, tuple(pre.input_shape))

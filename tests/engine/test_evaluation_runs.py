@@ -194,3 +194,13 @@ def test_predict_on_an_image_folder_and_a_mismatched_npz(db_url, tmp_path, capsy
     good = tmp_path / "good.npz"
     np.savez(good, x=np.zeros((4, 1, 8, 8), np.float32))
     assert cli(capsys, "predict", str(run_id), str(good), "--db", db_url)[0] == 0
+
+
+def test_a_checkpoint_that_is_not_ours_is_refused_in_words(db_url, tmp_path, capsys):
+    store = RunStore(db_url)
+    run_id = store.create_run(iris_spec(), status="completed")
+    fake = tmp_path / "best.pt"
+    fake.write_bytes(b"not a checkpoint")
+    store.add_checkpoint(run_id, "best", str(fake), 10, 1, None)
+    code, _, err = cli(capsys, "runs", "eval", str(run_id), "--db", db_url)
+    assert code == 1 and "is not a LayerDeck checkpoint" in err and "Traceback" not in err
