@@ -10,9 +10,12 @@ training split's mean.
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Literal, Sequence, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+if TYPE_CHECKING:
+    from engine.spec import RunSpec
 
 # Which dataset kinds a transform fits (engine.data.dataset.Kind).
 IMAGES = ("image",)
@@ -158,3 +161,45 @@ AugmentSpec = Annotated[
           GaussianNoise, FeatureMask, TimeShift, Scaling, Mixup, CutMix],
     Field(discriminator="type"),
 ]
+
+
+class AugmentError(ValueError):
+    """A transform that does not fit the dataset; the message names data.augment[i] and the fix."""
+
+
+def check_augment(transforms: Sequence[_Transform], kind: str, task: str, loss: str) -> None:
+    """Refuse transforms that do not fit the data (a flip of a table, mixup of token ids)."""
+    for i, t in enumerate(transforms):
+        where = f"data.augment[{i}] ({t.type})"
+        fits = KINDS[t.type]
+        if kind not in fits:
+            raise AugmentError(f"{where} applies to {' or '.join(_plural(k) for k in fits)}, but this dataset "
+                               f"holds {_plural(kind)}; remove it from data.augment")
+        if t.type in MIXING and task == "classification" and loss != "cross_entropy":
+            raise AugmentError(f"{where} mixes the targets of two samples, which needs the cross_entropy loss "
+                               f"(training.loss is {loss}); use cross_entropy or remove {t.type}")
+        if t.type == "cutmix" and task != "classification":
+            raise AugmentError(f"{where} mixes class labels; for regression use mixup or remove it")
+
+
+def _plural(kind: str) -> str:
+    return {"image": "images", "tabular": "tables", "points": "points", "sequence": "sequences",
+            "signal": "signals", "tokens": "token ids"}.get(kind, kind)
+
+
+def augment_problem(spec: "RunSpec") -> str | None:
+    """What `check_augment` says about a spec on its dataset, or None (for `layerdeck check`)."""
+    if not spec.data.augment:
+        return None
+    from engine.data import DataError, dataset_info
+
+    try:
+        info = dataset_info(spec.data, spec.seed)
+    except DataError:
+        return None  # the dataset's own error is reported where it is loaded
+    loss = spec.training.loss or ("cross_entropy" if info.task == "classification" else "mse")
+    try:
+        check_augment(spec.data.augment, info.kind, info.task, loss)
+    except AugmentError as e:
+        return str(e)
+    return None

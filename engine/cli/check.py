@@ -90,6 +90,13 @@ def run(args: argparse.Namespace) -> int:
 
     for warning in data_warnings(spec.data):
         print(f"warning: {warning}")
+    from engine.spec_augment import augment_problem
+
+    misfit = augment_problem(spec)
+    if misfit:
+        sys.stdout.flush()
+        print(f"{args.spec}: {misfit}", file=sys.stderr)
+        return 1
     if not summary.valid:
         sys.stdout.flush()
         for msg in summary.errors:

@@ -22,35 +22,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.spec_augment import KINDS, MIXING, _Transform
+from engine.spec_augment import MIXING, AugmentError, _Transform, check_augment
+
+__all__ = ["AugmentError", "Augmenter", "check_augment", "make_augmenter", "preview_draws"]
 
 GEOMETRIC = ("random_crop", "hflip", "vflip", "rotation", "affine")
 
 Op = Callable[[torch.Tensor, "Draws"], torch.Tensor]
-
-
-class AugmentError(ValueError):
-    """A transform that does not fit the dataset; the message names data.augment[i] and the fix."""
-
-
-def check_augment(transforms: Sequence[_Transform], kind: str, task: str, loss: str) -> None:
-    """Refuse transforms that do not fit the data (a flip of a table, mixup of token ids)."""
-    for i, t in enumerate(transforms):
-        where = f"data.augment[{i}] ({t.type})"
-        fits = KINDS[t.type]
-        if kind not in fits:
-            raise AugmentError(f"{where} applies to {' or '.join(_plural(k) for k in fits)}, but this dataset "
-                               f"holds {_plural(kind)}; remove it from data.augment")
-        if t.type in MIXING and task == "classification" and loss != "cross_entropy":
-            raise AugmentError(f"{where} mixes the targets of two samples, which needs the cross_entropy loss "
-                               f"(training.loss is {loss}); use cross_entropy or remove {t.type}")
-        if t.type == "cutmix" and task != "classification":
-            raise AugmentError(f"{where} mixes class labels; for regression use mixup or remove it")
-
-
-def _plural(kind: str) -> str:
-    return {"image": "images", "tabular": "tables", "points": "points", "sequence": "sequences",
-            "signal": "signals", "tokens": "token ids"}.get(kind, kind)
 
 
 class Draws:

@@ -146,3 +146,19 @@ def test_only_training_batches_are_augmented(tmp_path, monkeypatch):
     assert sizes["val"] > 0 and sizes["test"] > 0
     assert sum(seen) == 2 * sizes["train"]  # every training sample once per epoch; no val or test sample
     assert "val/accuracy" in result.final_metrics and "test/accuracy" in result.test_metrics
+
+
+def test_layerdeck_check_refuses_a_transform_that_does_not_fit_the_data(tmp_path, capsys):
+    import json
+
+    from engine.cli import check
+    from tests.engine.test_cli_check import run_cmd
+
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps({"data": {"name": "iris", "augment": [{"type": "rotation"}]},
+                                "model": {"blocks": [{"type": "Linear", "out_features": 3}]}}))
+    assert run_cmd(check, str(path)) == 1
+    assert "data.augment[0] (rotation) applies to images, but this dataset holds tables" in capsys.readouterr().err
+    path.write_text(json.dumps({"data": {"name": "iris", "augment": [{"type": "gaussian_noise"}]},
+                                "model": {"blocks": [{"type": "Linear", "out_features": 3}]}}))
+    assert run_cmd(check, str(path)) == 0
