@@ -50,6 +50,9 @@ def make(page: "BuildPage") -> None:
                                       "Move the selected blocks to the end of the branch on the right")
     page.up_action = action("Move &Up", "Alt+Up", lambda: page.move_selected(-1), "Move the block up")
     page.down_action = action("Move Do&wn", "Alt+Down", lambda: page.move_selected(1), "Move the block down")
+    page.load_weights_action = action("Load &Weights from Run…", "Ctrl+Shift+L", page.choose_init_from,
+                                      "Start from a finished run's weights: every block whose path and shape "
+                                      "match is copied (model.init_from)")
 
 
 def update(page: "BuildPage") -> None:
@@ -68,13 +71,15 @@ def update(page: "BuildPage") -> None:
     page.unwrap_action.setEnabled(here and one and ops.get(page.blocks, sel[0]).get("blocks") is not None)
     page.up_action.setEnabled(here and one and sel[0][-1] > 0)
     page.down_action.setEnabled(here and one and ops.shift(page.blocks, sel[0], 1) is not None)
+    page.load_weights_action.setEnabled(here)
 
 
 def edit_menu(page: "BuildPage") -> list[QAction | None]:
     """The Edit menu's actions, in order (None: a separator)."""
     return [page.undo_action, page.redo_action, None, page.delete_action, page.duplicate_action,
             None, page.wrap_action, page.wrap_branch_action, page.add_branch_action, page.unwrap_action,
-            None, page.up_action, page.down_action, page.branch_left_action, page.branch_right_action]
+            None, page.up_action, page.down_action, page.branch_left_action, page.branch_right_action,
+            None, page.load_weights_action]
 
 
 def context_menu(page: "BuildPage") -> QMenu:

@@ -52,3 +52,19 @@ class EditParamCommand(BlocksCommand):
         self.after = other.after
         self.setObsolete(self.after == self.before)  # typed back to where it was: no undo step
         return True
+
+
+class InitFromCommand(QUndoCommand):
+    """The model's `init_from` (the run its weights start from) changed; `apply(value)` shows it."""
+
+    def __init__(self, before: dict | None, after: dict | None, apply: Callable[[dict | None], None]):
+        text = f"load weights from run #{after['run']}" if after else "don't load weights from a run"
+        super().__init__(text)
+        self.before, self.after = before, after
+        self._apply = apply
+
+    def redo(self) -> None:
+        self._apply(self.after)
+
+    def undo(self) -> None:
+        self._apply(self.before)

@@ -17,8 +17,9 @@ from app.pages.build import actions
 from app.pages.build import format as fmt
 from app.pages.build import tree_ops as ops
 from app.pages.build.block_model import BlockListModel
-from app.pages.build.commands import BlocksCommand, EditParamCommand
+from app.pages.build.commands import BlocksCommand, EditParamCommand, InitFromCommand
 from app.pages.build.diagram import ModelDiagram
+from app.pages.build.init_weights import InitFromDialog, InitFromPanel, source_runs
 from app.pages.build.inspector import WEIGHT_OPTIONS, Inspector
 from app.pages.build.palette import Palette
 from app.pages.build.problems import ProblemPanel
@@ -49,6 +50,7 @@ class BuildPage(QWidget):
     branch_right_action: QAction
     up_action: QAction
     down_action: QAction
+    load_weights_action: QAction
 
     def __init__(self, state: AppState, parent: QWidget | None = None):
         super().__init__(parent)
@@ -72,6 +74,7 @@ class BuildPage(QWidget):
         self.totals = QLabel()
         self.totals.setObjectName("model_totals")
         self.inspector = Inspector()
+        self.init_from = InitFromPanel()
 
         self.diagram = ModelDiagram()
         diagram_scroll = QScrollArea()
@@ -91,6 +94,7 @@ class BuildPage(QWidget):
         c.addWidget(lists, 1)
         c.addWidget(self.problems)
         c.addWidget(self.totals)
+        c.addWidget(self.init_from)
         splitter = QSplitter(Qt.Horizontal)
         splitter.addWidget(self.palette)
         splitter.addWidget(center)
@@ -115,6 +119,8 @@ class BuildPage(QWidget):
         self.inspector.param_edited.connect(self.set_param)
         self.inspector.sweep_requested.connect(lambda path, domain: add_to_sweep(state, path, domain))
         self.problems.fix_chosen.connect(self.apply_fix)
+        self.init_from.remove_requested.connect(lambda: self.set_init_from(None))
+        self.init_from.change_requested.connect(self.choose_init_from)
         self.model.trainable_toggled.connect(self.set_trainable, Qt.QueuedConnection)
         self.diagram.block_clicked.connect(lambda path: self.select([tuple(path)]))
         self.summary_service.ready.connect(self._show_summary)
@@ -255,6 +261,32 @@ class BuildPage(QWidget):
         self._push(BlocksCommand(f"fix: {fix.text}", self._blocks, after, self._apply, self.selected_paths(),
                                  [p for p in fix.touched() if ops.exists(after, p)]))
 
+    def choose_init_from(self) -> None:
+        """'Load Weights from Run…': pick a finished run and checkpoint to start from."""
+        current = self.state.spec.model.init_from
+        dialog = InitFromDialog(source_runs(self.state.store_url),
+                                current.model_dump(mode="json") if current else None, self)
+        if dialog.exec() == InitFromDialog.Accepted and dialog.choice() is not None:
+            self.set_init_from(dialog.choice())
+
+    def set_init_from(self, value: dict | None) -> None:
+        """Start from run `value["run"]`'s weights (None: from the blocks' own initialization); undoable."""
+        current = self.state.spec.model.init_from
+        before = current.model_dump(mode="json") if current else None
+        if value != before:
+            self.undo_stack.push(InitFromCommand(before, value, self._apply_init_from))
+
+    def _apply_init_from(self, value: dict | None) -> None:
+        d = self.state.spec.to_dict()
+        d["model"] = {k: v for k, v in d["model"].items() if k != "init_from"}
+        if value is not None:
+            d["model"]["init_from"] = value
+        self._applying = True
+        try:
+            self.state.set_spec(parse_spec(d))
+        finally:
+            self._applying = False
+
     def move_blocks(self, paths: list[ops.Path], parent: ops.Path, row: int) -> None:
         after, new = ops.move(self._blocks, paths, parent, row)
         if after != self._blocks:
@@ -269,7 +301,7 @@ class BuildPage(QWidget):
 
     def _spec_with(self, blocks: list[dict]):
         d = self.state.spec.to_dict()
-        d["model"] = {"blocks": blocks}
+        d["model"] = {**d["model"], "blocks": blocks}  # the rest of the model (init_from) stays as it is
         return parse_spec(d)
 
     def _push(self, command: BlocksCommand) -> None:
@@ -310,6 +342,7 @@ class BuildPage(QWidget):
         self.diagram.set_model(blocks, last.summary.rows if last and last.summary else None,
                                last.info.input_shape if last and last.info else None)
         self.problems.set_fixes_enabled(False)  # they were made for the blocks before this change
+        self.init_from.request(self.state.store_url, spec)
         self.summary_service.request(spec)
         self._update_actions()
 
