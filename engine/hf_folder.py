@@ -56,3 +56,11 @@ def max_positions(config: dict[str, Any]) -> Optional[int]:
         if isinstance(config.get(key), int):
             return int(config[key])
     return None
+
+
+def vocab_size(folder: str | Path, default: int = 2) -> int:
+    """Token ids the model at `folder` embeds (config.json's vocab_size)."""
+    try:
+        return int(read_config(folder).get("vocab_size") or default)
+    except (ModelFolderError, TypeError, ValueError):
+        return default

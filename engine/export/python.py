@@ -55,6 +55,10 @@ def _example(src: ModelSource, module: str, weights: str, class_name: str) -> st
     blocks = src.spec.model.blocks
     if blocks and blocks[0].type == "Embedding":
         make = f"torch.randint(0, {blocks[0].params.get('num_embeddings', 2)}, ({dims}))"
+    elif blocks and blocks[0].type == "PretrainedTextClassifier":  # ids of that model's vocabulary
+        from engine.hf_folder import vocab_size
+
+        make = f"torch.randint(0, {vocab_size(str(blocks[0].params.get('path', '')))}, ({dims}))"
     else:
         make = f"torch.randn({dims})"
     normalize = src.spec.data.normalize

@@ -31,6 +31,11 @@ class ModelSource:
         if blocks and blocks[0].type == "Embedding":
             high = int(blocks[0].params.get("num_embeddings", 2))
             return torch.randint(0, high, (batch, *self.input_shape), generator=g)
+        if blocks and blocks[0].type == "PretrainedTextClassifier":  # token ids of that model's vocabulary
+            from engine.hf_folder import vocab_size
+
+            high = vocab_size(str(blocks[0].params.get("path", "")))
+            return torch.randint(0, high, (batch, *self.input_shape), generator=g)
         return torch.randn((batch, *self.input_shape), generator=g)
 
 
