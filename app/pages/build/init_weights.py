@@ -38,6 +38,9 @@ class SourceRun:
     kinds: tuple[str, ...]  # checkpoints still on disk: best, last
 
 
+LISTED = 200  # the newest finished runs offered; one checkpoint query each, so the dialog opens at once
+
+
 def source_runs(store_url: str) -> list[SourceRun]:
     """Completed or stopped runs that still have a checkpoint file, newest first."""
     from engine.init_from import FINISHED
@@ -45,7 +48,7 @@ def source_runs(store_url: str) -> list[SourceRun]:
 
     with RunStore(store_url) as store:
         out = []
-        for run in store.list_runs(status=list(FINISHED)):
+        for run in store.list_runs(status=list(FINISHED), limit=LISTED):
             kinds = tuple(sorted({c.kind for c in store.checkpoints(run.id) if os.path.isfile(c.path)}))
             if kinds:
                 out.append(SourceRun(run.id, run.name, str(run.spec.get("data", {}).get("name", "")), kinds))
