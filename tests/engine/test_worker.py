@@ -53,7 +53,7 @@ def fake_spec(mode: str, epochs: int = 2) -> dict:
             "training": {"epochs": epochs, "batch_size": 16, "device": "cpu"}}
 
 
-def fake_train(spec, *, callbacks, control, checkpoint_dir, resume_from=None, device=None, teacher=None):
+def fake_train(spec, *, callbacks, control, checkpoint_dir, resume_from=None, device=None, **_options):
     """engine.training.train's contract, with sleeps instead of torch."""
     mode = spec.name.removeprefix("fake-")
     cbs = CallbackList(list(callbacks))
