@@ -58,6 +58,29 @@ def sequence_net_50() -> list[dict]:
     return blocks
 
 
+def branch_net_50() -> list[dict]:
+    """Inception-style: Branches of Sequentials, one nested Branch, a frozen stem (issue 15's builder)."""
+    def conv(c, k=3, **kw):
+        return {"type": "Conv2d", "out_channels": c, "kernel_size": k, "padding": k // 2, **kw}
+
+    def inception(c):
+        return {"type": "Branch", "merge": "concat", "dim": 0, "blocks": [
+            conv(c, 1),
+            {"type": "Sequential", "blocks": [conv(c, 1), {"type": "ReLU"}, conv(c)]},
+            {"type": "Sequential", "blocks": [conv(c, 1), {"type": "ReLU"}, conv(c, 5)]},
+            {"type": "Sequential", "blocks": [{"type": "MaxPool2d", "kernel_size": 3, "stride": 1, "padding": 1},
+                                              conv(c, 1)]}]}
+
+    blocks = [conv(32, trainable=False), {"type": "BatchNorm2d", "trainable": False}, {"type": "ReLU"}]
+    for c in (16, 32):
+        blocks += [inception(c), {"type": "BatchNorm2d"}, {"type": "ReLU"}, {"type": "MaxPool2d", "kernel_size": 2}]
+    blocks += [{"type": "Branch", "merge": "add", "dim": 0, "blocks": [
+        {"type": "Sequential", "blocks": [conv(128), {"type": "ReLU"}, inception(32)]}, {"type": "Identity"}]}]
+    blocks += [{"type": "AdaptiveAvgPool2d", "output_size": 1}, {"type": "Flatten"},
+               {"type": "Linear", "out_features": 10}]
+    return blocks
+
+
 def count(blocks: list[dict]) -> int:
     return sum(1 + count(b.get("blocks", [])) for b in blocks)
 
@@ -174,6 +197,7 @@ def main() -> int:
     print(f"import torch + engine.model: {(time.perf_counter() - t) * 1000:.0f} ms (not counted below)")
     bench_summary("conv net", conv_net_50(), (3, 32, 32), args.repeat)
     bench_summary("sequence net", sequence_net_50(), (20, 8), args.repeat)
+    bench_summary("branch net", branch_net_50(), (3, 32, 32), args.repeat)
     bench_meta_forward(sequence_net_50(), (20, 8))
     bench_check(args.repeat)
     return 0
