@@ -36,6 +36,11 @@ def page(qtbot, db_url):
     p.shutdown()
 
 
+def checked(qtbot, dialog) -> None:
+    """Wait for the dialog's background check of the document."""
+    qtbot.waitUntil(lambda: not dialog.checking(), timeout=10_000)
+
+
 def test_sweep_this_on_lr_and_a_block_width_builds_a_grid_with_its_planned_count(qtbot, page):
     state = page.state
     lr = page.settings.optimizer.form.field("lr")
@@ -65,7 +70,9 @@ def test_sweep_this_on_lr_and_a_block_width_builds_a_grid_with_its_planned_count
 
     # TPE: the budget is the trials box.
     dialog.trials.setValue(12)
-    assert "Planned: 12 trials" in dialog.planned.text() and dialog.launch_button.isEnabled()
+    assert "Planned: 12 trials" in dialog.planned.text()
+    checked(qtbot, dialog)
+    assert dialog.launch_button.isEnabled()
     # Grid: ranges become 3 values each, and the plan is their product, said before launch.
     dialog.method.setCurrentIndex(dialog.method.findData("grid"))
     assert dialog.row("optimizer.lr")[0].currentData() == "values"
@@ -80,6 +87,8 @@ def test_sweep_this_on_lr_and_a_block_width_builds_a_grid_with_its_planned_count
 
     launched = []
     page.sweeps.launcher.launch = launched.append  # the supervisor itself runs in tests/engine
+    assert not dialog.launch_button.isEnabled()  # until the edit is checked
+    checked(qtbot, dialog)
     dialog.launch_button.click()
     assert len(launched) == 1
     doc = launched[0]
@@ -93,20 +102,32 @@ def test_bad_input_is_named_in_the_dialog_and_blocks_launch(qtbot, page):
     sweep_action(page.settings.optimizer.form.field("lr")).trigger()
     dialog = page.sweeps.dialog
     text = dialog.row("optimizer.lr")[1]
+    checked(qtbot, dialog)
+    assert dialog.launch_button.isEnabled()
     text.setText("0.1 .. 0.001")
     text.textEdited.emit(text.text())
     assert "optimizer.lr: low (0.1) must be below high (0.001)" in dialog.problem.text()
     assert not dialog.launch_button.isEnabled()
+    dialog.method.setCurrentIndex(dialog.method.findData("random"))  # other edits keep the typed problem
+    assert "optimizer.lr: low (0.1)" in dialog.problem.text() and not dialog.launch_button.isEnabled()
+    launched = []
+    dialog.launch_requested.connect(launched.append)
+    dialog.launch()  # Enter in the dialog: refused, the problem stays said
+    assert not launched and "optimizer.lr: low (0.1)" in dialog.problem.text()
     text.setText("0 .. 0.1")
     text.textEdited.emit(text.text())
     assert "optimizer.lr: a log scale needs a low above 0" in dialog.problem.text()
     text.setText("0.0001 .. 0.01")
     text.textEdited.emit(text.text())
+    checked(qtbot, dialog)
     assert dialog.launch_button.isEnabled() and not dialog.problem.isVisible()
-    # A value the run spec refuses is named by the engine's check, path first.
+    # A value the run spec refuses is named by the engine's check (in the background), path first.
     page.sweeps.add("training.batch_size", {"values": [32, 0]})
+    assert not dialog.launch_button.isEnabled()  # while it is checked
+    checked(qtbot, dialog)
     assert "training.batch_size" in dialog.problem.text() and not dialog.launch_button.isEnabled()
     dialog.row("training.batch_size")[2].click()
+    checked(qtbot, dialog)
     assert dialog.launch_button.isEnabled()
     # A grid with no value list can't be: removing everything says what to do.
     dialog.row("optimizer.lr")[2].click()
@@ -116,6 +137,7 @@ def test_bad_input_is_named_in_the_dialog_and_blocks_launch(qtbot, page):
 def test_launch_failure_is_said_in_the_dialog(qtbot, page):
     sweep_action(page.settings.optimizer.form.field("lr")).trigger()
     dialog = page.sweeps.dialog
+    checked(qtbot, dialog)
     page.sweeps.launcher.failed.emit("The sweep is not valid: base: the store is read-only")
     assert "the store is read-only" in dialog.problem.text() and dialog.launch_button.isEnabled()
 

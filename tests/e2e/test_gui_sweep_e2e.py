@@ -42,6 +42,7 @@ def test_a_grid_launched_from_the_dialog_runs_its_trials_and_the_runs_page_shows
     text.setText("0.003, 0.03")
     text.textEdited.emit(text.text())
     assert "= 2 trials" in dialog.planned.text()
+    qtbot.waitUntil(lambda: dialog.launch_button.isEnabled(), timeout=10_000)  # checked in the background
     finished = []
     page.sweeps.launcher.finished.connect(lambda sid, status: finished.append((sid, status)))
     with qtbot.waitSignal(page.sweeps.launcher.started, timeout=30_000):

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.background import Background
 from app.sweep_draft import SweepDraft
 from app.sweep_ranges import KINDS, domain_text, grid_values, parse_domain
 
@@ -76,6 +77,9 @@ class SweepDialog(QDialog):
         self._filling = False
         self._doc: Optional[dict[str, Any]] = None
         self._rows: dict[str, tuple[QComboBox, QLineEdit, QPushButton]] = {}  # path -> its row's widgets
+        self._checker = Background(self, latest_only=True, name="layerdeck-sweep-check")
+        self._checking = False
+        self._row_problems: dict[str, str] = {}  # path -> what is wrong with its typed range or values
 
         self.name = QLineEdit(objectName="sweep_name")
         self.name.setToolTip("The sweep's name; its trials are named after it (name #1, #2, …)")
@@ -187,6 +191,7 @@ class SweepDialog(QDialog):
     def _fill(self) -> None:
         self._filling = True
         params = self.draft.params
+        self._row_problems.clear()  # every row shows its parameter's domain afresh
         self.table.setRowCount(0)  # the old rows' widgets go
         self.table.setRowCount(len(params))
         self._rows = {}
@@ -245,7 +250,11 @@ class SweepDialog(QDialog):
             self.draft.set(path, domain)
             self.draft.blockSignals(False)
         text.setStyleSheet("" if problem is None else f"color: {ERROR_COLOUR};")
-        self.validate(row_problem=problem)
+        if problem:
+            self._row_problems[path] = problem
+        else:
+            self._row_problems.pop(path, None)
+        self.validate()
 
     # --- method and metric ---------------------------------------------------------------------
     def _on_method(self) -> None:
@@ -296,10 +305,10 @@ class SweepDialog(QDialog):
             return None
         return math.prod(len(next(iter(d.values()))) for d in params.values())
 
-    def validate(self, row_problem: Optional[str] = None) -> bool:
-        """Check the document (engine.sweeps.parse_sweep); show the plan or every problem."""
-        from engine.sweeps import SweepError, parse_sweep
-
+    def validate(self) -> None:
+        """Show the plan, and check the document (engine.sweeps.parse_sweep) in the
+        background: it builds a run spec for each value (each grid combination up to
+        512), a third of a second for a big grid, too long for every keystroke."""
         params = self.draft.params
         grid = self.method.currentData() == "grid"
         planned = self.planned_count()
@@ -307,16 +316,6 @@ class SweepDialog(QDialog):
             self.trials.blockSignals(True)
             self.trials.setValue(max(1, planned))  # a grid runs exactly its product
             self.trials.blockSignals(False)
-        problems = [row_problem] if row_problem else []
-        self._doc = None
-        if not params:
-            problems.append("Add at least one parameter to sweep (right-click a field ▸ Sweep this…)")
-        else:
-            try:
-                self._doc = parse_sweep(self.document()).to_dict()
-            except SweepError as e:
-                problems += list(e.errors)
-        self._problems = problems
         sizes = " × ".join(str(len(next(iter(d.values())))) for d in params.values())
         if grid and planned is not None:
             text = f"Planned: {sizes} = {planned} trials (every combination once)"
@@ -325,19 +324,58 @@ class SweepDialog(QDialog):
         else:
             text = "Planned: –"
         self.planned.setText(f"<b>{text}</b>, {self.parallel.value()} at a time")
+        self._doc = None
+        problems = [p for path, p in self._row_problems.items() if path in params]
+        if not params:
+            problems.append("Add at least one parameter to sweep (right-click a field ▸ Sweep this…)")
+        if problems:
+            self._checker.clear()
+            self._checking = False
+            self._show_problems(problems)
+            return
+        self._checking = True
+        self.launch_button.setEnabled(False)
+        self.save_button.setEnabled(False)
+        document = self.document()
+        self._checker.submit(lambda: check_document(document), self._on_checked)
+
+    def _on_checked(self, result: tuple[Optional[dict[str, Any]], list[str]]) -> None:
+        self._checking = False
+        self._doc, problems = result
+        self._show_problems(problems)
+
+    def _show_problems(self, problems: list[str]) -> None:
+        self._problems = problems
         self.problem.setText("<br>".join(f"<span style='color:{ERROR_COLOUR}'>{_esc(p)}</span>"
                                          for p in problems))
         self.problem.setVisible(bool(problems))
-        self.launch_button.setEnabled(not problems)
-        self.save_button.setEnabled(not problems)
-        return not problems
+        self.launch_button.setEnabled(not problems and not self._checking)
+        self.save_button.setEnabled(not problems and not self._checking)
+
+    def checking(self) -> bool:
+        """True while the document is being checked (Launch waits for it)."""
+        return self._checking
 
     def problems(self) -> list[str]:
         return list(self._problems)
 
+    def checked_document(self) -> Optional[dict[str, Any]]:
+        """The document as the dialog shows it, checked now (None: it has problems, now shown)."""
+        self._checker.clear()
+        self._checking = False
+        params = self.draft.params
+        typed = [p for path, p in self._row_problems.items() if path in params]
+        if typed or not params:
+            self.validate()  # says what is wrong
+            return None
+        doc, problems = check_document(self.document())
+        self._show_problems(problems)
+        return doc
+
     def launch(self) -> None:
-        if self.validate() and self._doc is not None:
-            self.launch_requested.emit(self._doc)
+        doc = self.checked_document()
+        if doc is not None:
+            self.launch_requested.emit(doc)
 
     def show_problem(self, text: str) -> None:
         """A problem met after launch (the store, the supervisor), said here."""
@@ -345,17 +383,28 @@ class SweepDialog(QDialog):
         self.problem.setVisible(True)
 
     def _save(self) -> None:
-        if not self.validate() or self._doc is None:
+        doc = self.checked_document()
+        if doc is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Save sweep", f"{self._doc['name']}.json", "JSON (*.json)")
+        path, _ = QFileDialog.getSaveFileName(self, "Save sweep", f"{doc['name']}.json", "JSON (*.json)")
         if path:
             try:
                 with open(path, "w", encoding="utf-8") as f:
-                    json.dump(self._doc, f, indent=2)
+                    json.dump(doc, f, indent=2)
             except OSError as e:
                 self.show_problem(f"Could not write {path}: {e.strerror}")
                 return
             self.note.setText(f"Saved; run it from a terminal with `layerdeck sweep {path}`")
+
+
+def check_document(document: dict[str, Any]) -> tuple[Optional[dict[str, Any]], list[str]]:
+    """(the validated document with its base inlined, []) or (None, every problem)."""
+    from engine.sweeps import SweepError, parse_sweep
+
+    try:
+        return parse_sweep(document).to_dict(), []
+    except SweepError as e:
+        return None, list(e.errors)
 
 
 def _esc(text: str) -> str:
