@@ -69,6 +69,15 @@ def test_the_tokenizer_learns_words_of_the_training_split_only(tmp_path):
     assert ids[0, 2] == vocab[learned[0]] and ids[0, -1] == 0
 
 
+def test_bpe_is_the_other_subword_model():
+    data = DataSpec(name="messages", normalize="none",
+                    options={"n_samples": 200, "max_length": 16, "tokenizer": "bpe", "vocab_size": 200})
+    ds = load_dataset(data, 0)
+    doc = json.loads(ds.tokenizer)
+    assert doc["model"]["type"] == "BPE" and len(doc["model"]["vocab"]) <= 200
+    assert int(ds.x_train.max()) < 200 and (ds.x_train[:, -1] == 0).any()  # ids fit the vocabulary; 0 pads
+
+
 def test_text_csv_names_a_missing_column(tmp_path):
     path = write_csv(tmp_path / "m.csv", [("hi", "a"), ("yo", "b")] * 3, header=("message", "label"))
     data = DataSpec(name="text_csv", path=str(path), target="label")
