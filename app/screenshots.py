@@ -137,6 +137,9 @@ def render_screenshots(out_dir: str) -> int:
     from app.build_screenshot import render_build_branch
 
     written.append(render_build_branch(out_dir))  # a branching model, in a wider window of its own
+    from app.gallery_screenshot import render_distill, render_gallery
+
+    written += [render_gallery(out_dir), render_distill(out_dir)]  # dialogs: the template gallery, Distill from…
     for path in written:
         print(path)
     return 0
