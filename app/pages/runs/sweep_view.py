@@ -182,7 +182,7 @@ class SweepView(QWidget):
             self.reload()
 
     def reload(self) -> None:
-        if self.sweep_id is None:
+        if self.sweep_id is None or not self.isVisible():
             return
         sweep_id = self.sweep_id
         self._worker.submit(lambda: read_report(self._store(), sweep_id),
@@ -349,6 +349,10 @@ class SweepView(QWidget):
 
     def stop(self) -> None:
         self._refresh.stop()
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        self._refresh.stop()  # a closed window reads nothing; opening it again re-reads
+        super().closeEvent(event)
 
 
 class _Item(QTableWidgetItem):
