@@ -8,9 +8,9 @@ of the x range (steps or seconds), so gaps in the data stay gaps.
 The work happens in the database, over the (run_id, key, step) primary key:
 on SQLite a last-row probe and an extremes query per bucket, the latter over
 the 32-step blocks of metric_blocks (blocks.py) plus the bucket's ragged
-edges; on PostgreSQL one statement over the same blocks (pg_blocks.py);
-elsewhere one GROUP BY. Each bucket's last point is then a primary-key
-probe. Python only ever sees <= N rows per curve.
+edges; elsewhere one GROUP BY, then each bucket's last point by primary key
+(docs/BENCHMARKS.md says why PostgreSQL does not read blocks). Python only
+ever sees <= N rows per curve.
 """
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from sqlalchemy import BigInteger, Connection, Integer, and_, cast, func, litera
 from engine.store.blocks import BLOCK, BLOCK_SHIFT
 from engine.store.entities import Curve, empty_curve
 from engine.store.models import MetricRow, SystemMetricRow
-from engine.store.pg_blocks import blocked_bucket_groups
 
 M = MetricRow.__table__.c
 S = SystemMetricRow.__table__.c
@@ -161,15 +160,12 @@ def _grouped_bucket_rows(conn: Connection, run_id: int, key: str, lo: int, hi: i
     <= `buckets` steps is probed through the primary key whatever the
     statistics say."""
     span = hi - lo + 1
-    if conn.dialect.name == "postgresql" and span >= MIN_BLOCKED_WIDTH * buckets:
-        groups = blocked_bucket_groups(conn, run_id, key, lo, hi, buckets)
-    else:
-        # Integer literals (not bind parameters) so GROUP BY matches the selected
-        # expression on every backend; BigInteger because step * buckets can pass 2**31.
-        bucket = (cast(M.step - literal_column(str(int(lo))), BigInteger)
-                  * literal_column(str(int(buckets)))) // literal_column(str(int(span)))
-        groups = conn.execute(select(func.max(M.step), func.min(M.value), func.max(M.value), func.count())
-                              .where(where).group_by(bucket).order_by(func.max(M.step))).all()
+    # Integer literals (not bind parameters) so GROUP BY matches the selected
+    # expression on every backend; BigInteger because step * buckets can pass 2**31.
+    bucket = (cast(M.step - literal_column(str(int(lo))), BigInteger)
+              * literal_column(str(int(buckets)))) // literal_column(str(int(span)))
+    groups = conn.execute(select(func.max(M.step), func.min(M.value), func.max(M.value), func.count())
+                          .where(where).group_by(bucket).order_by(func.max(M.step))).all()
     lasts = conn.execute(select(M.step, M.epoch, M.value, M.wall_time).where(
         M.run_id == run_id, M.key == key, M.step.in_([g[0] for g in groups]))).all()
     by_step = {r[0]: tuple(r) for r in lasts}

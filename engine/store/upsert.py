@@ -21,7 +21,6 @@ from engine.store.batch import MetricBatch
 from engine.store.blocks import refresh_blocks_sqlite
 from engine.store.entities import RunNotFoundError
 from engine.store.models import MetricRow, RunRow, table
-from engine.store.pg_blocks import refresh_blocks_pg
 
 M = table(MetricRow)
 RUNS = table(RunRow)
@@ -75,8 +74,6 @@ def add_metrics_session(s: Session, run_id: int, batch: MetricBatch,
     if current is None:
         raise RunNotFoundError(f"run {run_id} not found")
     _upsert_rows(s, run_id, batch)
-    if s.connection().dialect.name == "postgresql":
-        refresh_blocks_pg(s.connection(), run_id, batch)
     summary = summary_json.apply_batch(summary_json.loads(current), batch)
     s.execute(update(RUNS).where(RUNS.c.id == run_id).values(
         summary=summary_json.dumps(summary), heartbeat_at=now()))

@@ -1,6 +1,5 @@
 """Second wave: sweeps (models.SweepRow), runs.sweep_id / trial_number /
-teacher_run_id, run documents (models.RunDocumentRow), and metric_blocks
-filled on every database, not only SQLite.
+teacher_run_id, and run documents (models.RunDocumentRow).
 
 Revision ID: 0004
 Revises: 0003
@@ -54,16 +53,9 @@ def upgrade() -> None:
         sa.Column("document", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
     )
-    if op.get_bind().dialect.name != "sqlite":
-        # 0002 filled blocks on SQLite only; every database keeps them from now on.
-        op.execute("INSERT INTO metric_blocks (run_id, key, block, n, vmin, vmax, last_step) "
-                   "SELECT run_id, key, step >> 5, count(*), min(value), max(value), max(step) "
-                   "FROM metrics GROUP BY run_id, key, step >> 5")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "sqlite":
-        op.execute("DELETE FROM metric_blocks")
     op.drop_table("run_documents")
     with op.batch_alter_table("runs") as batch:
         batch.drop_index("ix_runs_sweep_id")
