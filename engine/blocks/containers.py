@@ -148,13 +148,15 @@ def _branch_combine(s: Shape, outs: list[Shape], p: dict) -> Shape:
     if not outs:
         raise ShapeError("has no branches", "add a branch to block {block}, or remove it")
     first, merge = outs[0], p["merge"]
-    if merge != "concat":
+    if merge != "concat":  # elementwise, as torch broadcasts: equal sizes, or 1 repeated to match
+        out = first
         for i, o in enumerate(outs[1:], start=2):
-            if o != first:
+            if len(o) != len(first) or any(a != b and 1 not in (a, b) for a, b in zip(o, out)):
                 raise ShapeError(f"branch {i} outputs {fmt_shape(o)} but branch 1 outputs {fmt_shape(first)}; "
-                                 f"{merge} needs equal shapes",
+                                 f"{merge} needs equal shapes (or size 1 on an axis, repeated to match)",
                                  f"make block {{block}}.{i} output {fmt_shape(first)}, or merge with concat")
-        return first
+            out = tuple(max(a, b) for a, b in zip(out, o))
+        return out
     axis = _axis(p["dim"], first)
     for i, o in enumerate(outs[1:], start=2):
         if len(o) != len(first):

@@ -102,3 +102,22 @@ def test_causal_attention_does_not_look_ahead(type_, params):
     plain.load_state_dict(module.state_dict())
     with torch.no_grad():
         assert not torch.allclose(plain(x)[:, :4], plain(later)[:, :4])  # without causal they do
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_branch_merge_rule_matches_torch(data):
+    merge = data.draw(st.sampled_from(["concat", "add", "multiply"]))
+    dim = data.draw(st.sampled_from([0, 1, 2, -1]))
+    shape = (2, data.draw(st.integers(1, 6)), data.draw(st.integers(1, 6)))
+    branches = [{"type": "Conv2d", "out_channels": data.draw(st.integers(1, 3)),
+                 "kernel_size": data.draw(st.integers(1, 3)), "stride": data.draw(st.integers(1, 2))}
+                for _ in range(data.draw(st.integers(1, 3)))]
+    params = {"merge": merge, "dim": dim, "blocks": branches}
+    expected = rule("Branch", shape, params)
+    try:
+        module = get_block_type("Branch").call(shape, params).instantiate()
+    except (RuntimeError, ValueError, ShapeError):
+        module = None  # a branch that cannot take the input: the rule refuses it too
+    got = torch_out(module, shape) if module is not None else None
+    assert expected == got, f"Branch {params} on {shape}: rule {expected}, torch {got}"

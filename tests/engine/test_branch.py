@@ -58,7 +58,19 @@ def test_add_and_multiply_need_equal_shapes():
         s = summarize([{"type": "Branch", "merge": merge, "blocks": [
             {"type": "Linear", "out_features": 4}, {"type": "Linear", "out_features": 5}]}], (3,))
         assert s.errors == [f"block 1 (Branch): branch 2 outputs (5,) but branch 1 outputs (4,); {merge} needs "
-                            "equal shapes — make block 1.2 output (4,), or merge with concat"]
+                            "equal shapes (or size 1 on an axis, repeated to match) — make block 1.2 output (4,), "
+                            "or merge with concat"]
+
+
+def test_multiply_broadcasts_like_torch_for_channel_attention():
+    # Squeeze-and-excitation: the input times per-channel weights of shape (C, 1, 1).
+    se = {"type": "Branch", "merge": "multiply", "blocks": [
+        {"type": "Identity"},
+        {"type": "Sequential", "blocks": [{"type": "AdaptiveAvgPool2d", "output_size": 1}, conv(8, 1),
+                                          {"type": "Sigmoid"}]}]}
+    s = summarize([se], (8, 5, 5))
+    assert s.valid and s.output_shape == (8, 5, 5)
+    assert build_model([se], (8, 5, 5))(torch.randn(2, 8, 5, 5)).shape == (2, 8, 5, 5)
 
 
 def test_concat_dim_must_exist_and_ranks_must_agree():
