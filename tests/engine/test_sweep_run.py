@@ -215,3 +215,21 @@ def test_killing_layerdeck_sweep_and_resuming_finishes_without_duplicate_trial_n
     assert sweep_row.best_run_id in {r.id for r in runs if r.status == "completed"}
     assert not math.isnan(sweep_row.state["best_value"])
     store.close()
+
+
+def test_failed_trials_are_told_as_failed_and_max_failures_ends_the_sweep(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'runs.db'}"
+    path = tmp_path / "sweep.json"
+    doc = grid_lr([1e12, 1e13, 0.01], 3, max_failures=0)
+    doc["base"]["optimizer"] = {"type": "SGD", "lr": 0.01}  # an lr of 1e12 sends the loss to inf at once
+    path.write_text(json.dumps(doc))
+    out = subprocess.run([*LAYERDECK, "sweep", str(path), "--db", db_url], cwd=ROOT, capture_output=True,
+                         text=True, timeout=240)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "trial   1  failed" in out.stdout and "more than max_failures 0: stopping the sweep" in out.stdout
+    assert "Traceback" not in out.stderr
+    with RunStore(db_url) as store:
+        runs = store.list_runs(sweep_id=1)
+        sweep = store.get_sweep(1)
+    assert [r.status for r in runs] == ["failed"]  # the sweep stopped before the next trial
+    assert sweep.status == "failed" and sweep.state["failures"] == 1 and sweep.best_run_id is None
