@@ -117,3 +117,17 @@ def test_the_report_counts_missing_cells_per_column(tmp_path):
     kinds = {c.name: c.kind for c in report.columns}
     assert kinds == {"size": "number", "colour": "text", "member": "boolean", "label": "text"}
     assert any("set options.missing to drop_rows or fill" in w for w in report.warnings)
+
+
+def test_a_new_file_for_predictions_is_filled_with_the_training_fills(tmp_path):
+    from engine.data.new_data import read_new_data
+
+    data = spec(tmp_path, table(hole_every=5, text_hole_every=10), missing="fill")
+    ds = load_dataset(data)
+    pre = fit_preprocessing(data, ds)
+    new = tmp_path / "new.csv"
+    new.write_text("size,colour,member\n,,yes\n2.5,blue,no\n")
+    got = read_new_data(pre, new)
+    # Row 1: both holes filled as in training (median size, most frequent colour), then one-hot.
+    assert got.x[0].tolist() == [float(ds.fills["size"]), 0.0, 1.0, 1.0]
+    assert got.x[1].tolist() == [2.5, 1.0, 0.0, 0.0]
