@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"params {summary.total_params:,} (trainable {summary.trainable_params:,}) · "
           f"MACs {compact(summary.total_macs, sep=' ')} per sample · "
           f"training memory at batch {batch} ≈ {nbytes(summary.memory_bytes)}")
+    print(_memory_by_precision(spec, summary))
     from engine.data.csv_report import data_warnings
 
     for warning in data_warnings(spec.data):
@@ -129,6 +130,19 @@ def _init_from_fits(spec: RunSpec, args: argparse.Namespace) -> bool:
     for line in report.lines() if report is not None else []:
         print(line)
     return True
+
+
+def _memory_by_precision(spec: RunSpec, summary: "ModelSummary") -> str:
+    """The memory estimate in each precision: weights, gradients and optimizer
+    state stay fp32 under mixed precision, only the activations shrink."""
+    from engine.model import ACTIVATION_BYTES, BYTES_PER_VALUE, OPTIMIZER_STATE
+
+    state = OPTIMIZER_STATE.get(spec.optimizer.type, 2)
+    fixed = BYTES_PER_VALUE * (summary.total_params + summary.trainable_params * (1 + state))
+    values = (summary.memory_bytes - fixed) / ACTIVATION_BYTES.get(summary.precision, BYTES_PER_VALUE)
+    each = " · ".join(f"{p} {nbytes(fixed + b * values, 4)}" for p, b in ACTIVATION_BYTES.items())
+    return (f"memory by precision at batch {summary.batch_size}: {each} "
+            f"({nbytes(fixed, 4)} of it weights, gradients and optimizer state, fp32 in each)")
 
 
 def _teacher_fits(spec: RunSpec, args: argparse.Namespace) -> bool:

@@ -37,6 +37,11 @@ def test_each_recipe_checks_clean_and_has_a_gallery_card(stem, capsys):
     assert about["title"] and about["shows"] and about["expect"]
     if stem.startswith("bigmodel_110m"):
         assert "params 110,120,010" in out  # the summary the issue asks for
+        from engine.formatting import nbytes
+
+        fp32_state = 4 * 110_120_010 * 3  # weights, gradients, momentum: fp32 in every precision
+        assert f"({nbytes(fp32_state, 4)} of it weights, gradients and optimizer state" in out
+        assert "memory by precision at batch 64: fp32" in out and " · bf16 " in out
 
 
 def test_the_110m_memory_check_counts_fp32_and_bf16():
