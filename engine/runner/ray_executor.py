@@ -25,12 +25,14 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from engine.protocol import Event, Finished, Status
 from engine.runner.executor import EventCallback
 from engine.runner.follow import POLL_S, StoreFollower
 from engine.runner.local import describe_exit
+from engine.runner.paths import log_path
 from engine.status import LIVE, TERMINAL
 from engine.store import RunNotFoundError
 from engine.worker.commands import CANCELLED
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 ADDRESS_ENV = "LAYERDECK_RAY_ADDRESS"
 UNFINISHED = ("queued", *(s.value for s in LIVE))
 TAIL_LINES = 20
+LOG_QUEUE_LINES = 10_000  # lines in flight from a node; past that they stay in the node's file only
 NOT_STARTED = "stopped before it started"
 # A stop asked through the store is applied within about a second; a worker
 # that has not ended this long after is stopped through Ray (its task killed).
@@ -81,10 +84,20 @@ def process_count(spec: dict) -> int:
     return int(wanted.get("nproc", 2)) if isinstance(wanted, dict) else 1
 
 
+def node_log_path(db_url: str, run_id: int) -> Path:
+    """Where a Ray run's worker writes its stderr on its node. Not log_path:
+    that file, on the launching machine, is filled by the log relay (on a
+    one-machine cluster both exist, and nothing is written twice)."""
+    return log_path(db_url, run_id).with_suffix(".node.log")
+
+
 def run_worker(run_id: int, db_url: str, device: Optional[str], resume_from: Optional[str],
-               nproc: int = 1) -> dict[str, Any]:
+               nproc: int = 1, lines: Any = None) -> dict[str, Any]:
     """The Ray task's body, on its node: run the worker to its end; its exit and log tail.
 
+    Each line the worker writes to stderr goes to the node's log file and,
+    with `lines` (a ray.util.queue.Queue), back to the launching machine
+    (RayExecutor's log relay); a full queue drops lines, never blocks training.
     The worker gets SIGKILL if this process dies (a cancelled or lost task),
     so no worker trains on unsupervised after its task is gone."""
     import socket
@@ -92,7 +105,6 @@ def run_worker(run_id: int, db_url: str, device: Optional[str], resume_from: Opt
     import sys
 
     from engine.runner.logtail import file_size, tail_lines
-    from engine.runner.paths import log_path
     from engine.store.paths import PASSWORD_ENV_VAR, split_password
 
     public_url, password = split_password(db_url)  # the password never on a command line
@@ -105,15 +117,30 @@ def run_worker(run_id: int, db_url: str, device: Optional[str], resume_from: Opt
         argv += ["--device", device]
     if resume_from:
         argv += ["--resume-from", resume_from]
-    log_file = log_path(db_url, run_id)
+    log_file = node_log_path(db_url, run_id)
     log_file.parent.mkdir(parents=True, exist_ok=True)
     start = file_size(log_file)
     with open(log_file, "ab") as log:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, env=env,
-                                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                env=env, preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+        assert proc.stderr is not None
+        for line in proc.stderr:  # until the worker (and every process sharing its stderr) is gone
+            log.write(line)
+            log.flush()
+            if lines is not None:
+                _offer(lines, line)
     returncode = proc.wait()
+    if lines is not None:
+        _offer(lines, None)  # the end: the relay stops reading
     return {"returncode": returncode, "host": socket.gethostname(),
             "tail": tail_lines(log_file, TAIL_LINES, start)}
+
+
+def _offer(lines: Any, line: Optional[bytes]) -> None:
+    try:
+        lines.put_nowait(line)
+    except Exception:  # queue.Full, or its actor gone with the launching process: the node's file has it
+        pass
 
 
 def _die_with_parent() -> None:
@@ -228,10 +255,14 @@ class RayExecutor:
             ray = self._connect()
             gpus = float(ray.cluster_resources().get("GPU", 0)) if device == "auto" else 0.0
             resources, worker_device = resources_for(device, gpus, nproc)
+            lines = self._log_queue()
             with self._lock:
                 if not job.cancelled:  # a stop or cancel while connecting: nothing to send
                     job.ref = self._task.options(**resources).remote(
-                        run_id, self.db_url, worker_device, resume_from, nproc)
+                        run_id, self.db_url, worker_device, resume_from, nproc, lines)
+            if job.ref is not None:
+                threading.Thread(target=self._relay_log, args=(run_id, lines), name=f"ray-log-{run_id}",
+                                 daemon=True).start()
         except Exception as e:  # the cluster unreachable, Ray missing, the row deleted
             where = f"the Ray cluster at {self.address}" if self.address else "a Ray cluster"
             self.store.set_status(run_id, "failed", only_from=("queued",), error=(
@@ -296,6 +327,43 @@ class RayExecutor:
         return []
 
     # --- Ray -------------------------------------------------------------------------------
+    @staticmethod
+    def _log_queue() -> Any:
+        """A queue actor carrying the worker's stderr lines here (no CPU of its own)."""
+        from ray.util.queue import Queue
+
+        return Queue(maxsize=LOG_QUEUE_LINES, actor_options={"num_cpus": 0})
+
+    def _relay_log(self, run_id: int, lines: Any) -> None:
+        """Append the run's stderr, as it arrives from its node, to its log file
+        here: the Train page's log pane and `layerdeck runs show` read that file."""
+        from ray.util.queue import Empty
+
+        path = log_path(self.db_url, run_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab") as log:
+            while True:
+                try:
+                    line = lines.get(timeout=1.0)
+                except Empty:
+                    with self._lock:
+                        job = self._jobs.get(run_id)
+                        if job is None or job.task_done:  # ended without its last line (killed)
+                            break
+                    continue
+                except Exception:  # the queue's actor is gone (the cluster went away)
+                    break
+                if line is None:
+                    break
+                log.write(line)
+                log.flush()
+        try:
+            import ray
+
+            ray.kill(lines.actor)
+        except Exception:
+            pass
+
     def _connect(self) -> Any:
         ray = connect(self.address)
         if self._task is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -221,3 +222,20 @@ def test_a_data_parallel_run_trains_on_the_cluster_under_torchrun(runner, events
     assert runner.wait(run_id, timeout=300) == "completed", runner.store.get_run(run_id).error
     system = {c.key for c in runner.store.get_system_curves([run_id]) if len(c)}
     assert any(k.startswith("rank1/") for k in system)  # the second process ran and kept its samples
+
+
+@pytest.mark.slow
+def test_a_ray_runs_stderr_comes_back_to_its_log_file_here(runner, events):
+    """The worker writes its stderr on its node (a file of the node's own); the
+    lines reach this machine's log file, which the Train page's log pane and
+    `layerdeck runs show` read, through Ray."""
+    from engine.runner.paths import log_path
+
+    run_id = runner.submit(iris(epochs=2))
+    assert runner.wait(run_id, timeout=240) == "completed"
+    here = log_path(runner.db_url, run_id)
+    deadline = time.monotonic() + 30
+    while not (here.exists() and b"evaluation on the" in here.read_bytes()):  # the worker's last line
+        assert time.monotonic() < deadline, "the node's log never reached this machine's log file"
+        time.sleep(0.2)
+    assert here.read_text().count("evaluation on the") == 1  # once: the node writes its own file, not this one
