@@ -10,12 +10,13 @@ from engine.cli import main
 from engine.spec import parse_spec
 from engine.training.sanity import sanity_check
 from tests.engine.test_templates import TEMPLATE_DIR
+from tests.engine.test_text import one_thread  # noqa: F401 - the fixture: training in this process, one thread
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("template", ["digits_mlp", "digits_cnn"])
-def test_digits_templates_pass_every_check(template):
+def test_digits_templates_pass_every_check(template, one_thread):  # noqa: F811
     spec = parse_spec(json.loads((TEMPLATE_DIR / f"{template}.json").read_text()))
     report = sanity_check(spec, device="cpu")
     assert [i.outcome for i in report.items] == ["pass", "pass", "pass"], report.items
