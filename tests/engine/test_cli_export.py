@@ -137,3 +137,19 @@ def test_an_export_that_disagrees_with_pytorch_fails_the_check(tmp_path):
 def test_compare_names_a_shape_mismatch():
     diff, problem = compare(torch.zeros(5, 3), torch.zeros(2, 3), "the ONNX model")
     assert problem == "the ONNX model returns shape (2, 3) where PyTorch returns (5, 3)"
+
+
+def test_a_check_that_fails_exits_1_and_is_kept_as_failed(tmp_path, trained_run, capsys, monkeypatch):
+    import engine.export.onnx as onnx_export
+
+    url, run_id, _ = trained_run
+    # As if onnxruntime had computed something else than PyTorch (the Drifts test above does it for real).
+    monkeypatch.setattr(onnx_export, "compare", lambda expected, got, what: (
+        0.25, f"{what} disagrees with PyTorch by up to 0.25 (more than 0.0001)"))
+    assert run_cmd(export, "--run", str(run_id), "--onnx", str(tmp_path / "bad.onnx"), "--db", url) == 1
+    out = capsys.readouterr()
+    assert "CHECK FAILED: largest difference from PyTorch 0.25" in out.out
+    assert "export failed: the ONNX model disagrees with PyTorch by up to 0.25" in out.err
+    with RunStore(url) as store:
+        doc = store.get_document(run_id, "export/onnx")
+    assert doc["passed"] is False and doc["max_abs_diff"] == 0.25
