@@ -20,7 +20,7 @@ def run_sanity(spec: RunSpec, source: str, device: str | None = None) -> int:
             print(f"\roverfitting one batch: step {msg['step']}  loss {msg['loss']:.4g}   ",
                   end="", file=sys.stderr, flush=True)
 
-    print("running the checks before training (a few seconds)...", flush=True)
+    print("running the checks before training in a probe process (up to a minute)...", flush=True)
     try:
         report = SanityReport.from_dict(run_probe("sanity", spec, device=device, on_progress=progress))
     except ProbeError as e:
