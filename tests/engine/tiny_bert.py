@@ -3,7 +3,9 @@ weights, tokenizer via save_pretrained), for the PretrainedTextClassifier
 tests. Made once per test process; a few hundred kilobytes."""
 from __future__ import annotations
 
+import atexit
 import functools
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -31,5 +33,7 @@ def make_tiny_bert(folder: Path, num_labels: int = 4) -> Path:
 
 @functools.lru_cache(maxsize=1)
 def shared_tiny_bert() -> str:
-    """One tiny BERT folder for the whole test process (removed with the system's temp dir)."""
-    return str(make_tiny_bert(Path(tempfile.mkdtemp(prefix="layerdeck-tiny-bert-")) / "tiny-bert"))
+    """One tiny BERT folder for the whole test process, removed when the process exits."""
+    root = tempfile.mkdtemp(prefix="layerdeck-tiny-bert-")
+    atexit.register(shutil.rmtree, root, True)
+    return str(make_tiny_bert(Path(root) / "tiny-bert"))
