@@ -117,6 +117,9 @@ def prepare(spec: RunSpec, device_name: str, resume_from: str | Path | None,
     data = _load_data(spec)
     info = data.info
     task = info.task
+    from engine.data.csv_report import data_warnings
+
+    warnings += data_warnings(spec.data)  # a leak or an identifier column: the run's log says so too
     if len(data.x_train) < 2:
         raise TrainingError(f"{info.name} has {len(data.x_train)} training sample(s) after the splits — "
                             "lower data.val_fraction / data.test_fraction or use more data")

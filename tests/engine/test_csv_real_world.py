@@ -131,3 +131,19 @@ def test_a_new_file_for_predictions_is_filled_with_the_training_fills(tmp_path):
     # Row 1: both holes filled as in training (median size, most frequent colour), then one-hot.
     assert got.x[0].tolist() == [float(ds.fills["size"]), 0.0, 1.0, 1.0]
     assert got.x[1].tolist() == [2.5, 1.0, 0.0, 0.0]
+
+
+def test_a_run_on_a_csv_with_a_leak_says_so_in_its_log(tmp_path):
+    from engine.spec import parse_spec
+    from engine.training import train
+    from tests.engine.test_training_loop import Recorder
+
+    lines = ["size,leak,label"] + [f"{i % 7}.5,{i % 2},{'a' if i % 2 else 'b'}" for i in range(30)]
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    spec = parse_spec({"data": {"name": "csv", "path": str(tmp_path / "t.csv"), "target": "label"},
+                       "model": {"blocks": [{"type": "Linear", "out_features": 2}]},
+                       "training": {"epochs": 1, "batch_size": 8}})
+    rec = Recorder()
+    assert train(spec, callbacks=[rec], checkpoint_dir=tmp_path / "ck").status == "completed"
+    assert any(level == "warning" and "column 'leak' determines the target 'label' exactly" in message
+               for level, message in rec.logs)
