@@ -30,18 +30,12 @@ class GalleryEntry:
     expect: str = ""
     measured_time: str = ""
     measured_result: str = ""
+    dataset: str = ""  # the spec's data.name
 
     def matches(self, text: str) -> bool:
         """Every word of `text` appears in the entry's words (case-insensitive)."""
         words = " ".join([self.stem, self.name, self.title, self.shows, self.expect, self.dataset]).lower()
         return all(w in words for w in text.lower().split())
-
-    @property
-    def dataset(self) -> str:
-        try:
-            return str(json.loads(self.path.read_text(encoding="utf-8"))["data"]["name"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return ""
 
 
 @dataclass(frozen=True)
@@ -62,14 +56,17 @@ def load_gallery(folder: Path = TEMPLATES_DIR) -> list[GalleryEntry]:
     entries = []
     for path in sorted(folder.glob("*.json")):
         try:
-            name = str(json.loads(path.read_text(encoding="utf-8")).get("name") or path.stem)
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            name = str(raw.get("name") or path.stem)
+            dataset = str((raw.get("data") or {}).get("name", ""))
         except (OSError, ValueError, AttributeError):
-            name = path.stem
+            name, dataset = path.stem, ""
         about = index.get(path.stem, {})
         entries.append(GalleryEntry(
             stem=path.stem, path=path, name=name, title=str(about.get("title") or name),
             shows=str(about.get("shows", "")), expect=str(about.get("expect", "")),
-            measured_time=str(about.get("measured_time", "")), measured_result=str(about.get("measured_result", ""))))
+            measured_time=str(about.get("measured_time", "")), measured_result=str(about.get("measured_result", "")),
+            dataset=dataset))
     order = {stem: i for i, stem in enumerate(index)}
     return sorted(entries, key=lambda e: (order.get(e.stem, len(order)), e.name))
 

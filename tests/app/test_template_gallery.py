@@ -36,8 +36,9 @@ def test_cards_show_dataset_parameters_and_what_to_expect(qtbot):
     card = gallery.cards["bigmodel_110m"]
     facts = card.facts.text()
     assert "110,120,010 parameters" in facts and "10 classes" in facts and "input 1000" in facts
-    about = card.about.text()
-    assert "Expect:" in about and "Took:" in about or "Not timed yet" in about
+    about, entry = card.about.text(), card.entry
+    assert f"<b>Expect:</b> {entry.expect}" in about
+    assert entry.measured_time and f"<b>Took:</b> {entry.measured_time}" in about  # measured, stored with it
     assert card.thumb.pixmap() is not None and not card.thumb.pixmap().isNull()  # the diagram
     assert "Digits MLP" in gallery.cards["digits_mlp"].title.text()
 
