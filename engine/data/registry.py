@@ -181,7 +181,8 @@ _add("messages", "Support messages (generated)", "classification", "tokens", "sy
      "Generated here, not collected: short customer-support messages in 4 classes (billing, shipping, "
      "technical, account). Each is 2-4 words typical of its class (refund, parcel, crash, password, ...) "
      "mixed with 4-13 common words, sometimes one word of another class (options.distractor), in random "
-     "order, from a seeded generator. Tokenized like a text CSV.",
+     "order, from a seeded generator, e.g. \"Order could has just can we username i why there want your when "
+     "password?\" (account). Tokenized like a text CSV; the preview shows the token ids.",
      text.load_messages,
      {"n_samples": _n(2000),
       "distractor": Option(0.3, "Share of messages that also hold one word of another class.", 0.0, 1.0),
