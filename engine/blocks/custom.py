@@ -33,6 +33,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -69,6 +70,7 @@ class Failure:
 _BLOCKS: dict[str, CustomBlock] = {}
 _FAILURES: list[Failure] = []
 _LOADED = False
+_LOCK = threading.RLock()
 
 
 def user_blocks_dir() -> Path:
@@ -79,14 +81,21 @@ def user_blocks_dir() -> Path:
 
 
 def ensure_custom_blocks() -> list[str]:
-    """Load every custom block into the catalogue (once); returns their names."""
-    if not _LOADED:
-        reload_custom_blocks()
-    return sorted(_BLOCKS)
+    """Load every custom block into the catalogue (once); returns their names.
+    Safe from any thread: a second caller waits until the first has loaded them."""
+    with _LOCK:  # another thread that is loading them holds it until every block is in
+        if not _LOADED:
+            _reload()
+        return sorted(_BLOCKS)
 
 
 def reload_custom_blocks() -> list[str]:
     """Forget and rediscover custom blocks (after installing a plugin, or in tests)."""
+    with _LOCK:
+        return _reload()
+
+
+def _reload() -> list[str]:
     global _LOADED
     from engine.blocks import CATALOGUE, CATEGORIES
 
@@ -95,7 +104,7 @@ def reload_custom_blocks() -> list[str]:
     _BLOCKS.clear()
     _FAILURES.clear()
     _instance_shape.cache_clear()
-    _LOADED = True
+    _LOADED = True  # from here on this thread's own lookups (below, and a plugin's) do not reload
     for provider, source, declarations, module_hint in _discover():
         for decl in declarations:
             try:
