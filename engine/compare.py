@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Literal, Optional, Sequence
 
@@ -151,8 +152,8 @@ class BlockChange:
 
     def describe(self) -> str:
         """'block 2 Conv2d: out_channels 16 → 32' — the words the Compare view shows."""
-        where = f"block {(self.index if self.index is not None else self.ref_index) + 1}"  # type: ignore[operator]
-        where = self.path if "." in self.path else where
+        # The builder's numbering: "block 2.1.3" is the 3rd block of branch 1 of block 2.
+        where = "block " + ".".join(str(int(i) + 1) for i in re.findall(r"\[(\d+)\]", self.path))
         if self.kind == "added":
             args = ", ".join(f"{k}={format_value(v)}" for k, v in self.params.items())
             return f"+ {where} {self.type}" + (f"({args})" if args else "")

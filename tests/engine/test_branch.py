@@ -132,7 +132,8 @@ def test_architecture_diff_follows_branches():
     diff = architecture_diff([{"model": {"blocks": INCEPTION}}, {"model": {"blocks": other}}])[1]
     assert [(c.kind, c.path) for c in diff] == [("changed", "blocks[1].blocks[0].blocks[2]"),
                                                 ("added", "blocks[1].blocks[3]")]
-    assert diff[0].describe() == "~ blocks[1].blocks[0].blocks[2] Conv2d: out_channels 6 → 12"
+    assert [c.describe() for c in diff] == ["~ block 2.1.3 Conv2d: out_channels 6 → 12",
+                                            "+ block 2.4 Conv2d(out_channels=3, kernel_size=1)"]
 
 
 def test_a_small_unet_builds_with_branch_and_upsample():
