@@ -105,23 +105,23 @@ def test_a_2x2_grid_runs_exactly_its_four_combinations_as_runs_of_the_sweep(tmp_
 def test_random_and_tpe_run_as_many_trials_as_asked_within_the_ranges(tmp_path, method):
     db_url = f"sqlite:///{tmp_path / 'runs.db'}"
     sweep_id, status, results = run_sweep(db_url, {
-        "name": method, "base": iris(1), "method": method, "metric": "val/loss", "trials": 3, "parallel": 2,
+        "name": method, "base": iris(1), "method": method, "metric": "val/loss", "trials": 2, "parallel": 2,
         "seed": 7, "parameters": {"optimizer.lr": {"log_uniform": [0.001, 0.1]},
                                   "training.batch_size": {"int": [8, 32]}}})
     assert status == "completed"
     with RunStore(db_url) as store:
         runs = store.list_runs(sweep_id=sweep_id)
         assert store.get_sweep(sweep_id).goal == "minimize"  # a loss: lower is better
-    assert sorted(r.trial_number for r in runs) == [1, 2, 3]
+    assert sorted(r.trial_number for r in runs) == [1, 2]
     for r in runs:
         assert 0.001 <= r.spec["optimizer"]["lr"] <= 0.1 and 8 <= r.spec["training"]["batch_size"] <= 32
-    assert len({r.spec["optimizer"]["lr"] for r in runs}) == 3  # sampled, not one value repeated
+    assert len({r.spec["optimizer"]["lr"] for r in runs}) == 2  # sampled, not one value repeated
     assert all(r.status == "completed" and r.value is not None for r in results)
 
 
 def test_the_median_pruner_stops_a_hopeless_trial_early_and_keeps_its_checkpoint(tmp_path):
     db_url = f"sqlite:///{tmp_path / 'runs.db'}"
-    epochs = 40
+    epochs = 25
     sweep_id, status, results = run_sweep(db_url, grid_lr(
         [0.05, 1e-7], epochs, pruner={"type": "median", "startup_trials": 1, "warmup_epochs": 5}))
     assert status == "completed"
