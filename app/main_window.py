@@ -229,6 +229,11 @@ class MainWindow(QMainWindow):
         self.launch_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
         self.stop_action = add(m, "&Stop", self._stop, QKeySequence("Ctrl+."),
                                "Stop the selected run (it saves a checkpoint first)")
+        m.addSeparator()  # the Train page's probes (app/pages/train/probes.py)
+        add(m, "Find Learning &Rate…", lambda: self._open_probe("open_lr_finder"), None,
+            "The LR range test on the current spec, in its own process")
+        add(m, "&Check Before Training…", lambda: self._open_probe("open_sanity"), None,
+            "Initial loss, overfit one batch, zeroed inputs: quick checks of the current spec")
 
         m = bar.addMenu("&View")
         group = QActionGroup(self)
@@ -287,6 +292,10 @@ class MainWindow(QMainWindow):
         # it) first, or nothing would be listening before its first visit.
         self.show_page("train")
         self.state.launch_requested.emit()
+
+    def _open_probe(self, opener: str) -> None:
+        self.show_page("train")
+        getattr(self.page("train").probes, opener)()
 
     def _stop(self) -> None:
         if self._pages.get("train") is not None:

@@ -65,3 +65,28 @@ def test_checklist_shows_each_outcome_with_its_advice(qtbot, make_page):  # noqa
     assert "optimizer.lr 10 is too high" in " ".join(
         lbl.text() for lbl in dialog.checklist.findChildren(type(dialog.status)))
     dialog.close()
+
+
+def test_run_menu_opens_the_check_on_the_train_page(qtbot, db_url, monkeypatch):
+    from app.main_window import MainWindow
+    from app.state import AppState
+
+    report = SanityReport([CheckItem("Initial loss", "pass", "2.31; ln(10) = 2.303")], "digits", [2.31])
+    monkeypatch.setattr("engine.training.probe_process.run_probe",  # stands in for the probe process
+                        lambda task, spec, on_progress=None, cancel=None: report.to_dict())
+    state = AppState(db_url, digits_mlp(device="cpu"))
+    window = MainWindow(state)
+    qtbot.addWidget(window)
+    window.show()
+    run_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Run")
+    actions = {a.text(): a for a in run_menu.actions()}
+    assert "Find Learning &Rate…" in actions
+    actions["&Check Before Training…"].trigger()
+    page = window.page("train")
+    assert window.stack.currentWidget() is page
+    qtbot.waitUntil(lambda: page.probes.sanity_dialog is not None and page.probes.sanity_dialog.report is not None,
+                    timeout=20_000)
+    assert page.probes.sanity_dialog.items_text() == ["✓ Initial loss: 2.31; ln(10) = 2.303"]
+    page.probes.sanity_dialog.close()
+    state.set_dirty(False)
+    window.close()
