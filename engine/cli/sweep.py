@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.cli.train import executor_factory
     from engine.store import RunStore, resolve_db_url
     from engine.store.entities import SweepNotFoundError
+    from engine.store.paths import shown_url
     from engine.sweeps import SweepError, load_sweep
     from engine.sweeps.control import SweepBusyError
     from engine.sweeps.supervisor import SweepSupervisor, TrialResult, start_sweep
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     verb = "resuming" if args.resume else "starting"
     print(f"sweep {sweep_id}: {verb} {d.name!r}, {d.method}, {supervisor.planned} trials, {d.parallel} at a time, "
           f"{d.goal} {d.metric}" + (f", {d.pruner} pruner" if d.pruner != "none" else "")
-          + f" (store {db_url})", flush=True)
+          + f" (store {shown_url(db_url)})", flush=True)
     # A plain `kill` stops the sweep like Ctrl-C: trials stop with a checkpoint, the row says stopped.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:

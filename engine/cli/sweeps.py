@@ -13,6 +13,7 @@ from typing import Any, Optional, Sequence
 
 from engine.cli.options import add_db_option
 from engine.store import RunStore
+from engine.store.paths import shown_url
 
 CONTROL_HELP = {"pause": "Pause a sweep: its live trials pause and no new trial starts.",
                 "resume": "Resume a paused sweep.",
@@ -54,8 +55,8 @@ def run(args: argparse.Namespace) -> int:
         print(request(store, args.sweep_id, args.action))
         return 0
     except SweepNotFoundError:
-        print(f"layerdeck sweeps: there is no sweep {args.sweep_id} in {store.url} (see `layerdeck sweeps list`)",
-              file=sys.stderr)
+        print(f"layerdeck sweeps: there is no sweep {args.sweep_id} in {shown_url(store.url)} "
+              "(see `layerdeck sweeps list`)", file=sys.stderr)
         return 1
     except ValueError as e:
         print(f"layerdeck sweeps: {e}", file=sys.stderr)
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 def list_sweeps(store: RunStore) -> int:
     sweeps = store.list_sweeps()
     if not sweeps:
-        print(f"No sweeps in {store.url}. Start one with `layerdeck sweep SWEEP.json`.")
+        print(f"No sweeps in {shown_url(store.url)}. Start one with `layerdeck sweep SWEEP.json`.")
         return 0
     rows = [("ID", "NAME", "STATUS", "METHOD", "TRIALS", "METRIC", "BEST")]
     for s in sweeps:
