@@ -172,8 +172,20 @@ def _get(run: RunLike, attr: str) -> Any:
     return getattr(run, attr, None)
 
 
+# Spec paths a run listing (engine.store.listing) has already read out of the
+# JSON in SQL: a filter over them reads the listing's attribute and never
+# decodes a spec (100,000 json.loads would take seconds).
+_LISTED: dict[tuple[str | int, ...], str] = {
+    ("data", "name"): "dataset", ("optimizer", "type"): "optimizer", ("optimizer", "lr"): "lr",
+    ("training", "batch_size"): "batch_size", ("training", "epochs"): "epochs"}
+_ABSENT = object()
+
+
 def _metric_getter(key: str, stat: str) -> Getter:
     def get(run: RunLike) -> Any:
+        listed = getattr(run, "metric", None)  # a RunListing: the values it prefetched in SQL
+        if listed is not None and not isinstance(run, dict):
+            return listed(key, stat)
         summary = _get(run, "summary") or {}
         entry = (summary.get("metrics") or {}).get(key)
         return entry.get(stat) if isinstance(entry, dict) else None
@@ -181,7 +193,13 @@ def _metric_getter(key: str, stat: str) -> Getter:
 
 
 def _spec_getter(parts: list[str | int]) -> Getter:
+    listed = _LISTED.get(tuple(parts)) if len(parts) == 2 else None
+
     def get(run: RunLike) -> Any:
+        if listed is not None and not isinstance(run, dict):
+            value = getattr(run, listed, _ABSENT)  # a RunListing's digest; a Run has no such attribute
+            if value is not _ABSENT:
+                return value
         node: Any = _get(run, "spec")
         for p in parts:
             if isinstance(p, int):
@@ -202,7 +220,7 @@ def _run_getter(name: str) -> Getter:
     if name == "duration":
         return lambda run: _get(run, "duration_s")
     if name == "dataset":
-        return lambda run: ((_get(run, "spec") or {}).get("data") or {}).get("name")
+        return _spec_getter(["data", "name"])
     return lambda run: _get(run, name)
 
 

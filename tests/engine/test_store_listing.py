@@ -189,3 +189,19 @@ def test_listing_errors_leave_the_collector_on(sqlite_store, monkeypatch):
     with pytest.raises(sqlite3.OperationalError):
         store.list_run_rows()
     assert gc.isenabled()
+
+
+def test_a_filter_over_listings_matches_the_full_runs_without_decoding_their_json(store):
+    from engine.query import parse_query
+
+    for i, (opt, lr, acc) in enumerate([("AdamW", 1e-3, 0.95), ("SGD", 1e-2, 0.97), ("adamw", 3e-3, 0.80)]):
+        rid = store.create_run({"name": f"r{i}", "data": {"name": "digits"}, "optimizer": {"type": opt, "lr": lr},
+                                "training": {"batch_size": 32 * (i + 1), "epochs": 5}})
+        store.add_metrics(rid, [MetricPoint("val/accuracy", 1, 1, acc, 1.0)])
+    query = parse_query('val/accuracy > 0.9 and optimizer.type == "adamw" and dataset == "digits" and lr < 0.01 '
+                        'and batch_size >= 32 and epochs == 5')
+    listings = store.list_run_rows(metrics=[("val/accuracy", "best")])
+    kept = query.filter(listings)
+    assert [r.name for r in kept] == [r.name for r in query.filter(store.list_runs())] == ["r0"]
+    if store.url.startswith("sqlite"):  # served from what SQLite read out of the JSON: nothing decoded here
+        assert all(r._spec is None and r._summary is None for r in listings)
