@@ -36,9 +36,10 @@ def test_valid_spec_prints_table_and_totals(capsys):
     assert lines[0] == "digits-cnn · digits: 10 classes"
     assert lines[1].split() == ["#", "block", "output", "shape", "params"]
     assert lines[3].split() == ["1", "Conv2d", "16,", "3×3,", "pad", "1", "(16,", "8,", "8)", "160"]
-    assert lines[-2].split()[:3] == ["9", "Linear", "10"]
-    assert lines[-1].startswith("params 9,962 (trainable 9,962) · MACs ")
-    assert "training memory at batch 64 ≈" in lines[-1]
+    assert lines[-3].split()[:3] == ["9", "Linear", "10"]
+    assert lines[-2].startswith("params 9,962 (trainable 9,962) · MACs ")
+    assert "training memory at batch 64 ≈" in lines[-2]
+    assert lines[-1].startswith("memory by precision at batch 64: fp32 ")  # what bf16 would save
 
 
 def test_batch_size_option_changes_the_memory_line(capsys):
