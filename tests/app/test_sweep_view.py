@@ -88,7 +88,11 @@ def test_pruned_is_shown_as_pruned_where_runs_are_listed(qtbot, page, db_url, sw
     assert "(pruned)" in page.compare.legend.text()
 
 
-def test_the_sweep_view_plots_every_trial_and_a_click_selects_its_run(qtbot, page, db_url, sweep_id):
+def test_the_sweep_view_plots_every_trial_and_a_click_selects_its_run(qtbot, page, db_url, sweep_id, monkeypatch):
+    from PySide6.QtWidgets import QApplication
+
+    # Plain clicks: Qt's modifier state is global, and an earlier test's synthetic Ctrl+click can leave it set.
+    monkeypatch.setattr(QApplication, "keyboardModifiers", staticmethod(lambda: Qt.KeyboardModifier.NoModifier))
     report = expected(db_url, sweep_id)
     valued = [t for t in report.trials if t.value is not None]
     page.sweeps._on_clicked(page.sweeps.item_of_sweep(sweep_id))
