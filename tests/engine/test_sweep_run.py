@@ -141,7 +141,8 @@ def test_the_median_pruner_stops_a_hopeless_trial_early_and_keeps_its_checkpoint
 def test_a_sweep_pauses_resumes_and_stops_as_a_whole_then_resumes_without_repeating(tmp_path):
     db_url = f"sqlite:///{tmp_path / 'runs.db'}"
     store = RunStore(db_url)
-    sweep_id = start_sweep(store, parse_sweep(grid_epochs([40, 2])))
+    long = 400  # still training after a pause, a resume and a stop on a quiet machine (40 ended first in CI)
+    sweep_id = start_sweep(store, parse_sweep(grid_epochs([long, 2])))
     ended: list[str] = []
     thread = threading.Thread(target=lambda: ended.append(SweepSupervisor(db_url, sweep_id).run()), daemon=True)
     thread.start()
@@ -169,11 +170,11 @@ def test_a_sweep_pauses_resumes_and_stops_as_a_whole_then_resumes_without_repeat
     assert sorted(runs) == [1, 2, 3]  # the stopped trial keeps its number; a new one continues it
     assert runs[1].status == "stopped" and runs[2].status == runs[3].status == "completed"
     continuation = next(r for r in runs.values() if r.parent_id == first.id)
-    assert continuation.trial_number > 1 and continuation.spec["training"]["epochs"] == 40
-    assert {r.spec["training"]["epochs"] for r in runs.values() if r.status == "completed"} == {40, 2}
+    assert continuation.trial_number > 1 and continuation.spec["training"]["epochs"] == long
+    assert {r.spec["training"]["epochs"] for r in runs.values() if r.status == "completed"} == {long, 2}
     stopped_at = int(store.get_curves([first.id], ["val/accuracy"], buckets=None)[0].epochs.max())
     continued = store.get_curves([continuation.id], ["val/accuracy"], buckets=None)[0]
-    assert int(continued.epochs.min()) == stopped_at + 1 and int(continued.epochs.max()) == 40
+    assert int(continued.epochs.min()) == stopped_at + 1 and int(continued.epochs.max()) == long
     assert store.get_sweep(sweep_id).state["finished"] == 2
     store.close()
 
