@@ -5,8 +5,17 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("MPLBACKEND", "Agg")
 
 import pytest
+
+
+def pytest_configure(config):
+    """Import mnist1d (and the matplotlib it pulls in: seconds, a font cache on a
+    fresh machine) once, before any test: otherwise the first GUI test that
+    scans datasets does it on a worker thread, and a page torn down meanwhile
+    widened a window in which CI once saw PySide segfault in a garbage collection."""
+    import mnist1d.data  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,7 @@
 sets and MNIST-1D (generated locally; nothing is ever downloaded)."""
 from __future__ import annotations
 
+import os
 import random
 import threading
 from typing import Any, Callable
@@ -69,6 +70,10 @@ def generate_mnist1d(data_seed: int) -> dict[str, np.ndarray]:
     """The package's make_dataset with its published defaults (5,000 signals
     of length 40, 4,000 train / 1,000 test). It seeds the global `random`
     and numpy generators, so their state is put back afterwards."""
+    # mnist1d imports matplotlib.pyplot (for its plotting helpers, unused here). Its
+    # non-GUI backend, unless the user chose one: this runs on the app's worker
+    # threads, where pyplot must never reach for a Qt backend.
+    os.environ.setdefault("MPLBACKEND", "Agg")
     from mnist1d.data import get_dataset_args, make_dataset  # imports matplotlib: seconds
 
     args = get_dataset_args()
