@@ -126,7 +126,9 @@ class RunOnChooser(QWidget):
             if _parse(self.combo.itemData(i))[0] == LOCAL:
                 self.combo.removeItem(i)
         for i, (label, device) in enumerate(entries):
-            self.combo.insertItem(i, f"{THIS_MACHINE} · {label}", _data(LOCAL, device))
+            short = label.replace(" (no NVIDIA GPU found)", "")  # the settings form says it; here it clips
+            self.combo.insertItem(i, f"{THIS_MACHINE} · {short}", _data(LOCAL, device))
+            self.combo.setItemData(i, f"{THIS_MACHINE} · {label}", Qt.ItemDataRole.ToolTipRole)
         if keep_cluster is None:
             self._select((LOCAL, chosen or (entries[0][1] if entries else "auto")))
         self.combo.blockSignals(False)
