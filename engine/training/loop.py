@@ -25,10 +25,9 @@ from engine.training.callbacks import Callback, CallbackList, Control, MetricPoi
 from engine.training.checkpoint import load_checkpoint
 from engine.training.errors import NonFiniteLoss, TrainingError
 from engine.training.hooks import Checkpointing, EarlyStopping, NonFiniteCheck
-from engine.training.losses import l1_penalty
 from engine.training.metrics import EvalMeter, TrainMeter
 from engine.training.optim import current_lr
-from engine.training.setup import Prepared, prepare
+from engine.training.setup import Prepared, optimizer_step, prepare
 from engine.training.teacher import TeacherRef
 
 if TYPE_CHECKING:
@@ -260,27 +259,13 @@ class _Trainer:
 
     def _step(self, xb: torch.Tensor, yb: torch.Tensor) -> None:
         p = self.p
-        reg = p.spec.regularization
         target = yb  # class indices, or soft targets once mixup or CutMix has mixed the batch
         if p.augment is not None:
             xb, target = p.augment(xb, yb, self.ctx.step)
         with dev.autocast(p.device, p.spec.training.precision):
             out = p.step_model(xb)
             loss = p.objective(out, target) if p.distiller is None else p.distiller(xb, out, target)
-        total = (loss + reg.l1 * l1_penalty(p.l1_weights)) if p.l1_weights else loss
-        p.optimizer.zero_grad(set_to_none=True)
-        if p.scaler.is_enabled():
-            p.scaler.scale(total).backward()
-            if reg.grad_clip_norm:
-                p.scaler.unscale_(p.optimizer)
-                torch.nn.utils.clip_grad_norm_(p.model.parameters(), reg.grad_clip_norm)
-            p.scaler.step(p.optimizer)
-            p.scaler.update()
-        else:
-            total.backward()
-            if reg.grad_clip_norm:
-                torch.nn.utils.clip_grad_norm_(p.model.parameters(), reg.grad_clip_norm)
-            p.optimizer.step()
+        optimizer_step(p, loss)
         self.meter.add(loss, out, yb)
 
     def _flush(self, epoch: int, point: bool, lr: Optional[float] = None) -> None:

@@ -12,8 +12,7 @@ import torch
 
 from engine.spec import RunSpec
 from engine.training import device as dev
-from engine.training.losses import l1_penalty
-from engine.training.setup import Prepared, prepare
+from engine.training.setup import Prepared, optimizer_step, prepare
 
 
 def prepare_probe(spec: RunSpec, device: str | None = None) -> Prepared:
@@ -26,24 +25,10 @@ def prepare_probe(spec: RunSpec, device: str | None = None) -> Prepared:
 def train_step(p: Prepared, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimizer step as the training loop takes it (loss, L1, clipping,
     scaler); returns the batch loss and the outputs, both before the step."""
-    reg = p.spec.regularization
     with dev.autocast(p.device, p.spec.training.precision):
         out = p.model(xb)
         loss = p.objective(out, yb)
-    total = (loss + reg.l1 * l1_penalty(p.l1_weights)) if p.l1_weights else loss
-    p.optimizer.zero_grad(set_to_none=True)
-    if p.scaler.is_enabled():
-        p.scaler.scale(total).backward()
-        if reg.grad_clip_norm:
-            p.scaler.unscale_(p.optimizer)
-            torch.nn.utils.clip_grad_norm_(p.model.parameters(), reg.grad_clip_norm)
-        p.scaler.step(p.optimizer)
-        p.scaler.update()
-    else:
-        total.backward()
-        if reg.grad_clip_norm:
-            torch.nn.utils.clip_grad_norm_(p.model.parameters(), reg.grad_clip_norm)
-        p.optimizer.step()
+    optimizer_step(p, loss)
     return loss.detach(), out.detach()
 
 

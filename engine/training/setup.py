@@ -23,6 +23,7 @@ from engine.training.losses import (
     CLASSIFICATION_LOSSES,
     Objective,
     check_outputs,
+    l1_penalty,
     make_objective,
     penalized_weights,
     resolve_loss_name,
@@ -64,6 +65,27 @@ class Prepared:
     distiller: Optional[Distiller] = None  # the objective of a distilled run (training.distill)
     augment: Optional[Augmenter] = None  # data.augment, applied to training batches only
     tokenizer: Optional[str] = None  # text datasets: the fitted tokenizer (JSON), saved with the run
+
+
+def optimizer_step(p: Prepared, loss: torch.Tensor) -> None:
+    """Backward and one optimizer step from a batch's loss: the L1 penalty, the
+    gradient scaler (fp16), gradient clipping. The training loop and the LR
+    finder's probes step the same way."""
+    reg = p.spec.regularization
+    total = (loss + reg.l1 * l1_penalty(p.l1_weights)) if p.l1_weights else loss
+    p.optimizer.zero_grad(set_to_none=True)
+    if p.scaler.is_enabled():
+        p.scaler.scale(total).backward()
+        if reg.grad_clip_norm:
+            p.scaler.unscale_(p.optimizer)
+            torch.nn.utils.clip_grad_norm_(p.model.parameters(), reg.grad_clip_norm)
+        p.scaler.step(p.optimizer)
+        p.scaler.update()
+    else:
+        total.backward()
+        if reg.grad_clip_norm:
+            torch.nn.utils.clip_grad_norm_(p.model.parameters(), reg.grad_clip_norm)
+        p.optimizer.step()
 
 
 def _load_data(spec: RunSpec) -> Dataset:
