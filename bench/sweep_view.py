@@ -5,9 +5,10 @@
 A store gets one sweep written directly (engine/demo_sweep.py: 50 trial runs,
 4 parameters, 4 metrics per epoch, pruned and failed trials among them). Then,
 per try, in this process: read the sweep's report from the store (the worker
-thread's part), make the Sweep view, draw the report and paint every tab
-(Overview: history, importance bars, parallel coordinates; Slices: one plot per
-parameter; Trials: the table). Goal: open + draw every plot < 1 s.
+thread's part: the sweep, its runs and every trial's metric per epoch), make
+the Sweep view, draw the report and paint every tab (Overview: history,
+intermediate values, importance bars, parallel coordinates; Slices: one plot
+per parameter; Trials: the table). Goal: open + draw every plot < 1 s.
 Parameter importance (Optuna's fANOVA) runs on its own thread and is timed
 apart, as is Optuna's first import (once per app).
 
@@ -81,7 +82,9 @@ def main() -> int:
             reads.append(t1 - t0)
             opens.append(t2 - t1)
             totals.append(t2 - t0)
-            counts = (f"history {view.history.point_count()} points, parallel coordinates "
+            epochs = sum(len(xs) for xs, _, _ in view.intermediate.drawn().values())
+            counts = (f"history {view.history.point_count()} points, intermediate values "
+                      f"{view.intermediate.line_count()} lines of {epochs} epochs, parallel coordinates "
                       f"{view.parallel.line_count()} lines, slices "
                       f"{sum(view.slices.point_counts().values())} points in {len(view.slices.plots)} plots, "
                       f"trials table {view.trials.rowCount()} rows")

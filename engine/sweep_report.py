@@ -1,7 +1,8 @@
 """What a sweep's trials say, as plain data for the Sweep view (and anything
 else that reports on a sweep): the parameters and their scales, one `Trial`
 per run with its parameter values and its value of the sweep's metric,
-progress (N of M, best so far, ETA), the best-so-far curve, the top-k%
+progress (N of M, best so far, ETA), the best-so-far curve, each trial's
+metric per epoch (the intermediate values the pruner was fed), the top-k%
 trials, and parameter importance from Optuna's evaluators.
 
 Pure functions over store entities (engine.store Sweep and Run); no Qt, and
@@ -9,8 +10,10 @@ Optuna is imported only by `param_importance`. Parameter values are read
 from each trial's own stored spec, so a report never depends on how the
 supervisor recorded its sampling.
 
-    report = build_report(store.get_sweep(3), store.list_runs(sweep_id=3))
-    report.done, report.planned, report.best_value, report.eta_s
+    runs = store.list_runs(sweep_id=3)
+    report = build_report(store.get_sweep(3), runs,
+                          intermediate=epoch_ends(store, [r.id for r in runs], "val/accuracy"))
+    report.done, report.planned, report.best_value, report.eta_s, report.intermediate
 """
 from __future__ import annotations
 
@@ -82,6 +85,8 @@ class SweepReport:
     best: Optional[Trial] = None
     eta_s: Optional[float] = None
     counts: dict[str, int] = field(default_factory=dict)
+    # run id -> (epochs, values): the metric at the end of each epoch (engine.store.epochs.epoch_ends)
+    intermediate: dict[int, tuple[list[int], list[float]]] = field(default_factory=dict)
 
     @property
     def done(self) -> int:
@@ -153,8 +158,10 @@ def trial_from_run(run: Any, params: Sequence[SweepParam], metric: str) -> Trial
                  run.started_at, run.finished_at)
 
 
-def build_report(sweep: Any, runs: Sequence[Any], now: Optional[datetime] = None) -> SweepReport:
-    """The report of `sweep` (a store Sweep) from its trial runs (store Runs)."""
+def build_report(sweep: Any, runs: Sequence[Any], now: Optional[datetime] = None,
+                 intermediate: Optional[dict[int, tuple[list[int], list[float]]]] = None) -> SweepReport:
+    """The report of `sweep` (a store Sweep) from its trial runs (store Runs);
+    `intermediate`: each run's metric per epoch, when the caller read it."""
     doc = sweep.spec if isinstance(sweep.spec, dict) else {}
     params = sweep_params(doc)
     trials = sorted((trial_from_run(r, params, sweep.metric) for r in runs),
@@ -171,6 +178,8 @@ def build_report(sweep: Any, runs: Sequence[Any], now: Optional[datetime] = None
     for t in trials:
         counts[t.status] = counts.get(t.status, 0) + 1
     report.counts = counts
+    mine = {t.run_id for t in trials}
+    report.intermediate = {k: v for k, v in (intermediate or {}).items() if k in mine}
     report.eta_s = estimate_eta(report, now or datetime.now(timezone.utc))
     return report
 

@@ -2,11 +2,12 @@
 
 Top: the sweep's name, method and status; progress (N of M trials), the best
 so far and an ETA; Pause / Resume / Stop of the sweep as a whole and
-"Re-run failed trial". Below, tabs: Overview (optimization history,
-parameter importance, parallel coordinates), Slices (one plot per
-parameter) and Trials (a table). Clicking a trial anywhere, or brushing the
-parallel coordinates, emits `trials_selected`: the Runs page selects those
-runs (two or more compare).
+"Re-run failed trial". Below, tabs: Overview (optimization history, the
+metric per epoch of every trial (intermediate values), parameter importance,
+parallel coordinates), Slices (one plot per parameter) and Trials (a
+table). Clicking a trial anywhere, or brushing the parallel coordinates,
+emits `trials_selected`: the Runs page selects those runs (two or more
+compare).
 
 A view only: the store is read off the UI thread (the page's Worker), the
 report is engine.sweep_report's, importance runs on its own background
@@ -14,6 +15,7 @@ thread, and commands go through app.pages.runs.sweep_commands.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable, Optional
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -35,12 +37,14 @@ from PySide6.QtWidgets import (
 )
 
 from app.background import Background
+from app.pages.runs.sweep_intermediate import IntermediatePlot
 from app.pages.runs.sweep_parallel import ParallelCoordinates
 from app.pages.runs.sweep_plots import HistoryPlot, ImportancePlot, SlicePlots
 from app.pages.runs.table_model import STATUS_COLORS
 from engine.formatting import clock
 from engine.formatting import metric as fmt_metric
 from engine.status import RunStatus
+from engine.store.epochs import epoch_ends
 from engine.sweep_report import EVALUATOR_NAMES, EVALUATORS, SweepReport, build_report, param_importance
 
 REFRESH_MS = 3000  # re-read the sweep while it runs
@@ -49,8 +53,11 @@ RERUNNABLE = (RunStatus.FAILED, RunStatus.CRASHED)
 
 
 def read_report(store: Any, sweep_id: int) -> SweepReport:
-    """The sweep and its trials from the store, as a report (worker thread)."""
-    return build_report(store.get_sweep(sweep_id), store.list_runs(sweep_id=sweep_id))
+    """The sweep, its trials and their metric per epoch from the store, as a
+    report (worker thread): three statements however many trials."""
+    sweep = store.get_sweep(sweep_id)
+    runs = store.list_runs(sweep_id=sweep_id)
+    return build_report(sweep, runs, intermediate=epoch_ends(store, [r.id for r in runs], sweep.metric))
 
 
 class SweepView(QWidget):
@@ -74,6 +81,7 @@ class SweepView(QWidget):
         self.report: Optional[SweepReport] = None
         self._importance_key: Any = None
         self._drawn: Any = None  # what the plots show (trials and their values)
+        self._drawn_epochs: Any = None  # what the intermediate values show (epochs per trial)
         self._picked: list[int] = []  # trials clicked in the plots, Ctrl adds to them
 
         self.title = QLabel(objectName="sweep_title")
@@ -99,6 +107,7 @@ class SweepView(QWidget):
         self.message.hide()
 
         self.history = HistoryPlot()
+        self.intermediate = IntermediatePlot()
         self.importance = ImportancePlot()
         self.evaluator = QComboBox(objectName="sweep_evaluator")
         for key in EVALUATORS:
@@ -136,14 +145,19 @@ class SweepView(QWidget):
         ev_row.addWidget(self.evaluator)
         ib.addLayout(ev_row)
         ib.addWidget(self.importance, 1)
+        # Two rows: the metric by trial and by epoch side by side; the parameters below them.
         upper = QSplitter(Qt.Orientation.Horizontal)
         upper.addWidget(self.history)
-        upper.addWidget(imp_box)
-        upper.setSizes([600, 400])
+        upper.addWidget(self.intermediate)
+        upper.setSizes([500, 500])
+        lower = QSplitter(Qt.Orientation.Horizontal)
+        lower.addWidget(self.parallel)
+        lower.addWidget(imp_box)
+        lower.setSizes([700, 300])
         overview = QSplitter(Qt.Orientation.Vertical, objectName="sweep_overview")
         overview.addWidget(upper)
-        overview.addWidget(self.parallel)
-        overview.setSizes([300, 340])
+        overview.addWidget(lower)
+        overview.setSizes([320, 340])
         self.tabs = QTabWidget(objectName="sweep_tabs")
         self.tabs.addTab(overview, "Overview")
         self.tabs.addTab(self.slices, "Slices")
@@ -157,7 +171,7 @@ class SweepView(QWidget):
 
         self._refresh = QTimer(self, interval=REFRESH_MS)
         self._refresh.timeout.connect(self.reload)
-        for plot in (self.history, self.slices):
+        for plot in (self.history, self.intermediate, self.slices):
             plot.trial_clicked.connect(self._pick)
         self.parallel.trial_clicked.connect(self._pick)
         self.parallel.brushed.connect(lambda ids: ids and self.trials_selected.emit(ids))
@@ -178,8 +192,9 @@ class SweepView(QWidget):
             self.title.setText(f"<b>Sweep {sweep_id}</b> · reading…")
         if report is not None and report.sweep_id == sweep_id:
             self.set_report(report)
-        else:
-            self.reload()
+            if report.intermediate or not report.trials:
+                return
+        self.reload()  # a report without the epochs (the sweep tree's): they follow
 
     def reload(self) -> None:
         if self.sweep_id is None or not self.isVisible():
@@ -198,6 +213,10 @@ class SweepView(QWidget):
 
     def set_report(self, report: SweepReport) -> None:
         """Draw `report` (also what the bench and tests call with a report in hand)."""
+        if not report.intermediate and self.report is not None and self.report.sweep_id == report.sweep_id:
+            # The sweep tree's reports carry no epochs: keep the ones read last (the view's own reads
+            # bring new ones while the sweep runs).
+            report = replace(report, intermediate=self.report.intermediate)
         self.report = report
         self._header(report)
         # A running sweep is re-read every few seconds: redraw only when a trial changed.
@@ -208,6 +227,11 @@ class SweepView(QWidget):
             self.parallel.set_report(report)
             self.slices.set_report(report)
             self._fill_table(report)
+        # Trials still training add epochs without changing status or value.
+        epochs = (report.sweep_id, drawn[1], tuple((k, len(v[0])) for k, v in sorted(report.intermediate.items())))
+        if epochs != self._drawn_epochs:
+            self._drawn_epochs = epochs
+            self.intermediate.set_report(report)
         self._update_buttons()
         self._request_importance()
         active = report.status in ACTIVE_SWEEP
