@@ -160,3 +160,22 @@ def test_without_epochs_the_plot_says_what_will_appear(qtbot, db_url, sweep_id):
     plot.set_report(report)
     assert plot.line_count() == 0 and plot.empty.isVisible()
     assert plot.empty.text().startswith("No epochs reported yet")
+
+
+def test_a_trial_that_reports_another_epoch_grows_its_line_and_a_tree_refresh_keeps_the_lines(qtbot, view, db_url,
+                                                                                            sweep_id):
+    from engine.training.callbacks import MetricPoint
+
+    report, curves = stored_epochs(db_url, sweep_id)
+    pruned = next(t.run_id for t in report.trials if t.status == "pruned")
+    epochs, _ = curves[pruned]
+    # Re-read by the sweep tree (its reports carry no epochs): the lines stay.
+    with qtbot.waitSignal(view.page.sweeps.loaded, timeout=10_000):
+        view.page.sweeps.reload(force=True)
+    assert view.intermediate.line_count() == TRIALS
+    # As a running trial does: one more epoch in the store, then the view's next read.
+    with RunStore(db_url) as store:
+        store.add_metrics(pruned, [MetricPoint("val/accuracy", 10_000, epochs[-1] + 1, 0.5, 1.0)])
+    view.reload()
+    qtbot.waitUntil(lambda: len(view.intermediate.drawn()[pruned][0]) == len(epochs) + 1, timeout=10_000)
+    assert view.intermediate.drawn()[pruned][1][-1] == pytest.approx(0.5)
