@@ -103,6 +103,7 @@ class SweepSupervisor:
         self._live: dict[int, Any] = {}  # run id -> optuna Trial
         self._numbers: dict[int, int] = {}  # run id -> trial number
         self._params: dict[int, dict[str, Any]] = {}
+        self._reported: dict[int, int] = {}  # run id -> the last epoch told to its trial
         self._retries: list[dict[str, Any]] = []  # parameters of cut-short trials, to ask for again
         # A cut-short trial's point -> (its run, its last checkpoint): the next trial with those values
         # continues from there instead of starting over.
@@ -214,7 +215,17 @@ class SweepSupervisor:
         value = event.metrics.get(self.doc.metric)
         if trial is None or value is None or value != value:
             return
+        told = self._reported.get(event.run_id, 0)
+        if event.epoch <= told:  # a run followed through the store repeats an epoch as more of its keys land
+            return
+        if event.epoch > told + 1:
+            # Epochs between two events (a run on a Ray cluster is followed through the store, a few
+            # reads a second): the pruner compares trials epoch by epoch, so it is told each of them.
+            for epoch, missed in sorted(epoch_values(self.store, event.run_id, self.doc.metric).items()):
+                if told < epoch < event.epoch:
+                    trial.report(missed, epoch)
         trial.report(float(value), event.epoch)
+        self._reported[event.run_id] = event.epoch
         if (self.doc.pruner != "none" and event.epoch < event.total_epochs
                 and event.run_id not in self.state["pruning"] and trial.should_prune()):
             self.state["pruning"].append(event.run_id)
@@ -228,6 +239,7 @@ class SweepSupervisor:
 
         trial = self._live.pop(run_id)
         number, params = self._numbers.pop(run_id), self._params.pop(run_id)
+        self._reported.pop(run_id, None)
         self._paused_runs.discard(run_id)
         value: Optional[float] = None
         if status == "stopped" and run_id in self.state["pruning"]:

@@ -126,3 +126,30 @@ def test_a_grid_sweep_runs_its_trials_two_at_a_time_on_the_ray_cluster(tmp_path,
     assert sweep.state["finished"] == 2 and sweep.state["failures"] == 0
     assert re.search(rf"^sweep {sweep_id} completed: 2 of 2 trials, 0 failed; best run {best.run_id}: "
                      r"val/accuracy ", out, re.M), out
+
+
+def test_the_median_pruner_stops_a_hopeless_trial_on_the_cluster(tmp_path, pg_url, cluster):
+    """The pruner hears each epoch of a trial on the cluster (from the store's rows, not a pipe)
+    and stops it there through the store: it ends pruned, with its checkpoint. 300 epochs: the stop
+    reaches a worker through the store within about 2 s, and iris trains some 35 epochs a second."""
+    epochs = 300
+    path = tmp_path / "sweep.json"
+    path.write_text(json.dumps({"name": "prune-on-ray", "base": iris(epochs), "method": "grid",
+                                "metric": "val/accuracy", "goal": "maximize", "parallel": 1,
+                                "pruner": {"type": "median", "startup_trials": 1, "warmup_epochs": 5},
+                                "parameters": {"optimizer.lr": {"values": [0.05, 1e-7]}}}))
+    done = subprocess.run([*LAYERDECK, "sweep", str(path), "--db", pg_url, "--executor", "ray",
+                           "--ray-address", cluster.address], cwd=ROOT, capture_output=True, text=True, timeout=420,
+                          env={**os.environ, **cluster_token_env()})
+    assert done.returncode == 0, done.stdout + done.stderr
+    sweep_id = int(re.search(r"^sweep (\d+): starting 'prune-on-ray'", done.stdout, re.M)[1])
+    with RunStore(pg_url) as store:
+        good, bad = sorted(store.list_runs(sweep_id=sweep_id), key=lambda r: r.trial_number)
+        [curve] = store.get_curves([bad.id], ["val/accuracy"], buckets=None)
+        checkpoints = {c.kind for c in store.checkpoints(bad.id)}
+        sweep = store.get_sweep(sweep_id)
+    assert good.status == "completed" and bad.status == "pruned", done.stdout
+    assert 5 <= int(curve.epochs.max()) < epochs  # judged after its warm-up, stopped long before the end
+    assert "last" in checkpoints
+    assert re.search(rf"^  trial 2: pruned at epoch \d+ .*stopping run {bad.id} with a checkpoint$", done.stdout, re.M)
+    assert sweep.status == "completed" and sweep.best_run_id == good.id
