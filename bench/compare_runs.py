@@ -1,14 +1,17 @@
-"""Runs page speed: compare 20 long runs, and list/sort 10,000 runs.
+"""Runs page speed: compare long runs, and list/sort/filter many runs.
 
     python bench/compare_runs.py [--runs 20] [--steps 100000] [--many 10000] [--repeat 5]
+    python bench/compare_runs.py --runs 50 --many 100000   # the sweep issue's scale
 
-1. A store with 20 runs x 100,000 steps (train/loss_step at every step plus
-   epoch metrics): time from selecting them to every compare chart drawn.
-   Goal < 1 s. Measured cold (first selection: charts are created) and warm
-   (a second selection: charts are reused).
-2. A store with 10,000 runs: time to open the Runs page (read the store off
-   the UI thread, build rows, show them) and to sort by a metric column.
-   Goal < 0.5 s.
+1. A store with --runs runs x --steps steps (train/loss_step at every step
+   plus epoch metrics): time from selecting them to every compare chart
+   drawn. Goal < 1 s. Measured first in the process, with the page's curve
+   cache emptied, and with it.
+2. A store with --many runs: time to open the Runs page (read the store off
+   the UI thread, build rows, paint them) and to sort by a metric column
+   (goals: 10,000 runs open and sort < 0.5 s each; 100,000 runs open + sort
+   < 1 s), the time until every run is in the table, and the first filter
+   expression over all of them (goal < 0.5 s).
 
 Prints each figure (the median of --repeat tries, the spread beside it)
 and its ratio to the goal (< 1.0 meets it), with the load average: on a
@@ -37,7 +40,12 @@ from PySide6.QtCore import QCoreApplication, QEventLoop, QSettings, Qt, QTimer  
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 COMPARE_GOAL_S = 1.0
-SORT_GOAL_S = 0.5
+SORT_GOAL_S = 0.5  # 10,000 runs: open, and sort
+MANY_GOAL_S = 1.0  # 100,000 runs: open + sort
+FILTER_GOAL_S = 0.5
+LABELS = {"open": "open (first rows painted)", "sort": "sort by best val (top rows painted)",
+          "open + sort": "open + sort", "every run": "every run in the table (from opening)",
+          "filter": "first filter expression (every run)"}
 
 
 def spec(i: int) -> dict:
@@ -173,7 +181,13 @@ def spread(values: list[float]) -> str:
     return f"{med:.3f} s ({min(values):.3f}-{max(values):.3f}, n={len(values)})"
 
 
-def bench_many(url: str) -> tuple[float, float, float]:
+def bench_many(url: str) -> dict[str, float]:
+    """One try: open the page, sort by best val, then wait for every run and filter.
+
+    With more runs than the page's BIG_HISTORY, `open` and `sort` are the
+    first screen (the top FIRST_SCREEN rows of the whole history in that
+    order, sorted by the database) painted; `every run` is when the last of
+    them is in the table (sortable, filterable, scrollable to the end)."""
     from app.pages.runs import RunsPage
     from app.pages.runs.table_model import COLUMN_INDEX
     from app.state import AppState
@@ -183,37 +197,46 @@ def bench_many(url: str) -> tuple[float, float, float]:
     page = RunsPage(AppState(url))
     page.resize(1400, 900)
     page.show()
-    first: list[tuple[float, int]] = []
-
-    def on_reset() -> None:  # the first rows, painted as they arrive
-        if not first and page.model.rowCount():
-            page.table.viewport().repaint()
-            first.append((time.perf_counter() - t0, page.model.rowCount()))
-
+    done: list[str] = []
+    page.first_screen.connect(lambda: done.append("screen"))
+    page.loaded.connect(lambda: done.append("loaded"))
     # Wait in the event loop, as the app does: a loop polling processEvents()
     # would take the GIL from the page's reader thread every millisecond.
-    page.model.modelReset.connect(on_reset)
-    wait_for(page.loaded)
+    wait_until(lambda: bool(done))
     page.table.viewport().repaint()
     t_open = time.perf_counter() - t0
-    if first and first[0][1] < page.model.rowCount():
-        print(f"    (first {first[0][1]} rows on screen after {first[0][0]:.3f} s)")
     t1 = time.perf_counter()
+    n_done = len(done)
     page.table.sortByColumn(COLUMN_INDEX["best_val"], Qt.DescendingOrder)
+    if page.count.text().startswith("Sorting"):  # a first screen: its new top rows come from the database
+        wait_until(lambda: len(done) > n_done)
     page.table.viewport().repaint()
     t_sort = time.perf_counter() - t1
     top = page.proxy.index(0, COLUMN_INDEX["best_val"]).data()
+    wait_until(lambda: "loaded" in done)
+    page.table.viewport().repaint()
+    t_all = time.perf_counter() - t0
+    top_all = page.proxy.index(0, COLUMN_INDEX["best_val"]).data()
     t2 = time.perf_counter()
     page.filter_bar.use_filter('val/accuracy > 0.9 and optimizer.type == "AdamW"')
     page.table.viewport().repaint()
     t_filter = time.perf_counter() - t2
-    print(f"    (top best val after sort: {top}; filter kept {page.proxy.rowCount()} rows)")
+    print(f"    (top best val: {top} on the first screen, {top_all} with every run; "
+          f"filter kept {page.proxy.rowCount()} rows)")
     page.worker.wait()
     page.close()
     page.deleteLater()  # gone before the next try: its idle work must not run beside it
     QCoreApplication.sendPostedEvents(None, 0)  # 0: QEvent.DeferredDelete
     QApplication.processEvents()
-    return t_open, t_sort, t_filter
+    return {"open": t_open, "sort": t_sort, "open + sort": t_open + t_sort, "every run": t_all,
+            "filter": t_filter}
+
+
+def wait_until(done, timeout_s: float = 120.0) -> None:
+    """Run the event loop until done() (checked every 5 ms)."""
+    end = time.perf_counter() + timeout_s
+    while not done() and time.perf_counter() < end:
+        wait(5)
 
 
 def main() -> int:
@@ -287,15 +310,15 @@ def _run(args: argparse.Namespace, work: Path) -> int:
 
         gc.collect()
         gc.freeze()
+    from app.pages.runs.page import BIG_HISTORY, FIRST_SCREEN
     tries = [bench_many(many_url) for _ in range(args.repeat)]
-    t_open, t_sort, t_filter = ([x[i] for x in tries] for i in range(3))
-    t_both = [a + b for a, b in zip(t_open, t_sort)]
-    print(f"runs page with {args.many:,} runs (a new page each try):")
-    for label, values in (("open (read, build rows, show)", t_open), ("sort by best val", t_sort),
-                          ("open + sort", t_both)):
-        print(f"  {label + ':':31s} {spread(values)}  ratio to goal "
-              f"{statistics.median(values) / SORT_GOAL_S:.2f}")
-    print(f"  {'first filter expression:':31s} {spread(t_filter)}")
+    print(f"runs page with {args.many:,} runs (a new page each try; past {BIG_HISTORY:,} runs the "
+          f"first {FIRST_SCREEN} in the table's sort come first):")
+    for label, goal in (("open", SORT_GOAL_S), ("sort", SORT_GOAL_S), ("open + sort", MANY_GOAL_S),
+                        ("every run", None), ("filter", FILTER_GOAL_S)):
+        values = [t[label] for t in tries]
+        ratio = f"  ratio to goal {statistics.median(values) / goal:.2f}" if goal else ""
+        print(f"  {LABELS[label] + ':':42s} {spread(values)}{ratio}")
     print(f"  of which, measured alone: store.list_run_rows() {spread(t_list)}, "
           f"build_rows() {spread(t_rows)}")
     print(f"  (full Run entities, store.list_runs(), for comparison: {spread(t_full)})")

@@ -29,6 +29,7 @@ from engine.store.curves import read_curve
 from engine.store.db import create_db_engine, upgrade_to_head, writer
 from engine.store.entities import CheckpointRecord, Curve, Run, RunNotFoundError, StoreError, Sweep
 from engine.store.listing import RunListing, read_listings
+from engine.store.listing_order import SortKey, order_terms, sort_listings
 from engine.store.models import (
     CHECKPOINT_KINDS,
     LIVE_STATUSES,
@@ -184,16 +185,49 @@ class RunStore:
     def list_run_rows(self, *, metrics: Sequence[tuple[str, str]] = (),
                       run_ids: Sequence[int] | None = None,
                       status: str | list[str] | None = None, limit: int | None = None,
-                      order_by: str = "id", descending: bool = True) -> list[RunListing]:
+                      order_by: str | SortKey = "id", descending: bool = True,
+                      below_id: int | None = None) -> list[RunListing]:
         """Runs as a table lists them, for thousands of runs: RunListings with
         the spec digest (dataset, optimizer, lr, batch_size, epochs, blocks,
         arch) and the summary values named in `metrics` ((key, stat) pairs,
         e.g. ("val/accuracy", "best")), without decoding every run's JSON
         (see listing.py). Same filters and order as list_runs; `run_ids`
-        lists only those runs (missing ids are left out)."""
-        where, order = _list_query(status, order_by, descending, run_ids)
+        lists only those runs (missing ids are left out). `order_by` may also
+        be a SortKey: a value in the spec or summary (listing_order.py), so
+        that `limit` gives the true top runs by a metric. `below_id`: only
+        runs with smaller ids (a long history read in slices, newest first)."""
+        if not isinstance(order_by, SortKey):
+            where, order = _list_query(status, order_by, descending, run_ids)
+            if below_id is not None:
+                where.append(R.id < int(below_id))
+            with self._read() as s:
+                return read_listings(s.connection(), where, order, limit, metrics)
+        where, _ = _list_query(status, "id", descending, run_ids)
+        if below_id is not None:
+            where.append(R.id < int(below_id))
+        try:
+            with self._read() as s:
+                conn = s.connection()
+                order = order_terms(order_by, descending, conn.dialect.name)
+                if limit is None:
+                    return read_listings(conn, where, order, None, metrics)
+                # The top ids first, then their listings: sorting the listing
+                # itself would compute every run's JSON digest before the LIMIT.
+                ids = list(conn.execute(select(R.id).where(*where).order_by(*order).limit(int(limit))).scalars())
+                found = read_listings(conn, where + [R.id.in_(ids)], [R.id.desc()], None, metrics)
+                position = {rid: i for i, rid in enumerate(ids)}
+                return sorted(found, key=lambda r: position[r.id])
+        except DBAPIError:  # e.g. PostgreSQL refusing a malformed document: the same order in Python
+            with self._read() as s:
+                everything = read_listings(s.connection(), where, [R.id.desc()], None, metrics)
+            ordered = sort_listings(everything, order_by, descending)
+            return ordered if limit is None else ordered[:int(limit)]
+
+    def count_runs(self, *, status: str | list[str] | None = None) -> int:
+        """How many runs there are (with `status`: in those statuses)."""
+        where, _ = _list_query(status, "id", True, None)
         with self._read() as s:
-            return read_listings(s.connection(), where, order, limit, metrics)
+            return int(s.execute(select(func.count()).select_from(RUNS).where(*where)).scalar_one())
 
     def set_status(self, run_id: int, status: str, *, error: str | None = None,
                    pid: int | None = None, device: str | None = None,

@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 
 from engine.store import RunStore
 from engine.store.listing import RunListing, paused_gc, spec_digest
+from engine.store.listing_order import SortKey, sort_listings
 from engine.training.callbacks import MetricPoint
 
 SPEC = {"name": "cnn", "seed": 1,
@@ -205,3 +206,73 @@ def test_a_filter_over_listings_matches_the_full_runs_without_decoding_their_jso
     assert [r.name for r in kept] == [r.name for r in query.filter(store.list_runs())] == ["r0"]
     if store.url.startswith("sqlite"):  # served from what SQLite read out of the JSON: nothing decoded here
         assert all(r._spec is None and r._summary is None for r in listings)
+
+
+BEST_VAL = SortKey(document="summary", paths=(("metrics", "val/accuracy", "best"), ("metrics", "val/r2", "best")),
+                   numeric=True)
+
+
+def _ranked_store(store) -> list[int]:
+    """Six runs: best val 0.7, none, 0.9 (as r2), a string, 0.7, 0.95."""
+    ids = []
+    for i, best in enumerate([("val/accuracy", 0.7), None, ("val/r2", 0.9), ("val/accuracy", "n/a"),
+                              ("val/accuracy", 0.7), ("val/accuracy", 0.95)]):
+        rid = store.create_run({"name": f"Run {'BaCa'[i % 4]}{i}", "optimizer": {"type": "SGD", "lr": 0.1 / (i + 1)}})
+        if best is not None:
+            store.update_summary(rid, {"metrics": {best[0]: {"best": best[1]}}})
+        ids.append(rid)
+    return ids
+
+
+def test_a_listing_sorted_by_a_metric_gives_the_true_top_runs_and_the_ones_without_it_last(store):
+    ids = _ranked_store(store)
+    top = store.list_run_rows(order_by=BEST_VAL, descending=True, limit=3)
+    assert [r.id for r in top] == [ids[5], ids[2], ids[4]]  # 0.95, 0.9 (r2), then 0.7: the newer tie first
+    every = [r.id for r in store.list_run_rows(order_by=BEST_VAL, descending=False)]
+    # ascending: 0.7 (newer first), 0.7, 0.9, 0.95, then no value (the string counts as none), newest first
+    assert every == [ids[4], ids[0], ids[2], ids[5], ids[3], ids[1]]
+    by_lr = store.list_run_rows(order_by=SortKey(document="spec", paths=(("optimizer", "lr"),), numeric=True),
+                                descending=False, limit=2)
+    assert [r.id for r in by_lr] == [ids[5], ids[4]]  # the smallest learning rates
+    by_name = store.list_run_rows(order_by=SortKey(column="name"), descending=False)
+    assert [r.name for r in by_name] == ["Run a1", "Run a3", "Run a5", "Run B0", "Run B4", "Run C2"]  # any case
+    assert store.count_runs() == 6 and store.count_runs(status="queued") == 6
+    assert store.count_runs(status=["running", "failed"]) == 0
+
+
+def test_the_sql_order_and_the_python_order_agree(store, monkeypatch):
+    import engine.store.runstore as runstore
+
+    def no_fallback(*_a):
+        raise AssertionError("the database's ORDER BY failed: the listing fell back to sorting in Python")
+
+    monkeypatch.setattr(runstore, "sort_listings", no_fallback)
+    ids = _ranked_store(store)
+    for rid in ids[1::2]:
+        store.set_status(rid, "running")
+    store.set_status(ids[3], "completed")
+    store.set_starred(ids[2], True)
+    store.set_tags(ids[4], ["b", "A"])
+    listings = store.list_run_rows()
+    for key in (BEST_VAL, SortKey(column="name"), SortKey(column="started"), SortKey(column="starred"),
+                SortKey(column="duration"), SortKey(column="tags"), SortKey(column="status"),
+                SortKey(document="spec", paths=(("optimizer", "type"),))):
+        for descending in (True, False):
+            in_sql = [r.id for r in store.list_run_rows(order_by=key, descending=descending)]
+            assert in_sql == [r.id for r in sort_listings(listings, key, descending)], (key, descending)
+    assert sorted(in_sql) == sorted(ids)
+
+
+def test_a_malformed_document_does_not_fail_a_sorted_listing(store):
+    ids = _ranked_store(store)
+    _sql(store.url, "UPDATE runs SET summary = '{not json' WHERE id = :i", i=ids[5])
+    top = store.list_run_rows(order_by=BEST_VAL, limit=2)
+    assert [r.id for r in top] == [ids[2], ids[4]]  # the broken run has no value: last
+    assert store.list_run_rows(order_by=BEST_VAL)[-3].id == ids[5]
+
+
+def test_a_sort_key_names_what_it_cannot_sort_by():
+    with pytest.raises(ValueError, match="cannot sort runs by column 'colour'.*use one of"):
+        SortKey(column="colour")
+    with pytest.raises(ValueError, match="a run column, or a document"):
+        SortKey(document="notes", paths=(("a",),))

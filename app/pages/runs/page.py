@@ -34,17 +34,29 @@ from app.pages.runs.details import RunDetails
 from app.pages.runs.filter_bar import FilterBar
 from app.pages.runs.sweep_commands import connect_view
 from app.pages.runs.sweep_tree import SweepTree
-from app.pages.runs.table_model import COLUMN_INDEX, COLUMNS, TABLE_METRICS, RunsFilterProxy, RunsTableModel, build_rows
+from app.pages.runs.table_model import (
+    COLUMN_INDEX,
+    COLUMN_SORT_KEYS,
+    COLUMNS,
+    TABLE_METRICS,
+    RunsFilterProxy,
+    RunsTableModel,
+    build_rows,
+)
 from app.pages.runs.tasks import Worker
 from engine.runner.paths import log_path
 from engine.status import ACTIVE, ordered
 from engine.store.listing import paused_gc
+from engine.store.listing_order import SortKey
 
 EMPTY_TEXT = ("No runs yet — launch one from the Train page or run `layerdeck train SPEC.json`.\n"
               "Runs appear here as they start; select two or more to compare them.")
 HIDDEN_COLUMNS_KEY = "runs/hidden_columns"
 SORT_KEY = "runs/sort"
 REFRESH_MS = 3000  # re-read the active runs while some run is queued or running
+BIG_HISTORY = 5_000  # more runs than this: the first screen is read first, the rest after it
+FIRST_SCREEN = 300  # rows in that first read
+SLICE = 10_000  # the rest of a big history is read in slices of this many runs, newest first
 WARM_SLICE_S = 0.004  # UI-thread time per idle slice spent decoding listed runs' JSON
 
 
@@ -53,6 +65,8 @@ class RunsPage(QWidget):
 
     loaded = Signal()
     """The table shows a fresh read of the store."""
+    first_screen = Signal()
+    """A big history's first rows are shown (in the table's sort); the rest is being read."""
 
     def __init__(self, state: Any, parent: QWidget | None = None):
         super().__init__(parent)
@@ -62,6 +76,10 @@ class RunsPage(QWidget):
         self._store_obj: Any = None
         self._store_lock = threading.Lock()
         self._load_gen = 0
+        self._partial_total = 0  # while only a big history's first screen is shown: how many runs in all
+        self._pending_select: list[int] = []  # runs asked for before the rest of the history arrived
+        self._screen_read_done = threading.Event()  # cleared while a sorted first screen is read
+        self._screen_read_done.set()
         self._warm_rows: list = []
         self._warm_pos = 0
         self._compared: list[tuple[int, str]] = []  # (id, status) of the runs in the compare view
@@ -152,7 +170,7 @@ class RunsPage(QWidget):
 
         self._apply_hidden_columns()
         self._apply_sort()
-        header.sortIndicatorChanged.connect(self._save_sort)
+        header.sortIndicatorChanged.connect(self._on_sort_changed)
         # Clicks settle for a moment first: a shift-click range or a drag
         # should load the comparison once, not once per row.
         self._select_timer = QTimer(self, singleShot=True, interval=80)
@@ -184,10 +202,13 @@ class RunsPage(QWidget):
         """Re-read the runs in the background; the selection survives by run id.
 
         Rows come from the store's light listing (RunStore.list_run_rows: no
-        spec or summary JSON decoded per run), in one read: showing the
-        newest few hundred first, from a second read beside it, made the
-        whole list of 10,000 runs arrive ~0.1 s later (two readers and the
-        first paint taking turns at the GIL).
+        spec or summary JSON decoded per run). Up to BIG_HISTORY runs come in
+        one read (~0.25 s for 10,000): a first screen read beside it made the
+        whole list arrive ~0.1 s later (two readers and the first paint
+        taking turns at the GIL). Past that, reading every run takes seconds
+        (~2 s for 100,000), so the first FIRST_SCREEN rows in the table's
+        sort come first -- sorted by the database, so they are the true top
+        of the whole history -- and the rest after them.
         """
         if self.model.rowCount() == 0:
             self.count.setText("Reading the run history…")
@@ -196,7 +217,73 @@ class RunsPage(QWidget):
     def _read_store(self) -> None:
         self._load_gen += 1
         gen = self._load_gen
-        self.worker.submit(self._read_rows, lambda rows: self._on_loaded(gen, rows), self._on_load_failed)
+        if hasattr(self, "model"):
+            key = self.model.sort_key()
+        else:  # the first read, started before the table exists: in the sort it will have
+            column, order = _saved_sort()
+            key = (COLUMN_SORT_KEYS[COLUMNS[column].key], order == Qt.DescendingOrder)
+        self.worker.submit(lambda: self._read_first(key), lambda res: self._on_first(gen, key, res),
+                           self._on_load_failed)
+
+    def _read_first(self, key: tuple[SortKey, bool]) -> tuple[list, int]:
+        """(rows, runs in all) (worker thread): every run of a small history,
+        the first screen in the table's sort of a big one."""
+        total = self.store().count_runs()
+        if total <= BIG_HISTORY:
+            rows = self._read_rows()
+            return rows, len(rows)
+        return self._read_screen(key), total
+
+    def _read_screen(self, key: tuple[SortKey, bool]) -> list:
+        with paused_gc():
+            return build_rows(self._listings(order_by=key[0], descending=key[1], limit=FIRST_SCREEN))
+
+    def _on_first(self, gen: int, key: tuple[SortKey, bool], result: tuple[list, int]) -> None:
+        rows, total = result
+        if gen != self._load_gen:
+            return
+        if len(rows) >= total:
+            self._on_loaded(gen, rows)
+            return
+        self._show_first_screen(rows, total)
+        self.worker.submit(self._read_sliced, lambda rows: self._on_loaded(gen, rows), self._on_load_failed)
+        if key != self.model.sort_key():  # sorted again while this screen was read
+            self._read_sorted_screen()
+
+    def _show_first_screen(self, rows: list, total: int) -> None:
+        """A big history's first rows while the rest is read: the table, the
+        selection it can show, and a count that says the rest is coming."""
+        keep = self.selected_ids()
+        self._partial_total = total
+        self.model.set_rows(rows)
+        self.stack.setCurrentWidget(self.table)
+        self.bottom.setVisible(True)
+        self.select_runs(keep, emit=False)
+        self._update_count()
+        self.first_screen.emit()
+
+    def _on_sort_changed(self, column: int, order) -> None:
+        """Sorted before the whole history is read: the top rows of the new
+        order come from the database (the rows at hand are only its first screen)."""
+        self._save_sort(column, order)
+        if self._partial_total:
+            self._read_sorted_screen()
+
+    def _read_sorted_screen(self) -> None:
+        gen, key = self._load_gen, self.model.sort_key()
+        self.count.setText(f"Sorting {self._partial_total:,} runs…")
+        self._screen_read_done.clear()  # the slices of the rest wait: this is what the user waits for
+
+        def work() -> list:
+            try:
+                return self._read_screen(key)
+            finally:
+                self._screen_read_done.set()
+
+        def done(rows: list) -> None:
+            if gen == self._load_gen and self._partial_total and key == self.model.sort_key():
+                self._show_first_screen(rows, self._partial_total)
+        self.worker.submit(work, done, self._on_load_failed)
 
     def _listings(self, **query: Any) -> list:
         """The store's table listing (worker thread), with the summary values the table shows."""
@@ -214,6 +301,24 @@ class RunsPage(QWidget):
         read replaces them (rows, listings and their values form no cycles)."""
         with paused_gc():  # ~40,000 new objects for 10,000 runs: see paused_gc
             rows = build_rows(self._listings())
+            gc.freeze()
+        return rows
+
+    def _read_sliced(self) -> list:
+        """_read_rows for a big history (worker thread): slices of SLICE runs,
+        newest first. Between slices it waits while a sorted first screen is
+        read: on two cores the two reads side by side made that screen, which
+        the user is looking at, 2-3x slower."""
+        rows: list = []
+        below = None
+        with paused_gc():
+            while True:
+                self._screen_read_done.wait()
+                part = build_rows(self._listings(limit=SLICE, below_id=below))
+                rows += part
+                if len(part) < SLICE:
+                    break
+                below = part[-1].run_id
             gc.freeze()
         return rows
 
@@ -242,7 +347,8 @@ class RunsPage(QWidget):
     def _on_loaded(self, gen: int, rows: list) -> None:
         if gen != self._load_gen:
             return  # a newer read is on its way
-        keep = self.selected_ids()
+        keep = self.selected_ids() + [rid for rid in self._pending_select if rid not in self.selected_ids()]
+        self._partial_total, self._pending_select = 0, []
         current = self.details.run.id if self.details.run is not None else None
         self.model.set_rows(rows)
         self.stack.setCurrentWidget(self.empty if not rows else self.table)
@@ -291,8 +397,17 @@ class RunsPage(QWidget):
                 return
             by_id = {r.run_id: r for r in self.model.rows if r.run_id not in gone}
             by_id.update({r.run_id: r for r in rows})
-            self._on_loaded(gen, list(by_id.values()))
+            self._merge_rows(gen, list(by_id.values()))
         self.worker.submit(work, done, self._on_load_failed)
+
+    def _merge_rows(self, gen: int, rows: list) -> None:
+        """Rows re-read in place: the whole table, or still the first screen
+        when the rest of a big history has not arrived."""
+        if self._partial_total:
+            if gen == self._load_gen:
+                self._show_first_screen(rows, self._partial_total)
+        else:
+            self._on_loaded(gen, rows)
 
     def _on_load_failed(self, message: str, trace: str) -> None:
         self.show_error(f"Could not read the run history at {self.state.store_url}: {message}")
@@ -316,7 +431,7 @@ class RunsPage(QWidget):
                 return
             by_id = {r.run_id: r for r in self.model.rows}
             by_id.update({r.run_id: r for r in changed})
-            self._on_loaded(gen, list(by_id.values()))
+            self._merge_rows(gen, list(by_id.values()))
         self.worker.submit(work, done, self._on_load_failed)
 
     # selection ---------------------------------------------------------------------
@@ -332,6 +447,8 @@ class RunsPage(QWidget):
     def select_runs(self, run_ids: list[int], emit: bool = True) -> None:
         """Select these runs in the table (those the filter hides stay unselected)."""
         sel = QItemSelection()
+        if self._partial_total:  # runs past the first screen are selected once they arrive
+            self._pending_select = [rid for rid in run_ids if self.model.row_of(rid) < 0]
         for rid in run_ids:
             src = self.model.row_of(rid)
             if src < 0:
@@ -410,6 +527,10 @@ class RunsPage(QWidget):
     def _update_count(self) -> None:
         shown, total = self.proxy.rowCount(), self.model.rowCount()
         n = len(self.table.selectionModel().selectedRows())
+        if self._partial_total:
+            matching = f"{shown} of them match · " if shown != total else ""
+            self.count.setText(f"The first {total} of {self._partial_total:,} runs · {matching}reading the rest…")
+            return
         if total and not shown:
             text = f"No run matches this filter ({total} runs in all)"
         else:
@@ -437,14 +558,7 @@ class RunsPage(QWidget):
 
     def _apply_sort(self) -> None:
         """The sort the user chose last time (newest first the very first time)."""
-        try:
-            saved = json.loads(QSettings().value(SORT_KEY, "{}"))
-        except (TypeError, json.JSONDecodeError):
-            saved = {}
-        column = COLUMN_INDEX.get(saved.get("column") if isinstance(saved, dict) else None, COLUMN_INDEX["id"])
-        ascending = isinstance(saved, dict) and saved.get("descending") is False
-        order = Qt.AscendingOrder if ascending else Qt.DescendingOrder
-        self.table.sortByColumn(column, order)
+        self.table.sortByColumn(*_saved_sort())
 
     def _apply_hidden_columns(self) -> None:
         try:
@@ -467,3 +581,14 @@ class RunsPage(QWidget):
         self.message.setText(text)
         self.message.show()
         self.state.status_message.emit(text)
+
+
+def _saved_sort() -> tuple[int, Qt.SortOrder]:
+    """(column, order) the user sorted the table by last time; newest first the very first time."""
+    try:
+        saved = json.loads(QSettings().value(SORT_KEY, "{}"))
+    except (TypeError, json.JSONDecodeError):
+        saved = {}
+    column = COLUMN_INDEX.get(saved.get("column") if isinstance(saved, dict) else None, COLUMN_INDEX["id"])
+    ascending = isinstance(saved, dict) and saved.get("descending") is False
+    return column, Qt.AscendingOrder if ascending else Qt.DescendingOrder

@@ -23,6 +23,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
 
 from engine.formatting import clock, compact, metric
 from engine.labels import run_label
+from engine.store.listing_order import SortKey
 
 # Roles as plain ints: data() runs for every painted cell, and comparing an
 # int with a Qt enum member costs ~11 us in PySide6 (an int compare ~0.07 us).
@@ -189,6 +190,32 @@ TABLE_METRICS: tuple[tuple[str, str], ...] = (tuple((k, "best") for k in _VAL_KE
                                               + tuple((k, "last") for k in _TEST_KEYS))
 
 
+def _summary_paths(keys: Sequence[str], stat: str) -> tuple[tuple[str, ...], ...]:
+    return tuple(("metrics", key, stat) for key in keys)
+
+
+# Each column's sort as the store can compute it (a first screen of a big
+# history comes from the database, sorted there: see RunsPage): the same
+# order build_row's sort keys give in Python.
+COLUMN_SORT_KEYS: dict[str, SortKey] = {
+    "star": SortKey(column="starred"),
+    "name": SortKey(column="name"),
+    "status": SortKey(column="status"),
+    "dataset": SortKey(document="spec", paths=(("data", "name"),)),
+    "model": SortKey(document="summary", paths=(("params",),), numeric=True),
+    "optimizer": SortKey(document="spec", paths=(("optimizer", "type"),)),
+    "lr": SortKey(document="spec", paths=(("optimizer", "lr"),), numeric=True),
+    "batch": SortKey(document="spec", paths=(("training", "batch_size"),), numeric=True),
+    "epochs": SortKey(document="spec", paths=(("training", "epochs"),), numeric=True),
+    "best_val": SortKey(document="summary", paths=_summary_paths(_VAL_KEYS, "best"), numeric=True),
+    "test": SortKey(document="summary", paths=_summary_paths(_TEST_KEYS, "last"), numeric=True),
+    "duration": SortKey(column="duration"),
+    "started": SortKey(column="started"),
+    "tags": SortKey(column="tags"),
+    "id": SortKey(column="id"),
+}
+
+
 def _arch(run: Any) -> str:
     """Block types joined by ' → ' (a RunListing has it; a Run's spec is walked)."""
     arch = getattr(run, "arch", None)
@@ -352,6 +379,10 @@ class RunsTableModel(QAbstractTableModel):
         return -1
 
     # sorting -------------------------------------------------------------------
+    def sort_key(self) -> tuple[SortKey, bool]:
+        """The current sort as the store computes it: (key, descending)."""
+        return COLUMN_SORT_KEYS[COLUMNS[self._sort_column].key], self._sort_order == Qt.DescendingOrder
+
     def sort(self, column: int, order=Qt.AscendingOrder) -> None:
         # Rows only change through set_rows, which keeps them in this order:
         # asked again for the same order (QTableView.sortByColumn asks twice),
