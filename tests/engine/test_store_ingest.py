@@ -195,7 +195,53 @@ def test_a_failed_batch_leaves_nothing_behind_on_any_database(any_store, monkeyp
     assert store.get_run(rid).summary["metrics"]["a"]["last"] == 2.0
 
 
-@pytest.mark.parametrize("pattern", ["dense", "sparse_and_a_burst"])
+def test_a_long_curve_is_bucketed_by_whole_blocks_with_its_extremes_and_last_points(store, db_url):
+    """A plot's read of a long curve: buckets of whole 32-step blocks, from
+    metric_blocks in two statements, checked against numpy on the raw points."""
+    from engine.store.reduce import blocks_per_bucket, bucket_edges
+
+    rng = np.random.default_rng(11)
+    steps = np.union1d(np.arange(-50, 60_000, 3), np.arange(70_000, 90_000))  # a gap, and a denser stretch
+    vals = rng.normal(size=steps.size)
+    vals[[7, 4000, 25_000]] = [40.0, -40.0, np.nan]
+    vals[steps >= 89_000] = np.nan  # an all-NaN tail: its buckets keep NULL extremes
+    rid = store.create_run(SPEC)
+    for part in np.array_split(np.arange(steps.size), 4):
+        store.add_metrics(rid, _pts("x", steps[part], vals[part]))
+    k = blocks_per_bucket(int(steps[0]), int(steps[-1]), 300)
+    assert k == 10  # 2,814 blocks in 300 buckets
+    (c,) = store.get_curves([rid], ["x"], buckets=300)
+    bucket = ((steps >> 5) - (int(steps[0]) >> 5)) // k
+    ref = {b: np.flatnonzero(bucket == b) for b in np.unique(bucket)}
+    assert c.reduced and len(c) == len(ref) <= 300 and len(c) >= 225  # >= 3/4 of the buckets asked for
+    assert c.steps.tolist() == [int(steps[i[-1]]) for i in ref.values()]
+    assert np.array_equal(c.values, vals[[i[-1] for i in ref.values()]], equal_nan=True)
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(c.mins, [np.nanmin(vals[i]) if not np.isnan(vals[i]).all() else np.nan
+                                               for i in ref.values()])
+    assert np.nanmax(c.maxs) == 40.0 and np.nanmin(c.mins) == -40.0 and np.isnan(c.maxs[-1])
+    assert not ((c.steps > 60_000) & (c.steps < 70_000)).any()  # the gap stays a gap
+    # Zoomed in, buckets stay equal slices of the range asked for.
+    (z,) = store.get_curves([rid], ["x"], buckets=300, step_range=(70_000, 79_999))
+    assert len(z) == 300 and z.steps[0] == bucket_edges(70_000, 79_999, 300)[1] - 1 == 70_033
+
+
+def test_a_long_curve_without_blocks_is_still_reduced_from_its_points(store, db_url):
+    """metric_blocks emptied behind the store's back (a writer that bypassed
+    it): the reduction falls back to equal slices read from the points."""
+    rid = store.create_run(SPEC)
+    steps = np.arange(0, 40_000)
+    store.add_metrics(rid, _pts("x", steps, np.cos(steps / 300.0)))
+    (before,) = store.get_curves([rid], ["x"], buckets=400)
+    with _con(db_url) as con:
+        con.execute("DELETE FROM metric_blocks")
+    (after,) = store.get_curves([rid], ["x"], buckets=400)
+    assert len(after) == 400  # equal slices: the blocks were not there to use
+    assert len(before) == 313  # whole blocks: 1,250 of them, 4 a bucket
+    assert after.steps[-1] == before.steps[-1] == 39_999 and after.values[-1] == np.cos(39_999 / 300.0)
+
+
+@pytest.mark.parametrize("pattern", ["dense", "sparse_and_a_burst", "long"])
 def test_every_database_reduces_as_sqlite_does(any_store, tmp_path, pattern):
     """The grouped reduction (PostgreSQL) and the block one (SQLite) give the
     same curve from the same points."""
@@ -203,8 +249,10 @@ def test_every_database_reduces_as_sqlite_does(any_store, tmp_path, pattern):
     if pattern == "dense":
         steps, buckets = np.unique(np.concatenate([rng.integers(-300, 40_000, size=6000),
                                                    np.arange(10_000, 16_000)])), 500
-    else:
+    elif pattern == "sparse_and_a_burst":
         steps, buckets = np.union1d(np.arange(999, 50_000, 1000), np.arange(20_000, 20_700)), 200
+    else:  # long enough to be bucketed by whole blocks (blocks_per_bucket)
+        steps, buckets = np.union1d(np.arange(-40, 120_000, 7), np.arange(30_000, 31_000)), 400
     vals = rng.normal(size=steps.size)
     vals[rng.integers(0, steps.size, size=30)] = np.nan
     curves = []
