@@ -64,17 +64,18 @@ def read_metric_curve(conn: Connection, run_id: int, key: str, *, buckets: Optio
         steps, epochs, values, walls = _arrays(points)[:4]
         return Curve(run_id, key, steps, epochs.astype(np.int64), values, walls)
 
-    rows: list[tuple] | None = None
     per_bucket = blocks_per_bucket(lo, hi, buckets) if step_range is None else None
-    if conn.dialect.name == "sqlite":
-        if per_bucket is not None:
-            rows = _sqlite_block_bucket_rows(conn, run_id, key, lo, per_bucket)
-        if rows is None:
+    arrays = None
+    if conn.dialect.name == "sqlite" and per_bucket is not None:
+        arrays = _sqlite_block_buckets(conn, run_id, key, lo, per_bucket)
+    if arrays is None:
+        if conn.dialect.name == "sqlite":
             rows = _sqlite_bucket_rows(conn, run_id, key, lo, hi, buckets)
-    else:
-        rows = _grouped_bucket_rows(conn, run_id, key, lo, hi, buckets, where, per_bucket)
-    steps, epochs, values, walls, mins, maxs = _arrays([r[:6] for r in rows])
-    if all(r[6] == 1 for r in rows):  # sparse points over a long range: nothing was merged
+        else:
+            rows = _grouped_bucket_rows(conn, run_id, key, lo, hi, buckets, where, per_bucket)
+        arrays = _arrays(rows)
+    steps, epochs, values, walls, mins, maxs, counts = arrays
+    if (counts == 1).all():  # sparse points over a long range: nothing was merged
         return Curve(run_id, key, steps, epochs.astype(np.int64), values, walls)
     return Curve(run_id, key, steps, epochs.astype(np.int64), values, walls, mins, maxs)
 
@@ -183,12 +184,13 @@ _SQLITE_LASTS = ("SELECT step, epoch, value, wall_time FROM metrics WHERE run_id
                  "AND step IN (SELECT value FROM json_each(?)) ORDER BY step")
 
 
-def _sqlite_block_bucket_rows(conn: Connection, run_id: int, key: str, lo: int,
-                              per_bucket: int) -> Optional[list[tuple]]:
+def _sqlite_block_buckets(conn: Connection, run_id: int, key: str, lo: int,
+                          per_bucket: int) -> Optional[tuple[np.ndarray, ...]]:
     """Buckets of `per_bucket` whole blocks, from metric_blocks alone: the
     blocks in one read, grouped in numpy, then every bucket's last point in
-    one more. None when the curve has no blocks (a store written before
-    metric_blocks existed, or by a writer that bypassed RunStore)."""
+    one more. Arrays as _arrays gives them (steps, epochs, values, walls,
+    mins, maxs, counts); None when the curve has no blocks (a store written
+    before metric_blocks existed, or by a writer that bypassed RunStore)."""
     cur = conn.connection.cursor()  # inside the session's transaction: one snapshot
     try:
         blocks = cur.execute(_SQLITE_BLOCKS, (run_id, key)).fetchall()
@@ -209,12 +211,8 @@ def _sqlite_block_bucket_rows(conn: Connection, run_id: int, key: str, lo: int,
         cur.close()
     if len(points) != len(lasts):  # blocks out of step with metrics: read the rows themselves
         return None
-    return [p + (_none(mn), _none(mx), c) for p, mn, mx, c in zip(points, mins.tolist(), maxs.tolist(),
-                                                                    counts.tolist())]
-
-
-def _none(v: float) -> Optional[float]:
-    return None if v != v else v  # NaN (an all-NULL bucket) as SQL gives it: NULL
+    steps, epochs, values, walls = _arrays(points)
+    return steps, epochs, values, walls, mins, maxs, counts
 
 
 def _grouped_bucket_rows(conn: Connection, run_id: int, key: str, lo: int, hi: int,
