@@ -109,4 +109,9 @@ def run(args: argparse.Namespace) -> int:
     if status == "stopped":
         print(f"  continue it with `layerdeck sweep --resume {sweep_id}`", file=sys.stderr)
         return EXIT_STOPPED
+    if status == "completed" and sweep.best_run_id is None:
+        # Every trial ran, none gave a value: a script must not take that for success.
+        print(f"layerdeck sweep: no trial of sweep {sweep_id} reported {sweep.metric}; the errors are on "
+              f"the trial lines above and in `layerdeck runs list --sweep {sweep_id}`", file=sys.stderr)
+        return EXIT_FAILED
     return 0 if status == "completed" else EXIT_FAILED

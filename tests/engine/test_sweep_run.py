@@ -234,3 +234,20 @@ def test_failed_trials_are_told_as_failed_and_max_failures_ends_the_sweep(tmp_pa
         sweep = store.get_sweep(1)
     assert [r.status for r in runs] == ["failed"]  # the sweep stopped before the next trial
     assert sweep.status == "failed" and sweep.state["failures"] == 1 and sweep.best_run_id is None
+
+
+def test_a_sweep_whose_every_trial_failed_exits_non_zero(tmp_path):
+    """No max_failures: the sweep runs every trial, but with no value to show
+    for it `layerdeck sweep` must not exit 0 (scripts read that as success)."""
+    db_url = f"sqlite:///{tmp_path / 'runs.db'}"
+    path = tmp_path / "sweep.json"
+    doc = grid_lr([1e12, 1e13], 3, parallel=2)
+    doc["base"]["optimizer"] = {"type": "SGD", "lr": 0.01}  # the loss goes to inf at once
+    path.write_text(json.dumps(doc))
+    out = subprocess.run([*LAYERDECK, "sweep", str(path), "--db", db_url], cwd=ROOT, capture_output=True,
+                         text=True, timeout=240)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "2 of 2 trials, 2 failed; no trial completed with a value" in out.stdout
+    assert "no trial of sweep 1 reported val/accuracy" in out.stderr and "Traceback" not in out.stderr
+    with RunStore(db_url) as store:
+        assert [r.status for r in store.list_runs(sweep_id=1)] == ["failed", "failed"]
