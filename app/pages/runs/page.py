@@ -259,8 +259,18 @@ class RunsPage(QWidget):
         self.stack.setCurrentWidget(self.table)
         self.bottom.setVisible(True)
         self.select_runs(keep, emit=False)
+        self._on_selection_settled(force=False)  # the details, the actions and the compare hint
+        self._fit_id_column(rows)
         self._update_count()
         self.first_screen.emit()
+
+    def _fit_id_column(self, rows: list) -> None:
+        """Widen the # column to the longest run id shown ("#100000" clipped at 40 px)."""
+        longest = max((r.run_id for r in rows), default=0)
+        width = self.table.fontMetrics().horizontalAdvance(str(longest)) + 16
+        column = COLUMN_INDEX["id"]
+        if width > self.table.columnWidth(column):
+            self.table.setColumnWidth(column, width)
 
     def _on_sort_changed(self, column: int, order) -> None:
         """Sorted before the whole history is read: the top rows of the new
@@ -351,6 +361,7 @@ class RunsPage(QWidget):
         self._partial_total, self._pending_select = 0, []
         current = self.details.run.id if self.details.run is not None else None
         self.model.set_rows(rows)
+        self._fit_id_column(rows)
         self.stack.setCurrentWidget(self.empty if not rows else self.table)
         # An empty history is one message, not three empty panels.
         self.bottom.setVisible(bool(rows))
