@@ -2,16 +2,18 @@
 
 Each setting submits N copies of the digits CNN template (resources/templates/
 digits_cnn.json, no validation pass, device cpu) through one Runner whose
-CPU concurrency is N, as a sweep with `parallel: N` does; the workers start
-together. Total samples/s = every run's samples / the wall time from the
-first worker's start to the last one's end (worker start-up included, as a
-user waits for it), and, start-up excluded, the sum over runs of each run's
-median `throughput` metric (epochs 2..).
+CPU concurrency is N, as a sweep with `parallel: N` does. Total samples/s =
+every run's samples / the wall time from submitting them to the last one's
+end (worker start-up included, as a user waits for it), and, start-up
+excluded, the throughput of the runs training at once: each run's median
+`throughput` metric (epochs 2..) summed, times at-once / N.
 
-  shared   what LayerDeck does: each worker sets torch's and OpenMP's threads
-           to cores // N (engine/worker/threads.py)
-  default  every worker with torch's default threads (OMP_NUM_THREADS = the
-           core count), what four `layerdeck train` at once used to do
+  shared    what LayerDeck does: at most one CPU run per core at once (the
+            LocalExecutor queues the rest), each worker with torch's and
+            OpenMP's threads set to cores // runs at once (engine/worker/threads.py)
+  uncapped  the same threads, but all N at once (LayerDeck before the cap)
+  default   all N at once with torch's default threads (OMP_NUM_THREADS =
+            the core count), what four `layerdeck train` at once used to do
 
 Goal: the shared total never falls as runs are added.
 
@@ -39,8 +41,8 @@ from engine.runner import Runner  # noqa: E402
 from engine.worker.threads import usable_cores  # noqa: E402
 
 
-def measure(n: int, mode: str, epochs: int, tmp: Path) -> tuple[float, float, float]:
-    """(total samples/s over the wall span, sum of median per-run throughputs, wall s)."""
+def measure(n: int, mode: str, epochs: int, tmp: Path) -> tuple[float, float, float, int]:
+    """(total samples/s over the wall span, throughput of the runs at once, wall s, runs at once)."""
     spec = spec_for("digits_cnn.json", epochs)
     db_url = f"sqlite:///{tmp / f'{mode}-{n}.db'}"
     saved = os.environ.get("OMP_NUM_THREADS")
@@ -53,6 +55,9 @@ def measure(n: int, mode: str, epochs: int, tmp: Path) -> tuple[float, float, fl
             starts.append(time.time())
 
     runner = Runner(db_url, concurrency={"cpu": n})
+    if mode != "shared":
+        runner.executor.cpu_at_once = n  # type: ignore[attr-defined]  # the behaviour before the cap
+    at_once = runner.executor.cpu_at_once  # type: ignore[attr-defined]
     runner.subscribe(on_event)
     try:
         t0 = time.time()
@@ -67,7 +72,7 @@ def measure(n: int, mode: str, epochs: int, tmp: Path) -> tuple[float, float, fl
             curve = runner.store.get_curves([run_id], ["throughput"], buckets=None)[0]
             rates.append(float(statistics.median(curve.values[1:] if len(curve.values) > 1 else curve.values)))
         samples = len(load_dataset(spec.data, spec.seed).x_train) * epochs * n
-        return samples / wall, sum(rates), wall
+        return samples / wall, sum(rates) * at_once / n, wall, at_once
     finally:
         runner.shutdown()
         if saved is None:
@@ -80,18 +85,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--counts", default="1,2,4")
-    ap.add_argument("--modes", default="shared,default")
+    ap.add_argument("--modes", default="shared,uncapped,default")
     args = ap.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     modes = args.modes.split(",")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"digits CNN, {args.epochs} epochs per run, {usable_cores()} cores, load average before: {load:.1f}")
-    print(f"{'mode':<8} {'runs':>4} {'total samples/s':>16} {'sum of run throughputs':>23} {'wall s':>7}")
+    print(f"{'mode':<8} {'runs':>4} {'at once':>7} {'total samples/s':>16} {'throughput at once':>19} {'wall s':>7}")
     with tempfile.TemporaryDirectory() as tmp:
         for mode in modes:
             for n in counts:
-                total, summed, wall = measure(n, mode, args.epochs, Path(tmp))
-                print(f"{mode:<8} {n:>4} {total:>16.0f} {summed:>23.0f} {wall:>7.1f}", flush=True)
+                total, summed, wall, at_once = measure(n, mode, args.epochs, Path(tmp))
+                print(f"{mode:<8} {n:>4} {at_once:>7} {total:>16.0f} {summed:>19.0f} {wall:>7.1f}", flush=True)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"load average after: {load:.1f}")
 

@@ -47,7 +47,7 @@ from engine.runner.paths import log_path
 from engine.store import LIVE_STATUSES, TERMINAL_STATUSES, RunNotFoundError
 from engine.store.paths import PASSWORD_ENV_VAR, split_password
 from engine.worker.commands import CANCELLED
-from engine.worker.threads import CPU_WORKERS_ENV
+from engine.worker.threads import CPU_WORKERS_ENV, usable_cores
 
 if TYPE_CHECKING:
     from engine.store import RunStore
@@ -169,7 +169,14 @@ class _Worker:
 
 
 class LocalExecutor:
-    """Queues runs per device and runs up to `concurrency[device]` workers at once."""
+    """Queues runs per device and runs up to `concurrency[device]` workers at
+    once; CPU runs never more at once than this machine has cores.
+
+    Why the cap: a CPU worker trains on at least one thread (its share of
+    the cores, engine/worker/threads.py). Four on two cores time-share them,
+    and in total they trained 8-10 % slower than two at a time
+    (bench/concurrent_runs.py). The runs past the cap wait in the queue, as
+    Ray queues tasks that ask for more CPUs than it has."""
 
     def __init__(self, db_url: str, store: RunStore, on_event: EventCallback, *,
                  concurrency: Optional[dict[str, int]] = None,
@@ -177,6 +184,11 @@ class LocalExecutor:
         self.db_url, self.store, self.on_event = db_url, store, on_event
         self._gpus = gpu_count()
         self.concurrency = {**default_concurrency(self._gpus), **(concurrency or {})}
+        asked = max(1, self.concurrency.get("cpu", 1))
+        self.cpu_at_once = min(asked, usable_cores())
+        self.cpu_note = (None if self.cpu_at_once == asked else
+                         f"{asked} CPU runs at once asked for, {self.cpu_at_once} at a time: this machine "
+                         f"has {usable_cores()} cores, and more runs than cores train slower in total")
         # The worker command is a seam for tests (a fake worker script).
         self.worker_command = list(worker_command or [sys.executable, "-m", WORKER_MODULE])
         self._lock = threading.RLock()
@@ -281,7 +293,7 @@ class LocalExecutor:
     def _start_ready(self) -> None:
         with self._lock:
             for name, queue in self._queues.items():
-                limit = max(1, self.concurrency.get(name, 1))
+                limit = self.cpu_at_once if name == "cpu" else max(1, self.concurrency.get(name, 1))
                 while queue and sum(w.job.queue == name for w in self._workers.values()) < limit:
                     self._start(queue.popleft())
 
@@ -304,7 +316,7 @@ class LocalExecutor:
         root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         if job.queue == "cpu":  # CPU runs at once: each worker takes its share of the cores (engine/worker/threads.py)
-            env[CPU_WORKERS_ENV] = str(max(1, self.concurrency.get("cpu", 1)))
+            env[CPU_WORKERS_ENV] = str(self.cpu_at_once)
         if password is not None:
             env[PASSWORD_ENV_VAR] = password
         try:

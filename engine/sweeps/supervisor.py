@@ -117,6 +117,9 @@ class SweepSupervisor:
     def run(self) -> str:
         """Claim the sweep, rebuild the study from its stored trials, run the rest."""
         check_no_live_supervisor(self.store, self.sweep_id)
+        note = getattr(self.runner.executor, "cpu_note", None)
+        if note:  # parallel past the cores: CPU trials queue (LocalExecutor)
+            self.on_note(note)
         self._beat(status="running")
         self._rebuild()
         unsubscribe = self.runner.subscribe(self._events.put)

@@ -100,6 +100,29 @@ def test_a_higher_limit_runs_two_at_once(db_url):
     assert {runner.store.get_run(i).status for i in (a, b)} == {"stopped"}
 
 
+def test_cpu_runs_at_once_never_outnumber_the_cores(db_url):
+    """Asked for more CPU runs at once than there are cores, the rest queue:
+    more single-thread workers than cores only time-share them."""
+    from engine.worker.threads import usable_cores
+
+    cores = usable_cores()
+    runner = Runner(db_url, worker_command=FAKE_WORKER, concurrency={"cpu": cores + 1})
+    assert runner.executor.cpu_note == (f"{cores + 1} CPU runs at once asked for, {cores} at a time: this "
+                                        f"machine has {cores} cores, and more runs than cores train slower in total")
+    rec = EventRecorder()
+    runner.subscribe(rec)
+    try:
+        ids = [runner.submit(fake_spec("endless")) for _ in range(cores + 1)]
+        for rid in ids[:cores]:
+            rec.wait_for(started(rid))
+        assert runner.store.get_run(ids[-1]).status == "queued"
+        assert f"shared by {cores} (the runner's CPU concurrency)" in log_path(db_url, ids[0]).read_text()
+        runner.stop(ids[0])
+        rec.wait_for(started(ids[-1]))  # a core freed: the queued run starts
+    finally:
+        runner.shutdown(stop_runs=True, timeout=30)
+
+
 def test_kill_9_of_a_worker_marks_its_run_crashed_with_the_exit_and_stderr_tail(runner, events, db_url):
     run_id = runner.submit(fake_spec("endless"))
     start = events.wait_for(started(run_id))
