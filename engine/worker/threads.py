@@ -16,15 +16,13 @@ from typing import Optional
 
 import psutil
 
+from engine.host import usable_cores
+
+__all__ = ["CPU_WORKERS_ENV", "WORKER_MODULE", "usable_cores", "cpu_share", "live_workers", "planned_threads",
+           "apply_cpu_share"]
+
 CPU_WORKERS_ENV = "LAYERDECK_CPU_WORKERS"
 WORKER_MODULE = "engine.worker"
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))  # a container or taskset may give us fewer than the machine has
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def cpu_share(cores: int, workers: int) -> int:

@@ -71,6 +71,14 @@ def test_sweep_this_on_lr_and_a_block_width_builds_a_grid_with_its_planned_count
     # TPE: the budget is the trials box.
     dialog.trials.setValue(12)
     assert "Planned: 12 trials" in dialog.planned.text()
+    # More at once than this machine has cores: the plan says CPU trials take turns.
+    from engine.host import usable_cores
+    cores = usable_cores()
+    dialog.parallel.setValue(cores + 1)
+    assert f"{cores + 1} at a time (CPU trials on this machine: {cores} at a time, one per core)" in \
+        dialog.planned.text()
+    dialog.parallel.setValue(1)
+    assert "one per core" not in dialog.planned.text()
     checked(qtbot, dialog)
     assert dialog.launch_button.isEnabled()
     # Grid: ranges become 3 values each, and the plan is their product, said before launch.

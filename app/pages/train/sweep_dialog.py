@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 from app.background import Background
 from app.sweep_draft import SweepDraft
 from app.sweep_ranges import KINDS, domain_text, grid_values, parse_domain
+from engine.host import usable_cores
 
 KIND_TIPS = {
     "values": "A list to choose from (the only kind a grid takes)",
@@ -111,7 +112,8 @@ class SweepDialog(QDialog):
         self.trials.setToolTip("How many trials to run (a grid runs exactly its combinations)")
         self.parallel = QSpinBox(objectName="sweep_parallelism")
         self.parallel.setRange(1, 64)
-        self.parallel.setToolTip("Trials training at once; on the CPU they share the cores")
+        self.parallel.setToolTip("Trials training at once; on the CPU they share the cores, at most one "
+                                 "trial per core (the rest wait their turn)")
         self.pruner = self._combo("sweep_pruner", ("none", "median", "hyperband"), PRUNER_TIPS)
         self.max_failures = QSpinBox(objectName="sweep_max_failures")
         self.max_failures.setRange(-1, 10_000)
@@ -323,7 +325,10 @@ class SweepDialog(QDialog):
             text = f"Planned: {planned} trials"
         else:
             text = "Planned: –"
-        self.planned.setText(f"<b>{text}</b>, {self.parallel.value()} at a time")
+        cores = usable_cores()
+        queued = (f" (CPU trials on this machine: {cores} at a time, one per core)"
+                  if self.parallel.value() > cores else "")
+        self.planned.setText(f"<b>{text}</b>, {self.parallel.value()} at a time{queued}")
         self._doc = None
         problems = [p for path, p in self._row_problems.items() if path in params]
         if not params:
