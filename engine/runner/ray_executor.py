@@ -151,6 +151,7 @@ def _die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+RELAY_DRAIN_S = 5.0  # at shutdown, how long a run's log relay may take to copy its last lines
 _connected: list[Optional[str]] = []  # the address this process joined (Ray allows one cluster per process)
 _connect_lock = threading.Lock()
 
@@ -226,6 +227,7 @@ class RayExecutor:
         self._lock = threading.RLock()
         self._idle = threading.Condition(self._lock)
         self._jobs: dict[int, _Job] = {}
+        self._relays: list[threading.Thread] = []  # log relays still copying lines here
         self._accepting = True
         self._task: Any = None
         self._follower = StoreFollower(store, self._on_row_event, interval_s=follow_interval_s)
@@ -261,8 +263,11 @@ class RayExecutor:
                     job.ref = self._task.options(**resources).remote(
                         run_id, self.db_url, worker_device, resume_from, nproc, lines)
             if job.ref is not None:
-                threading.Thread(target=self._relay_log, args=(run_id, lines), name=f"ray-log-{run_id}",
-                                 daemon=True).start()
+                relay = threading.Thread(target=self._relay_log, args=(run_id, lines), name=f"ray-log-{run_id}",
+                                         daemon=True)
+                with self._lock:
+                    self._relays = [t for t in self._relays if t.is_alive()] + [relay]
+                relay.start()
         except Exception as e:  # the cluster unreachable, Ray missing, the row deleted
             where = f"the Ray cluster at {self.address}" if self.address else "a Ray cluster"
             self.store.set_status(run_id, "failed", only_from=("queued",), error=(
@@ -316,6 +321,10 @@ class RayExecutor:
                 self.cancel(run_id)
             with self._lock:
                 self._idle.wait_for(lambda: not self._jobs, 10)
+        with self._lock:
+            relays = list(self._relays)
+        for relay in relays:  # the last lines of a run that just ended are still on their way
+            relay.join(RELAY_DRAIN_S)
         self._follower.close()
 
     def detach(self, run_id: Optional[int] = None) -> list[int]:
