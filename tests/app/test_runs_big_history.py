@@ -105,6 +105,14 @@ def test_a_big_history_shows_its_top_rows_first_then_every_run(qtbot, store, db_
     assert page.count.text().startswith(f"{N_RUNS} runs")
     assert page.selected_ids() == [wanted]
 
+    # Re-read after a change (a run started or finished): the whole table stays until the new read is in.
+    sizes, screens = [], []
+    page.model.modelReset.connect(lambda: sizes.append(page.model.rowCount()))
+    page.first_screen.connect(lambda: screens.append(1))
+    with qtbot.waitSignal(page.loaded, timeout=20_000):
+        page.reload()
+    assert screens == [] and sizes == [N_RUNS] and page.selected_ids() == [wanted]
+
 
 def test_a_small_history_comes_in_one_read(qtbot, store, db_url, monkeypatch):
     monkeypatch.setattr(page_module, "BIG_HISTORY", N_RUNS)

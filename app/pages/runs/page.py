@@ -222,14 +222,17 @@ class RunsPage(QWidget):
         else:  # the first read, started before the table exists: in the sort it will have
             column, order = _saved_sort()
             key = (COLUMN_SORT_KEYS[COLUMNS[column].key], order == Qt.DescendingOrder)
-        self.worker.submit(lambda: self._read_first(key), lambda res: self._on_first(gen, key, res),
+        # A table already showing the whole history keeps it until the new read is
+        # complete: a first screen of 300 rows would make it shrink on every change.
+        whole = hasattr(self, "model") and self.model.rowCount() > 0 and not self._partial_total
+        self.worker.submit(lambda: self._read_first(key, whole), lambda res: self._on_first(gen, key, res),
                            self._on_load_failed)
 
-    def _read_first(self, key: tuple[SortKey, bool]) -> tuple[list, int]:
-        """(rows, runs in all) (worker thread): every run of a small history,
-        the first screen in the table's sort of a big one."""
-        total = self.store().count_runs()
-        if total <= BIG_HISTORY:
+    def _read_first(self, key: tuple[SortKey, bool], whole: bool = False) -> tuple[list, int]:
+        """(rows, runs in all) (worker thread): every run of a small history
+        (or with `whole`), the first screen in the table's sort of a big one."""
+        total = 0 if whole else self.store().count_runs()
+        if whole or total <= BIG_HISTORY:
             rows = self._read_rows()
             return rows, len(rows)
         return self._read_screen(key), total
