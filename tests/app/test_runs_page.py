@@ -189,6 +189,24 @@ def test_compare_overlays_one_curve_per_run_with_smoothing_and_diffs(qtbot, page
     assert best["val/loss · final"] == col[ids["beta"]]
 
 
+def test_a_flat_curve_is_not_zoomed_to_its_rounding_noise(qtbot, page, store):
+    """A constant learning rate: its chart's y axis spans at least 1/1,000 of
+    the value, not the float noise (it was labelled 0.00100000000000000003)."""
+    ids = [r.id for r in store.list_runs()]
+    for rid in ids[:2]:
+        store.add_metrics(rid, [MetricPoint("lr", e * 10, e, 0.001 + (1e-19 if e % 2 else 0.0), 1000.0 + e)
+                                for e in range(1, 6)])
+    with qtbot.waitSignal(page.loaded, timeout=10_000):
+        page.reload()
+    with qtbot.waitSignal(page.compare.charts_ready, timeout=10_000):
+        page.select_runs(ids[:2])
+    low, high = page.compare.charts["lr"].getPlotItem().getViewBox().viewRange()[1]
+    assert high - low >= 0.001 * 1e-3 * 0.999 and low < 0.001 < high
+    # A curve that does move keeps its own range.
+    low, high = page.compare.charts["val/accuracy"].getPlotItem().getViewBox().viewRange()[1]
+    assert high - low < 1.0
+
+
 def test_x_axis_by_epoch_and_log_y(qtbot, page, store):
     ids = [r.id for r in store.list_runs()]
     with qtbot.waitSignal(page.compare.charts_ready, timeout=10_000):

@@ -97,8 +97,18 @@ class MetricChart(pg.PlotWidget):
                 raw.setVisible(weight > 0 or c.mins is not None)
                 smooth.setData(x, ema_smooth(y, weight) if weight > 0 else y, connect="finite")
                 smooth.show()
+            self._floor_y_range()
         finally:
             self._programmatic = False
+
+    def _floor_y_range(self) -> None:
+        """A flat curve (a constant learning rate) must not be zoomed to its
+        rounding noise: the y axis then labelled 0.001 as 0.00100000000000000003.
+        The visible y range is kept at 1/1,000 of the values' size or more."""
+        ys = [np.asarray(pair[1].getData()[1], dtype=float) for pair in self.items.values()]
+        finite = np.concatenate([y[np.isfinite(y)] for y in ys]) if ys else np.empty(0)
+        scale = float(np.abs(finite).max()) if finite.size else 0.0
+        self.getPlotItem().getViewBox().setLimits(minYRange=max(scale * 1e-3, 1e-9))
 
     def curve_data(self, run_id: int) -> tuple[np.ndarray, np.ndarray]:
         """The smoothed curve as drawn, in data units (log y undone): (x, y)."""
