@@ -55,7 +55,7 @@ def find_init_source(store: "RunStore", spec: RunSpec) -> Optional[InitSource]:
     label = f"run #{init.run} {run.name!r}"
     if run.status not in FINISHED:
         raise SpecError([f"{FIELD}.run: {label} is {run.status}; weights come from a completed or stopped run"])
-    record = next((c for c in store.checkpoints(init.run) if c.kind == init.checkpoint), None)
+    record = store.checkpoint(init.run, init.checkpoint)
     if record is None or not os.path.isfile(record.path):
         gone = f" ({record.path} is gone)" if record is not None else ""
         other = "last" if init.checkpoint == "best" else "best"

@@ -78,9 +78,9 @@ def _wait_applied(store: RunStore, run_id: int, applied: Callable[[str], bool], 
 def _describe(store: RunStore, run: Run) -> str:
     text = f"run {run.id} ({run.name}): {run.status}"
     if run.status == RunStatus.STOPPED:
-        last = [c for c in store.checkpoints(run.id) if c.kind == "last"]
-        if last:
-            text += f"; last checkpoint at epoch {last[0].epoch}: {last[0].path}"
+        last = store.checkpoint(run.id, "last")
+        if last is not None:
+            text += f"; last checkpoint at epoch {last.epoch}: {last.path}"
             text += f" (continue with `layerdeck train --resume {run.id}`)"
     elif run.status in TERMINAL and run.error:
         text += f": {run.error.splitlines()[0]}"

@@ -107,11 +107,11 @@ def prepare(args: argparse.Namespace, store: RunStore) -> tuple[RunSpec, Optiona
             raise UserError(f"there is no run {args.resume} in this store (see `layerdeck runs list`)") from None
         if old.status not in RESUMABLE:
             raise UserError(f"run {old.id} is {old.status}; only a stopped or crashed run can be resumed")
-        last = [c for c in store.checkpoints(old.id) if c.kind == "last"]
-        if not last:
+        last = store.checkpoint(old.id, "last")
+        if last is None:
             raise UserError(f"run {old.id} has no checkpoint to resume from "
                             "(it ended before its first checkpoint); start it again instead")
-        resume_from = max(last, key=lambda c: c.step).path
+        resume_from = last.path
         parent_id = old.id
         if spec is None:
             spec = parse_spec(old.spec, f"run {old.id}")

@@ -41,8 +41,7 @@ def load_run(store: RunStore, run_id: int, device: str = "cpu") -> LoadedRun:
         spec = parse_spec(run.spec, f"run {run_id}")
     except SpecError as e:
         raise EvaluationError(f"run {run_id}'s spec is invalid: {e}") from None
-    by_kind = {c.kind: c for c in store.checkpoints(run_id)}
-    ck = by_kind.get("best") or by_kind.get("last")
+    ck = store.checkpoint(run_id, "best", "last")
     if ck is None:
         raise EvaluationError(f"run {run_id} ({run.status}) has no checkpoint to evaluate; "
                               "train it until at least one epoch has finished")

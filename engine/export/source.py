@@ -76,12 +76,10 @@ def from_run(store: "RunStore", run_id: int) -> ModelSource:
         spec = parse_spec(run.spec, f"run {run_id}")
     except SpecError as e:
         raise ExportError(f"run {run_id}'s spec no longer validates: {'; '.join(e.errors)}") from None
-    records = {c.kind: c for c in store.checkpoints(run_id)}
-    record = records.get("best") or records.get("last")
+    record = store.checkpoint(run_id, "best", "last")
     if record is None:
         raise ExportError(f"run {run_id} ({run.status}) has no checkpoint to export; export its spec for "
                           "initial weights, or train it first")
-    kind = "best" if "best" in records else "last"
     shape = _input_shape(spec)
     model = _build(spec, shape)
     try:
@@ -92,4 +90,4 @@ def from_run(store: "RunStore", run_id: int) -> ModelSource:
     except RuntimeError as e:
         raise ExportError(f"checkpoint {record.path} does not fit run {run_id}'s model: "
                           f"{str(e).splitlines()[0]}") from None
-    return ModelSource(spec, model.eval(), shape, f"run {run_id} ({kind} weights)", run_id, record.path)
+    return ModelSource(spec, model.eval(), shape, f"run {run_id} ({record.kind} weights)", run_id, record.path)

@@ -523,6 +523,11 @@ class RunStore:
         return [CheckpointRecord(r.run_id, r.kind, r.path, r.step, r.epoch, r.metric_value)
                 for r in rows]
 
+    def checkpoint(self, run_id: int, *kinds: str) -> Optional[CheckpointRecord]:
+        """The run's checkpoint of the first of `kinds` it has ("best", "last"), or None."""
+        by_kind = {c.kind: c for c in self.checkpoints(run_id)}
+        return next((by_kind[k] for k in kinds if k in by_kind), None)
+
 
 def _list_query(status: str | list[str] | None, order_by: str, descending: bool,
                 run_ids: Sequence[int] | None) -> tuple[list[Any], list[Any]]:

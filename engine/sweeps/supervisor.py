@@ -382,8 +382,8 @@ class SweepSupervisor:
                             if cut else ""))
 
     def _last_checkpoint(self, run_id: int) -> Optional[str]:
-        last = [c for c in self.store.checkpoints(run_id) if c.kind == "last"]
-        return max(last, key=lambda c: c.step).path if last else None
+        last = self.store.checkpoint(run_id, "last")
+        return last.path if last is not None else None
 
     def _settle_leftovers(self) -> None:
         """Trials a dead supervisor left active: queued ones never start (the

@@ -46,7 +46,7 @@ def find_teacher(store: "RunStore", run_id: int) -> TeacherRef:
     if run.status not in FINISHED:
         raise SpecError([f"{FIELD}: {label} is {run.status}; a teacher must be a completed (or stopped) run "
                          "with a best checkpoint"])
-    best = next((c for c in store.checkpoints(run_id) if c.kind == "best"), None)
+    best = store.checkpoint(run_id, "best")
     if best is None or not os.path.isfile(best.path):
         where = f" ({best.path} is gone)" if best is not None else ""
         raise SpecError([f"{FIELD}: {label} has no best checkpoint{where}; train the teacher again or pick "

@@ -336,6 +336,13 @@ def test_checkpoints_one_per_kind(store):
                                       CheckpointRecord(rid, "last", "/x/last.pt", 30, 3, None)]
     with pytest.raises(ValueError, match="'best' or 'last'"):
         store.add_checkpoint(rid, "final", "/x", 1, 1, None)
+    # The first of the kinds asked for that the run has.
+    assert store.checkpoint(rid, "best", "last").path == "/x/best2.pt"
+    assert store.checkpoint(rid, "last").path == "/x/last.pt"
+    only_last = store.create_run(SPEC)
+    store.add_checkpoint(only_last, "last", "/y/last.pt", 5, 1, None)
+    assert store.checkpoint(only_last, "best", "last").kind == "last"
+    assert store.checkpoint(only_last, "best") is None
 
 
 def test_delete_removes_rows_and_checkpoint_files(store, tmp_path):
