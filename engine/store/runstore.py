@@ -29,7 +29,7 @@ from engine.store.curves import read_curve
 from engine.store.db import create_db_engine, upgrade_to_head, writer
 from engine.store.entities import CheckpointRecord, Curve, Run, RunNotFoundError, StoreError, Sweep
 from engine.store.listing import RunListing, read_listings
-from engine.store.listing_order import SortKey, order_terms, sort_listings
+from engine.store.listing_order import NotInSQL, SortKey, order_terms, sort_listings
 from engine.store.models import (
     CHECKPOINT_KINDS,
     LIVE_STATUSES,
@@ -217,7 +217,7 @@ class RunStore:
                 found = read_listings(conn, where + [R.id.in_(ids)], [R.id.desc()], None, metrics)
                 position = {rid: i for i, rid in enumerate(ids)}
                 return sorted(found, key=lambda r: position[r.id])
-        except DBAPIError:  # e.g. PostgreSQL refusing a malformed document: the same order in Python
+        except (DBAPIError, NotInSQL):  # e.g. PostgreSQL refusing a malformed document: the same order in Python
             with self._read() as s:
                 everything = read_listings(s.connection(), where, [R.id.desc()], None, metrics)
             ordered = sort_listings(everything, order_by, descending)

@@ -81,8 +81,8 @@ def test_a_big_history_shows_its_top_rows_first_then_every_run(qtbot, store, db_
     release = threading.Event()
     page = RunsPage(AppState(db_url))
     qtbot.addWidget(page)
-    read_rest = page._read_sliced
-    page._read_sliced = lambda: (release.wait(20), read_rest())[1]  # the rest of the history waits
+    read_rest = page._read_rows
+    page._read_rows = lambda: (release.wait(20), read_rest())[1]  # the rest of the history waits
     page.show()
     with qtbot.waitSignal(page.first_screen, timeout=10_000):
         pass

@@ -249,7 +249,7 @@ class RunsPage(QWidget):
             self._on_loaded(gen, rows)
             return
         self._show_first_screen(rows, total)
-        self.worker.submit(self._read_sliced, lambda rows: self._on_loaded(gen, rows), self._on_load_failed)
+        self.worker.submit(self._read_rows, lambda rows: self._on_loaded(gen, rows), self._on_load_failed)
         if key != self.model.sort_key():  # sorted again while this screen was read
             self._read_sorted_screen()
 
@@ -303,7 +303,10 @@ class RunsPage(QWidget):
         return self.store().list_run_rows(metrics=TABLE_METRICS, **query)
 
     def _read_rows(self) -> list:
-        """Table rows for every run (worker thread).
+        """Table rows for every run (worker thread), in slices of SLICE runs,
+        newest first. Between slices it waits while a sorted first screen is
+        read: on two cores the two reads side by side made that screen, which
+        the user is looking at, 2-3x slower.
 
         The rows stay until the next read, so they go straight into the
         GC's permanent generation, as app/__main__.py does with everything
@@ -312,19 +315,9 @@ class RunsPage(QWidget):
         rows arrived, then a full collection of 100-150 ms a moment later).
         Nothing is lost: they are freed by reference counting when the next
         read replaces them (rows, listings and their values form no cycles)."""
-        with paused_gc():  # ~40,000 new objects for 10,000 runs: see paused_gc
-            rows = build_rows(self._listings())
-            gc.freeze()
-        return rows
-
-    def _read_sliced(self) -> list:
-        """_read_rows for a big history (worker thread): slices of SLICE runs,
-        newest first. Between slices it waits while a sorted first screen is
-        read: on two cores the two reads side by side made that screen, which
-        the user is looking at, 2-3x slower."""
         rows: list = []
         below = None
-        with paused_gc():
+        with paused_gc():  # ~40,000 new objects for 10,000 runs: see paused_gc
             while True:
                 self._screen_read_done.wait()
                 part = build_rows(self._listings(limit=SLICE, below_id=below))
