@@ -152,19 +152,49 @@ def _handle_missing(columns: dict[str, list[str]], lines: list[int], used: list[
     return {name: [v[i] for i in keep] for name, v in columns.items()}, [lines[i] for i in keep]
 
 
-def _read_rows(path: Path, delimiter: str, where: str) -> tuple[list[str], list[list[str]], list[int]]:
-    raw = path.read_bytes()
+def decode_csv(raw: bytes) -> str:
+    """A CSV file's text: UTF-8 (a BOM dropped), else Latin-1 (spreadsheet
+    exports are often cp1252; every byte decodes)."""
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        text = raw.decode("latin-1")  # spreadsheet exports are often cp1252; every byte decodes
+        return raw.decode("latin-1")
+
+
+def csv_delimiter(text: str, delimiter: str = "auto") -> str:
+    """`delimiter`, or for "auto" the one csv.Sniffer finds in the first 8 KB (a comma when it finds none)."""
+    if delimiter != "auto":
+        return delimiter
+    try:
+        return csv.Sniffer().sniff(text[:8192], delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+HEADER_BYTES = 65536  # the header line of any sane CSV is in the first 64 KB
+
+
+def read_header(path: Path, delimiter: str = "auto",
+                max_bytes: Optional[int] = HEADER_BYTES) -> tuple[list[str], str]:
+    """A CSV's column names and its delimiter, as the loader reads them, from
+    the first `max_bytes` of the file (None: all of it)."""
+    with open(path, "rb") as fh:
+        raw = fh.read(-1 if max_bytes is None else max_bytes)
+    if max_bytes is not None and len(raw) == max_bytes:
+        raw = raw[:raw.rfind(b"\n") + 1] or raw  # whole lines: a character cut in two would not decode
+    text = decode_csv(raw)
+    delimiter = csv_delimiter(text, delimiter)
+    for record in csv.reader(io.StringIO(text), delimiter=delimiter):
+        if any(cell.strip() for cell in record):
+            return [c.strip() or f"column {i + 1}" for i, c in enumerate(record)], delimiter
+    raise DataError(f"CSV {path.name}: the file is empty; it needs a header line naming the columns")
+
+
+def _read_rows(path: Path, delimiter: str, where: str) -> tuple[list[str], list[list[str]], list[int]]:
+    text = decode_csv(path.read_bytes())
     if not text.strip():
         raise DataError(f"{where}: the file is empty; it needs a header line naming the columns and data rows")
-    if delimiter == "auto":
-        try:
-            delimiter = csv.Sniffer().sniff(text[:8192], delimiters=",;\t|").delimiter
-        except csv.Error:
-            delimiter = ","
+    delimiter = csv_delimiter(text, delimiter)
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     header: Optional[list[str]] = None
     rows: list[list[str]] = []

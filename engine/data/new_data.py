@@ -14,7 +14,7 @@ from typing import Optional
 
 import numpy as np
 
-from engine.data.csv_file import MISSING
+from engine.data.csv_file import MISSING, decode_csv
 from engine.data.dataset import DataError
 from engine.data.files import IMAGE_SUFFIXES
 from engine.data.preprocessing import Preprocessing
@@ -83,11 +83,7 @@ def _shape(shape: tuple[int, ...]) -> str:
 
 def _csv(pre: Preprocessing, path: Path) -> NewData:
     where = f"CSV {path.name}"
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
+    text = decode_csv(path.read_bytes())
     records = [r for r in csv.reader(io.StringIO(text), delimiter=pre.delimiter or ",") if any(c.strip() for c in r)]
     if not records:
         raise DataError(f"{where}: the file is empty; it needs a header line naming the columns")

@@ -20,14 +20,13 @@ means a missing cell is an error.
 """
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, Optional
 
 import numpy as np
 
+from engine.data.csv_file import read_header
 from engine.data.dataset import DataError, Dataset, Normalizer
 from engine.spec import DataSpec
 
@@ -158,21 +157,3 @@ def _csv_plan(data: DataSpec, feature_names: list[str], fills: dict[str, str]) -
             drop.add(name)  # the loader left it out (a later option may drop columns itself)
     return {"target": data.target, "columns": tuple(columns), "dropped": tuple(sorted(drop)),
             "delimiter": delimiter}
-
-
-def read_header(path: Path, delimiter: str = "auto") -> tuple[list[str], str]:
-    """A CSV's column names and its delimiter, detected as the loader does."""
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-    if delimiter == "auto":
-        try:
-            delimiter = csv.Sniffer().sniff(text[:8192], delimiters=",;\t|").delimiter
-        except csv.Error:
-            delimiter = ","
-    for record in csv.reader(io.StringIO(text), delimiter=delimiter):
-        if any(cell.strip() for cell in record):
-            return [c.strip() or f"column {i + 1}" for i, c in enumerate(record)], delimiter
-    raise DataError(f"CSV {path.name}: the file is empty; it needs a header line naming the columns")

@@ -147,3 +147,19 @@ def test_a_run_on_a_csv_with_a_leak_says_so_in_its_log(tmp_path):
     assert train(spec, callbacks=[rec], checkpoint_dir=tmp_path / "ck").status == "completed"
     assert any(level == "warning" and "column 'leak' determines the target 'label' exactly" in message
                for level, message in rec.logs)
+
+
+def test_a_header_read_from_the_first_bytes_keeps_its_accents_where_the_cut_splits_a_character(tmp_path):
+    """The Data page and the run's preprocessing read only a CSV's first 64 KB
+    for its header: a cut in the middle of a two-byte character must not turn
+    the names into Latin-1 noise."""
+    from engine.data.csv_file import HEADER_BYTES, read_header
+
+    header = "durée;qualité;étiquette\n".encode()
+    rows = b"1;2;x\n" * ((HEADER_BYTES - len(header)) // 6 - 1)
+    pad = b"1;2;" + b"x" * (HEADER_BYTES - 1 - len(header) - len(rows) - 4)
+    body = header + rows + pad + "é\n".encode() + b"3;4;y\n"
+    assert body[HEADER_BYTES - 1:HEADER_BYTES] == b"\xc3"  # the first 64 KB end inside the é
+    path = tmp_path / "accents.csv"
+    path.write_bytes(body)
+    assert read_header(path) == (["durée", "qualité", "étiquette"], ";")

@@ -10,7 +10,6 @@ the field, not on each keystroke).
 from __future__ import annotations
 
 import csv
-import io
 import math
 from pathlib import Path
 from typing import Any
@@ -30,11 +29,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.widgets.form_fields import FloatSpinBox
+from engine.data.csv_file import read_header
+from engine.data.dataset import DataError
 from engine.data.files import DEFAULT_IMAGE_SIZE
 from engine.spec import DataSpec, RunSpec
 
 INT_LIMIT = 2**31 - 1
-HEADER_BYTES = 65536  # the header line of any sane CSV is in the first 64 KB
 
 
 def field_help(name: str) -> str:
@@ -47,26 +47,9 @@ def csv_columns(path: str, delimiter: str = "auto") -> list[str]:
     """The header of a CSV file, read the way engine.data reads it; [] when unreadable
     (loading the file then says why)."""
     try:
-        with open(Path(path).expanduser(), "rb") as fh:
-            raw = fh.read(HEADER_BYTES)
-    except OSError:
+        return read_header(Path(path).expanduser(), delimiter)[0]
+    except (OSError, DataError, csv.Error):
         return []
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-    if delimiter == "auto":
-        try:
-            delimiter = csv.Sniffer().sniff(text[:8192], delimiters=",;\t|").delimiter
-        except csv.Error:
-            delimiter = ","
-    try:
-        for record in csv.reader(io.StringIO(text), delimiter=delimiter):
-            if any(cell.strip() for cell in record):
-                return [c.strip() or f"column {i + 1}" for i, c in enumerate(record)]
-    except csv.Error:
-        return []
-    return []
 
 
 class DataOptions(QWidget):
