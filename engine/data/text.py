@@ -35,6 +35,20 @@ PRETRAINED_FILE = "tokenizer_source.json"  # a pretrained tokenizer: where it wa
 
 # --- loaders (before the split: raw texts) ---------------------------------------------
 
+def _read_text_rows(path: Path) -> tuple[list[dict[str, str]], list[str]]:
+    """A UTF-8 CSV of texts as (rows by column name, header); its delimiter sniffed."""
+    try:
+        raw = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise DataError(f"CSV {path.name}: not UTF-8 text (byte {e.start}); save the file as UTF-8") from None
+    try:
+        dialect: Any = csv.Sniffer().sniff(raw[:8192], delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    rows = list(csv.DictReader(io.StringIO(raw), dialect=dialect))
+    return rows, list(rows[0].keys()) if rows else []
+
+
 def load_text_csv(data: DataSpec, options: dict[str, Any]) -> RawData:
     from engine.data.files import resolve_path
 
@@ -42,16 +56,7 @@ def load_text_csv(data: DataSpec, options: dict[str, Any]) -> RawData:
     column = options["text"]
     if not data.target:
         raise DataError("text_csv needs data.target: the column with the labels")
-    try:
-        raw = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise DataError(f"CSV {path.name}: not UTF-8 text (byte {e.start}); save the file as UTF-8") from None
-    try:
-        dialect = csv.Sniffer().sniff(raw[:8192], delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    rows = list(csv.DictReader(io.StringIO(raw), dialect=dialect))
-    header = list(rows[0].keys()) if rows else []
+    rows, header = _read_text_rows(path)
     for what, name in (("data.options.text", column), ("data.target", data.target)):
         if name not in header:
             raise DataError(f"CSV {path.name} has no column {name!r} ({what}); its columns: "
@@ -261,13 +266,7 @@ def read_new_texts(pre: Any, path: Path) -> Any:
     from engine.data.new_data import NewData, _set_truth
 
     column, target = pre.extras.get("text_column", "text"), pre.extras.get("label_column") or "label"
-    raw = path.read_text(encoding="utf-8-sig")
-    try:
-        dialect = csv.Sniffer().sniff(raw[:8192], delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    rows = list(csv.DictReader(io.StringIO(raw), dialect=dialect))
-    header = list(rows[0].keys()) if rows else []
+    rows, header = _read_text_rows(path)
     if column not in header:
         raise DataError(f"{path.name} has no column {column!r}, which holds the texts this run was trained on; "
                         f"its columns: {', '.join(header) or 'none'}")

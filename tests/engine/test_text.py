@@ -164,3 +164,18 @@ def test_a_tiny_bert_folder_fine_tunes_in_a_worker_and_its_run_completes(tmp_pat
     assert all(r["predicted"] in ("billing", "shipping", "technical", "account") for r in rows)
     assert all(abs(sum(float(r[f"p({c})"]) for c in ("billing", "shipping", "technical", "account")) - 1) < 1e-4
                for r in rows)
+
+
+def test_new_texts_that_are_not_utf8_are_refused_with_what_to_do(tmp_path):
+    """`layerdeck predict` on a Latin-1 file: a message naming the file, not a UnicodeDecodeError."""
+    from types import SimpleNamespace
+
+    import pytest
+
+    from engine.data import DataError
+    from engine.data.text import read_new_texts
+
+    path = tmp_path / "new.csv"
+    path.write_bytes("text,label\ncafé crème,pos\n".encode("latin-1"))
+    with pytest.raises(DataError, match="new.csv: not UTF-8 text .*save the file as UTF-8"):
+        read_new_texts(SimpleNamespace(extras={}), path)
