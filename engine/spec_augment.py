@@ -115,15 +115,12 @@ class FeatureMask(_Transform):
 class TimeShift(_Transform):
     type: Literal["time_shift"] = "time_shift"
     steps: IntRange = Field(default=(-2, 2), description="Shift range in time steps (the edge value "
-                                   "fills the gap).")
-
+                            "fills the gap).")
 
 
 class Scaling(_Transform):
     type: Literal["scaling"] = "scaling"
-    factor: Range = Field(default=(0.9, 1.1), description="Amplitude factor range for a "
-                                        "whole sequence.")
-
+    factor: Range = Field(default=(0.9, 1.1), description="Amplitude factor range for a whole sequence.")
 
 
 class Mixup(_Transform):
